@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** A duration: seconds as a number, or a string such as "250ms", "5s", "10m", "7d". Parsed to ms. */
+const duration = (fallback: string) =>
+  z
+    .union([z.number(), z.string()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration: seconds as a number, or a string like "500ms", "5s", "10m", "1h", "7d"' });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const positiveInt = (fallback: number) => z.number().int().positive().default(fallback);
+
+const serverSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(7700),
+    /** Largest request body accepted, in bytes. */
+    body_limit: positiveInt(1_048_576),
+    /** Longest message text accepted, in characters. */
+    max_text_length: positiveInt(32_768),
+    /** Longest `?wait=` a client may ask for, and what the CLI's --wait uses by default. */
+    max_wait: duration('60s'),
+  })
+  .strict()
+  .prefault({});
+
+const authSchema = z
+  .object({
+    tokens: z.array(z.string().min(8, 'a token must be at least 8 characters')).default([]),
+    admin_tokens: z.array(z.string().min(8, 'a token must be at least 8 characters')).default([]),
+  })
+  .strict()
+  .prefault({});
+
+const queueSchema = z
+  .object({
+    max_length: positiveInt(10_000),
+    max_length_cap: positiveInt(100_000),
+    retry_delay: duration('5s'),
+    /** Backoff multiplier applied to retry_delay for each further attempt. */
+    retry_backoff: z.number().min(1).default(2),
+    max_retry_delay: duration('5m'),
+    max_attempts: positiveInt(5),
+    /** How long a claimed message stays leased to a worker before it is re-delivered. */
+    lease: duration('30s'),
+    /** How long finished (done) messages are kept for history before they are purged. */
+    retention: duration('30d'),
+    /**
+     * Anti-starvation: a normal (low) message that has waited this long ranks as high as a
+     * high-priority message that has just arrived.
+     */
+    aging: z
+      .object({ normal: duration('10s'), low: duration('60s') })
+      .strict()
+      .prefault({}),
+    /** Most enqueues written in one group-commit transaction. */
+    commit_batch: positiveInt(512),
+  })
+  .strict()
+  .prefault({});
+
+const workersSchema = z
+  .object({
+    concurrency: positiveInt(32),
+    shutdown_timeout: duration('10s'),
+    /** Time budget of one analyzer, hook or responder call on one message. */
+    stage_timeout: duration('30s'),
+  })
+  .strict()
+  .prefault({});
+
+const logSchema = z
+  .object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** One line per HTTP request (never for /health). */
+    access: z.boolean().default(true),
+  })
+  .strict()
+  .prefault({});
+
+const botSchema = z
+  .object({ name: z.string().min(1).default('Pincer') })
+  .strict()
+  .prefault({});
+
+export const configSchema = z
+  .object({
+    data_dir: z.string().min(1).default('./data'),
+    /** `sqlite:<path>` or `postgres://...`; defaults to sqlite:<data_dir>/pincer.db. */
+    store: z
+      .string()
+      .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'expected "sqlite:<path>" or "postgres://user@host/db"')
+      .optional(),
+    server: serverSchema,
+    auth: authSchema,
+    queue: queueSchema,
+    workers: workersSchema,
+    log: logSchema,
+    bot: botSchema,
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.queue.max_length_cap < cfg.queue.max_length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['queue', 'max_length_cap'],
+        message: `must be at least queue.max_length (${cfg.queue.max_length})`,
+      });
+    }
+  });
+
+export type PincerConfig = z.output<typeof configSchema>;
+export type PincerConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,117 @@
+import { accessSync, constants, existsSync, mkdirSync, statfsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { request } from 'undici';
+import { loadConfig, type LoadConfigOptions } from '../config/load.js';
+import type { PincerConfig } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
+import { queueOptionsFrom, redactUrl } from '../queue/open.js';
+import { SqliteQueue } from '../queue/sqlite-queue.js';
+import { isLoopback } from '../server/auth.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+export interface CheckResult {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+}
+
+/** Everything `pincer doctor` looks at, in order. A failed config stops the rest. */
+export async function runChecks(load: LoadConfigOptions): Promise<CheckResult[]> {
+  const results: CheckResult[] = [checkNode()];
+  let config: PincerConfig;
+  try {
+    const loaded = loadConfig(load);
+    config = loaded.config;
+    results.push({ name: 'config', status: 'ok', detail: loaded.file ? `valid (${loaded.file} + environment)` : 'valid (defaults + environment; no pincer.config.yaml)' });
+  } catch (err) {
+    results.push({ name: 'config', status: 'fail', detail: errorMessage(err) });
+    return results;
+  }
+  results.push(checkAuth(config));
+  results.push(await checkStorage(config));
+  results.push(checkDisk(config));
+  results.push(await checkPort(config));
+  return results;
+}
+
+function checkNode(): CheckResult {
+  const major = Number(process.versions.node.split('.')[0]);
+  return major >= 20
+    ? { name: 'node', status: 'ok', detail: `Node.js ${process.versions.node}` }
+    : { name: 'node', status: 'fail', detail: `Node.js ${process.versions.node}; Pincer needs 20 or newer` };
+}
+
+function checkAuth(config: PincerConfig): CheckResult {
+  const { tokens, admin_tokens } = config.auth;
+  if (tokens.length + admin_tokens.length === 0) {
+    return isLoopback(config.server.host)
+      ? { name: 'auth', status: 'ok', detail: `open API on loopback (${config.server.host}); set PINCER_API_TOKENS before exposing it` }
+      : { name: 'auth', status: 'fail', detail: `server.host is ${config.server.host} with no tokens: Pincer will refuse to start; set PINCER_API_TOKENS` };
+  }
+  return {
+    name: 'auth',
+    status: admin_tokens.length > 0 ? 'ok' : 'warn',
+    detail: `${tokens.length} API token(s), ${admin_tokens.length} admin token(s)${admin_tokens.length === 0 ? '; admin routes and `pincer queue` are unusable without PINCER_ADMIN_TOKENS' : ''}`,
+  };
+}
+
+async function checkStorage(config: PincerConfig): Promise<CheckResult> {
+  const store = config.store as string;
+  if (!store.startsWith('sqlite:')) {
+    return { name: 'storage', status: 'fail', detail: `${redactUrl(store)}: only sqlite:<path> is supported by this version` };
+  }
+  const file = store.slice('sqlite:'.length);
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    accessSync(path.dirname(file), constants.W_OK);
+  } catch (err) {
+    return { name: 'storage', status: 'fail', detail: `${path.dirname(file)} is not writable: ${errorMessage(err)}` };
+  }
+  const existed = existsSync(file);
+  try {
+    const queue = new SqliteQueue(file, queueOptionsFrom(config));
+    const stats = await queue.stats();
+    await queue.close();
+    return { name: 'storage', status: 'ok', detail: `${file}${existed ? '' : ' (created)'}: ${stats.depth} unfinished, ${stats.byState.done} done, ${stats.byState.dead} dead` };
+  } catch (err) {
+    if ((err as { code?: string }).code === 'STORE_LOCKED') {
+      return { name: 'storage', status: 'ok', detail: `${file} is open in a running Pincer (locked; its numbers: pincer queue stats)` };
+    }
+    return { name: 'storage', status: 'fail', detail: `${file}: ${errorMessage(err)}` };
+  }
+}
+
+function checkDisk(config: PincerConfig): CheckResult {
+  try {
+    const fs = statfsSync(config.data_dir);
+    const free = fs.bavail * fs.bsize;
+    const share = fs.bavail / fs.blocks;
+    const detail = `${(free / 1024 ** 3).toFixed(1)} GiB free (${(share * 100).toFixed(1)} %) under ${config.data_dir}`;
+    if (share < 0.1) return { name: 'disk', status: 'fail', detail: `${detail}: under 10 %, the alert threshold` };
+    return { name: 'disk', status: share < 0.2 ? 'warn' : 'ok', detail };
+  } catch (err) {
+    return { name: 'disk', status: 'fail', detail: `cannot read free space of ${config.data_dir}: ${errorMessage(err)}` };
+  }
+}
+
+async function checkPort(config: PincerConfig): Promise<CheckResult> {
+  const { host, port } = config.server;
+  const where = `${host}:${port}`;
+  const error = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+    const server = createServer();
+    server.once('error', (err) => resolve(err));
+    server.listen({ host, port }, () => server.close(() => resolve(null)));
+  });
+  if (!error) return { name: 'port', status: 'ok', detail: `${where} is free` };
+  if (error.code !== 'EADDRINUSE') return { name: 'port', status: 'fail', detail: `cannot bind ${where}: ${error.code ?? error.message}` };
+  try {
+    const target = isLoopback(host) || host === '0.0.0.0' ? '127.0.0.1' : host;
+    const res = await request(`http://${target}:${port}/health`, { headersTimeout: 2000, bodyTimeout: 2000 });
+    const body = await res.body.text();
+    if (res.statusCode === 200 && body === 'OK') return { name: 'port', status: 'ok', detail: `${where} is served by a running Pincer (healthy)` };
+  } catch {
+    // Not an HTTP server answering /health.
+  }
+  return { name: 'port', status: 'fail', detail: `${where} is taken by another program; set PINCER_PORT` };
+}

@@ -1,0 +1,11 @@
+export { Pincer, type PincerOptions } from './pincer.js';
+export { loadConfig, type LoadConfigOptions, type LoadedConfig } from './config/load.js';
+export type { PincerConfig, PincerConfigInput } from './config/schema.js';
+export { PincerError, ConfigError, QueueFullError, NotFoundError } from './errors.js';
+export { MessageEvents, type MessageEvent } from './events/message-events.js';
+export { PipelineRegistry } from './pipeline/registry.js';
+export type { Analyzer, Command, CommandContext, Disposer, Hooks, Responder, ResponderContext, ResponderReply, StageContext } from './pipeline/types.js';
+export { SqliteQueue } from './queue/sqlite-queue.js';
+export type * from './queue/types.js';
+export { PRIORITIES, MESSAGE_STATES } from './queue/types.js';
+export { PINCER_VERSION } from './version.js';

@@ -1,0 +1,186 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream, Logger } from 'pino';
+import { loadConfig, type LoadConfigOptions } from './config/load.js';
+import type { PincerConfig } from './config/schema.js';
+import { errorMessage } from './errors.js';
+import { MessageEvents } from './events/message-events.js';
+import { createLogger, type PincerLogger } from './log/logger.js';
+import { registerBuiltinCommands } from './pipeline/builtin/commands.js';
+import { noModelResponder } from './pipeline/builtin/no-model.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import { PipelineRegistry } from './pipeline/registry.js';
+import { openQueue } from './queue/open.js';
+import type { ClaimedMessage, Completion, Queue } from './queue/types.js';
+import { assertSafeBind } from './server/auth.js';
+import { buildServer } from './server/app.js';
+import type { ReadinessReport, ServerDeps } from './server/deps.js';
+import { PINCER_VERSION } from './version.js';
+import { WorkerPool } from './workers/worker-pool.js';
+
+export interface PincerOptions {
+  /** A validated config; otherwise it is loaded from file and environment with `load`. */
+  config?: PincerConfig;
+  load?: LoadConfigOptions;
+  /** Log lines go here instead of stdout (tests). */
+  logDestination?: DestinationStream;
+}
+
+const PURGE_EVERY_MS = 60 * 60 * 1000;
+
+/**
+ * One bot: its store, queue, pipeline, workers and HTTP API. Everything is owned by the
+ * instance (no process globals), so several can run in one process. Parts start in order
+ * and `close()` stops them in reverse.
+ */
+export class Pincer {
+  readonly config: PincerConfig;
+  readonly log: Logger;
+  readonly queue: Queue;
+  readonly events = new MessageEvents();
+  readonly registry = new PipelineRegistry();
+  readonly pipeline: Pipeline;
+  readonly workers: WorkerPool;
+  readonly startedAt = Date.now();
+
+  private httpServer: FastifyInstance | undefined;
+  private readonly closers: Array<{ name: string; close: () => Promise<void> | void }> = [];
+  private readonly shutdown = new AbortController();
+  private closing: Promise<void> | undefined;
+  private listening = false;
+
+  private constructor(config: PincerConfig, logger: PincerLogger) {
+    this.config = config;
+    this.log = logger.logger;
+    this.closers.push({ name: 'log', close: logger.flush });
+    this.queue = openQueue(config, this.log);
+    this.closers.push({ name: 'queue', close: () => this.queue.close() });
+    this.pipeline = new Pipeline(this.registry, config.workers.stage_timeout);
+    this.workers = new WorkerPool(this.queue, (message, signal) => this.handle(message, signal), this.events, this.log, {
+      concurrency: config.workers.concurrency,
+      shutdownTimeoutMs: config.workers.shutdown_timeout,
+      leaseMs: config.queue.lease,
+    });
+    registerBuiltinCommands(this.registry, {
+      botName: config.bot.name,
+      version: PINCER_VERSION,
+      startedAt: this.startedAt,
+      stats: () => this.queue.stats(),
+    });
+    this.registry.addResponder(noModelResponder());
+  }
+
+  /** Open the store and build every part; nothing is consumed or served until `start()`. */
+  static async create(options: PincerOptions = {}): Promise<Pincer> {
+    const config = options.config ?? loadConfig(options.load).config;
+    assertSafeBind(config.server.host, { tokens: config.auth.tokens, adminTokens: config.auth.admin_tokens });
+    const logger = createLogger({ level: config.log.level, destination: options.logDestination });
+    let instance: Pincer | undefined;
+    try {
+      instance = new Pincer(config, logger);
+      instance.httpServer = await buildServer(instance.serverDeps());
+      return instance;
+    } catch (err) {
+      if (instance) await instance.close();
+      else logger.flush();
+      throw err;
+    }
+  }
+
+  get version(): string {
+    return PINCER_VERSION;
+  }
+
+  get server(): FastifyInstance {
+    if (!this.httpServer) throw new Error('Pincer.create() has not finished');
+    return this.httpServer;
+  }
+
+  private serverDeps(): ServerDeps {
+    return {
+      config: this.config,
+      log: this.log,
+      queue: this.queue,
+      events: this.events,
+      version: PINCER_VERSION,
+      readiness: () => this.readiness(),
+      workerStats: () => this.workers.stats(),
+      shutdownSignal: this.shutdown.signal,
+    };
+  }
+
+  private handle(message: ClaimedMessage, signal: AbortSignal): Promise<Completion> {
+    return this.pipeline.process(message, {
+      signal,
+      log: this.log,
+      onToken: (delta) => this.events.emit({ type: 'token', id: message.id, delta }),
+    });
+  }
+
+  /** Start the workers and listen. Resolves with the URL once the port is bound. */
+  async start(): Promise<string> {
+    this.workers.start();
+    this.closers.push({ name: 'workers', close: () => this.workers.stop() });
+    const purge = setInterval(() => void this.purgeOld(), PURGE_EVERY_MS);
+    purge.unref();
+    this.closers.push({ name: 'purge', close: () => clearInterval(purge) });
+
+    await this.server.listen({ host: this.config.server.host, port: this.config.server.port });
+    this.listening = true;
+    this.closers.push({ name: 'http', close: () => this.server.close() });
+    const url = this.url;
+    this.log.info({ event: 'listening', url, version: PINCER_VERSION, store: this.queue.backend, ms: Date.now() - this.startedAt }, `Pincer ${PINCER_VERSION} listening on ${url}`);
+    return url;
+  }
+
+  get url(): string {
+    const address = this.server.server.address() as AddressInfo | null;
+    if (!address) throw new Error('Pincer is not listening');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  async readiness(): Promise<ReadinessReport> {
+    const checks: Record<string, string> = {};
+    if (this.shutdown.signal.aborted) return { ready: false, reason: 'shutting down', checks: { shutdown: 'in progress' } };
+    try {
+      await this.queue.ping();
+      checks.storage = 'ok';
+    } catch (err) {
+      checks.storage = errorMessage(err);
+    }
+    checks.workers = this.workers.stats().running ? 'ok' : 'not running';
+    checks.http = this.listening ? 'ok' : 'not listening';
+    const failing = Object.entries(checks).filter(([, v]) => v !== 'ok');
+    return failing.length === 0 ? { ready: true, checks } : { ready: false, reason: failing.map(([k, v]) => `${k}: ${v}`).join('; '), checks };
+  }
+
+  /**
+   * Stop in reverse order of start: HTTP (no new messages; waiting clients are answered),
+   * workers (in-flight work finishes or is released), the queue (pending commits flushed),
+   * then the log. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.shutdown.abort();
+      this.log.info({ event: 'shutdown' }, 'shutting down');
+      for (const closer of this.closers.reverse()) {
+        try {
+          await closer.close();
+        } catch (err) {
+          this.log.error({ err, part: closer.name }, `error while closing ${closer.name}`);
+        }
+      }
+    })();
+    return this.closing;
+  }
+
+  private async purgeOld(): Promise<void> {
+    try {
+      const removed = await this.queue.purge(this.config.queue.retention);
+      if (removed > 0) this.log.info({ event: 'queue.purge', removed }, `purged ${removed} finished message(s) past retention`);
+    } catch (err) {
+      this.log.error({ err }, 'purging finished messages failed');
+    }
+  }
+}

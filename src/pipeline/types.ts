@@ -1,0 +1,61 @@
+import type { Logger } from 'pino';
+import type { JsonObject, JsonValue, MessageRecord, Reply } from '../queue/types.js';
+
+/**
+ * The contracts plugins and model providers register into. A message passes through every
+ * analyzer (their results are stored on it under the analyzer's name), the before-hooks,
+ * the first responder that answers, then the after-hooks.
+ */
+
+export interface StageContext {
+  readonly message: Readonly<MessageRecord>;
+  /** Results of the analyzers that already ran, by analyzer name. */
+  readonly analysis: Readonly<JsonObject>;
+  /** Aborted when the stage times out or the worker shuts down. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+export interface ResponderContext extends StageContext {
+  /** Stream part of the reply to clients watching the message (SSE). */
+  stream(delta: string): void;
+}
+
+export interface Analyzer {
+  readonly name: string;
+  analyze(ctx: StageContext): Promise<JsonValue | undefined> | JsonValue | undefined;
+}
+
+/** What a responder answers with; `responder` is filled in by the pipeline. */
+export type ResponderReply = Omit<Reply, 'responder'> & { responder?: string };
+
+export interface Responder {
+  readonly name: string;
+  /** Lower runs first. Commands run at 0, model responders at 100, the fallback last. */
+  readonly order?: number;
+  /** Return a reply, or undefined to let the next responder try. */
+  respond(ctx: ResponderContext): Promise<ResponderReply | undefined> | ResponderReply | undefined;
+}
+
+export interface Hooks {
+  readonly name: string;
+  before?(ctx: StageContext): Promise<void> | void;
+  after?(ctx: StageContext, reply: Reply): Promise<void> | void;
+}
+
+export interface CommandContext extends StageContext {
+  /** The text after the command name, trimmed. */
+  readonly args: string;
+}
+
+export interface Command {
+  /** Without the slash: "ping" answers "/ping". */
+  readonly name: string;
+  readonly description: string;
+  /** Shown by /help, e.g. "<text>". */
+  readonly usage?: string;
+  run(ctx: CommandContext): Promise<string | ResponderReply> | string | ResponderReply;
+}
+
+/** Undo a registration. Plugins keep these on their scope so unloading is exact. */
+export type Disposer = () => void;

@@ -1,0 +1,475 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { PincerError, QueueFullError } from '../errors.js';
+import { QueueCapacity } from './capacity.js';
+import { GroupCommit } from './group-commit.js';
+import { RateMeter, retryAfterSeconds } from './rate-meter.js';
+import { PRIORITY_CODE, PRIORITY_NAME, rankOf, retryDelay } from './ranking.js';
+import { ACTIVE_STATES_SQL, migrate } from './sqlite-schema.js';
+import type {
+  ClaimedMessage,
+  Completion,
+  EnqueueRequest,
+  EnqueueResult,
+  Failure,
+  FailOutcome,
+  JsonObject,
+  ListOptions,
+  MessageRecord,
+  MessageState,
+  Queue,
+  QueueOptions,
+  QueueStats,
+  Reply,
+} from './types.js';
+
+interface Row {
+  seq: number;
+  id: string;
+  conversation_id: string;
+  idempotency_key: string | null;
+  text: string;
+  sender: string | null;
+  channel: string;
+  priority: number;
+  metadata: string | null;
+  state: MessageState;
+  head: number;
+  rank: number;
+  due_at: number;
+  lease: number;
+  attempts: number;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  analysis: string | null;
+  reply: string | null;
+  last_error: string | null;
+}
+
+type Claim = Pick<ClaimedMessage, 'id' | 'lease'>;
+type Ack =
+  | { kind: 'complete'; claim: Claim; completion: Completion }
+  | { kind: 'fail'; claim: Claim; failure: Failure };
+
+/**
+ * The embedded backend: one SQLite file in WAL mode, owned by one Pincer process (the file is
+ * opened with an exclusive lock, so a second process on the same data folder is refused).
+ * Enqueues and acks are group-committed; `synchronous = FULL` makes each commit durable
+ * before any caller is answered.
+ */
+export class SqliteQueue implements Queue {
+  readonly backend = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly options: Required<QueueOptions>;
+  private readonly capacity: QueueCapacity;
+  private readonly enqueues: GroupCommit<EnqueueRequest, EnqueueResult>;
+  private readonly acks: GroupCommit<Ack, boolean | FailOutcome>;
+  private readonly listeners = new Set<() => void>();
+  private readonly drainRate: RateMeter;
+  private depth: number;
+  private counters = { enqueued: 0, completed: 0, failed: 0, deadLettered: 0, rejected: 0 };
+  private closed = false;
+  private readonly stmt: ReturnType<SqliteQueue['prepare']>;
+
+  constructor(
+    readonly file: string,
+    options: QueueOptions,
+    private readonly log?: Logger,
+  ) {
+    this.options = { now: Date.now, ...options };
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    this.db = openDatabase(file);
+    migrate(this.db);
+    this.stmt = this.prepare();
+    this.recoverOrphans();
+    this.depth = (this.db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ${ACTIVE_STATES_SQL}`).get() as { n: number }).n;
+    this.drainRate = new RateMeter(10, this.options.now);
+    this.capacity = new QueueCapacity(options.maxLength, options.maxLengthCap, (change) => {
+      this.log?.warn(
+        { event: 'queue.limit', ...change },
+        change.kind === 'grow'
+          ? `queue over 80% full (${change.depth} waiting): limit grown from ${change.from} to ${change.to}`
+          : `queue drained (${change.depth} waiting): limit back to ${change.to}`,
+      );
+    });
+    this.capacity.observe(this.depth);
+    this.enqueues = new GroupCommit((items) => this.writeEnqueues(items), options.commitBatch);
+    this.acks = new GroupCommit((items) => this.writeAcks(items), options.commitBatch);
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      byKey: db.prepare<[string], Pick<Row, 'id' | 'conversation_id' | 'state'>>('SELECT id, conversation_id, state FROM messages WHERE idempotency_key = ?'),
+      hasActive: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM messages WHERE conversation_id = ? AND state IN ${ACTIVE_STATES_SQL} LIMIT 1`),
+      insert: db.prepare(
+        `INSERT INTO messages (id, conversation_id, idempotency_key, text, sender, channel, priority, metadata, state, head, rank, due_at, created_at, updated_at)
+         VALUES (@id, @conversation_id, @idempotency_key, @text, @sender, @channel, @priority, @metadata, 'queued', @head, @rank, @due_at, @created_at, @created_at)`,
+      ),
+      claimable: db.prepare<[number, number], Row>(
+        `SELECT * FROM messages WHERE head = 1 AND state IN ${ACTIVE_STATES_SQL} AND due_at <= ? ORDER BY rank LIMIT ?`,
+      ),
+      markProcessing: db.prepare<[number, number, number, number, string]>(
+        `UPDATE messages SET state = 'processing', attempts = attempts + 1, lease = lease + 1, due_at = ?, started_at = ?, updated_at = ? WHERE seq = ? AND id = ?`,
+      ),
+      expireToDead: db.prepare<[string, number, number, number]>(
+        `UPDATE messages SET state = 'dead', head = 0, last_error = ?, finished_at = ?, updated_at = ? WHERE seq = ?`,
+      ),
+      extend: db.prepare<[number, number, string, number]>(
+        `UPDATE messages SET due_at = ?, updated_at = ? WHERE id = ? AND lease = ? AND state = 'processing'`,
+      ),
+      complete: db.prepare<[string | null, string, number, number, string, number], Pick<Row, 'conversation_id'>>(
+        `UPDATE messages SET state = 'done', head = 0, analysis = ?, reply = ?, last_error = NULL, finished_at = ?, updated_at = ?
+         WHERE id = ? AND lease = ? AND state = 'processing' RETURNING conversation_id`,
+      ),
+      claimedRow: db.prepare<[string, number], Pick<Row, 'conversation_id' | 'attempts'>>(
+        `SELECT conversation_id, attempts FROM messages WHERE id = ? AND lease = ? AND state = 'processing'`,
+      ),
+      toDead: db.prepare<[string | null, string, number, number, string]>(
+        `UPDATE messages SET state = 'dead', head = 0, analysis = coalesce(?, analysis), last_error = ?, finished_at = ?, updated_at = ? WHERE id = ?`,
+      ),
+      toRetry: db.prepare<[string | null, string, number, number, string]>(
+        `UPDATE messages SET state = 'failed', analysis = coalesce(?, analysis), last_error = ?, due_at = ?, updated_at = ? WHERE id = ?`,
+      ),
+      release: db.prepare<[number, number, string, number]>(
+        `UPDATE messages SET state = 'queued', attempts = attempts - 1, due_at = ?, updated_at = ? WHERE id = ? AND lease = ? AND state = 'processing'`,
+      ),
+      promoteNext: db.prepare<[string]>(
+        `UPDATE messages SET head = 1 WHERE seq = (SELECT seq FROM messages WHERE conversation_id = ? AND state IN ${ACTIVE_STATES_SQL} ORDER BY seq LIMIT 1) AND head = 0`,
+      ),
+      get: db.prepare<[string], Row>('SELECT * FROM messages WHERE id = ?'),
+      conversation: db.prepare<[string, number, number], Row>('SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq LIMIT ? OFFSET ?'),
+      dead: db.prepare<[number, number], Row>(`SELECT * FROM messages WHERE state = 'dead' ORDER BY finished_at DESC LIMIT ? OFFSET ?`),
+      deadIds: db.prepare<[], Pick<Row, 'id'>>(`SELECT id FROM messages WHERE state = 'dead'`),
+      revive: db.prepare<[number, number, string], Pick<Row, 'conversation_id'>>(
+        `UPDATE messages SET state = 'queued', attempts = 0, head = 0, due_at = ?, finished_at = NULL, updated_at = ? WHERE id = ? AND state = 'dead' RETURNING conversation_id`,
+      ),
+      headOf: db.prepare<[string], { seq: number }>(`SELECT seq FROM messages WHERE conversation_id = ? AND head = 1 AND state IN ${ACTIVE_STATES_SQL}`),
+      nextDue: db.prepare<[], { due: number | null }>(`SELECT MIN(due_at) AS due FROM messages WHERE head = 1 AND state IN ${ACTIVE_STATES_SQL}`),
+      countByState: db.prepare<[], { state: MessageState; priority: number; n: number }>(
+        `SELECT state, priority, COUNT(*) AS n FROM messages WHERE state IN ${ACTIVE_STATES_SQL} GROUP BY state, priority`,
+      ),
+      countDone: db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM messages WHERE state = 'done'`),
+      countDead: db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM messages WHERE state = 'dead'`),
+      oldestWaiting: db.prepare<[], { t: number | null }>(`SELECT MIN(created_at) AS t FROM messages WHERE state IN ('queued','failed')`),
+      purge: db.prepare<[number]>(`DELETE FROM messages WHERE state = 'done' AND finished_at < ?`),
+    };
+  }
+
+  /**
+   * This process holds the file exclusively, so anything left "processing" belongs to a
+   * previous run that died: make it claimable now instead of waiting out its lease.
+   */
+  private recoverOrphans(): void {
+    const now = this.options.now();
+    const result = this.db
+      .prepare(`UPDATE messages SET due_at = ?, updated_at = ? WHERE state = 'processing'`)
+      .run(now, now);
+    if (result.changes > 0) {
+      this.log?.warn({ event: 'queue.recovered', count: result.changes }, `re-delivering ${result.changes} message(s) left in processing by a previous run`);
+    }
+  }
+
+  enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
+    this.assertOpen();
+    return this.enqueues.submit(request);
+  }
+
+  private writeEnqueues(items: EnqueueRequest[]): Array<EnqueueResult | Error> {
+    const now = this.options.now();
+    let depth = this.depth;
+    let admitted = 0;
+    let rejected = 0;
+    const outcomes = this.db.transaction(() =>
+      items.map((item): EnqueueResult | Error => {
+        if (item.idempotencyKey) {
+          const existing = this.stmt.byKey.get(item.idempotencyKey);
+          if (existing) return { id: existing.id, conversationId: existing.conversation_id, status: existing.state, duplicate: true };
+        }
+        if (!this.capacity.admits(depth)) {
+          rejected++;
+          return new QueueFullError(depth, this.capacity.limit, retryAfterSeconds(this.capacity.limit, this.drainRate.perSecond()));
+        }
+        const id = randomUUID();
+        this.stmt.insert.run({
+          id,
+          conversation_id: item.conversationId,
+          idempotency_key: item.idempotencyKey ?? null,
+          text: item.text,
+          sender: item.sender ?? null,
+          channel: item.channel,
+          priority: PRIORITY_CODE[item.priority],
+          metadata: item.metadata ? JSON.stringify(item.metadata) : null,
+          head: this.stmt.hasActive.get(item.conversationId) ? 0 : 1,
+          rank: rankOf(item.priority, now, this.options.agingMs),
+          due_at: now,
+          created_at: now,
+        });
+        depth++;
+        admitted++;
+        this.capacity.observe(depth);
+        return { id, conversationId: item.conversationId, status: 'queued', duplicate: false };
+      }),
+    )();
+    this.depth = depth;
+    this.counters.enqueued += admitted;
+    this.counters.rejected += rejected;
+    if (admitted > 0) this.notify();
+    return outcomes;
+  }
+
+  async claim(max: number): Promise<ClaimedMessage[]> {
+    this.assertOpen();
+    if (max <= 0) return [];
+    const now = this.options.now();
+    const leaseUntil = now + this.options.leaseMs;
+    let died = 0;
+    const claimed = this.db.transaction(() => {
+      const out: ClaimedMessage[] = [];
+      for (const row of this.stmt.claimable.all(now, max)) {
+        if (row.state === 'processing' && row.attempts >= this.options.maxAttempts) {
+          // The lease ran out on the last allowed attempt: the worker crashed or hung every time.
+          this.stmt.expireToDead.run(`lease expired on attempt ${row.attempts} of ${this.options.maxAttempts}: the worker crashed or hung`, now, now, row.seq);
+          this.stmt.promoteNext.run(row.conversation_id);
+          died++;
+          continue;
+        }
+        this.stmt.markProcessing.run(leaseUntil, now, now, row.seq, row.id);
+        const record = toRecord(row);
+        out.push({ ...record, state: 'processing', attempts: row.attempts + 1, startedAt: now, updatedAt: now, lease: row.lease + 1, leaseUntil });
+      }
+      return out;
+    })();
+    if (died > 0) {
+      this.depth -= died;
+      this.counters.deadLettered += died;
+      this.capacity.observe(this.depth);
+      this.notify();
+    }
+    return claimed;
+  }
+
+  async extendLeases(claims: readonly Claim[]): Promise<string[]> {
+    this.assertOpen();
+    const now = this.options.now();
+    const lost: string[] = [];
+    this.db.transaction(() => {
+      for (const claim of claims) {
+        if (this.stmt.extend.run(now + this.options.leaseMs, now, claim.id, claim.lease).changes === 0) lost.push(claim.id);
+      }
+    })();
+    return lost;
+  }
+
+  async complete(claim: Claim, completion: Completion): Promise<boolean> {
+    this.assertOpen();
+    return (await this.acks.submit({ kind: 'complete', claim, completion })) as boolean;
+  }
+
+  async fail(claim: Claim, failure: Failure): Promise<FailOutcome> {
+    this.assertOpen();
+    return (await this.acks.submit({ kind: 'fail', claim, failure })) as FailOutcome;
+  }
+
+  private writeAcks(items: Ack[]): Array<boolean | FailOutcome> {
+    const now = this.options.now();
+    let finished = 0;
+    let completed = 0;
+    let failed = 0;
+    let dead = 0;
+    const outcomes = this.db.transaction(() =>
+      items.map((ack): boolean | FailOutcome => {
+        if (ack.kind === 'complete') {
+          const { analysis, reply } = ack.completion;
+          const row = this.stmt.complete.get(jsonOrNull(analysis), JSON.stringify(reply), now, now, ack.claim.id, ack.claim.lease);
+          if (!row) return false;
+          this.stmt.promoteNext.run(row.conversation_id);
+          finished++;
+          completed++;
+          return true;
+        }
+        const row = this.stmt.claimedRow.get(ack.claim.id, ack.claim.lease);
+        if (!row) return 'stale';
+        failed++;
+        const analysis = ack.failure.analysis ? jsonOrNull(ack.failure.analysis) : null;
+        if (ack.failure.retryable === false || row.attempts >= this.options.maxAttempts) {
+          this.stmt.toDead.run(analysis, ack.failure.error, now, now, ack.claim.id);
+          this.stmt.promoteNext.run(row.conversation_id);
+          finished++;
+          dead++;
+          return 'dead';
+        }
+        this.stmt.toRetry.run(analysis, ack.failure.error, now + retryDelay(row.attempts, this.options), now, ack.claim.id);
+        return 'retry';
+      }),
+    )();
+    this.depth -= finished;
+    this.counters.completed += completed;
+    this.counters.failed += failed;
+    this.counters.deadLettered += dead;
+    if (finished > 0) {
+      this.drainRate.mark(finished);
+      this.capacity.observe(this.depth);
+      this.notify();
+    }
+    return outcomes;
+  }
+
+  async release(claim: Claim): Promise<void> {
+    this.assertOpen();
+    const now = this.options.now();
+    if (this.stmt.release.run(now, now, claim.id, claim.lease).changes > 0) this.notify();
+  }
+
+  async get(id: string): Promise<MessageRecord | undefined> {
+    this.assertOpen();
+    const row = this.stmt.get.get(id);
+    return row ? toRecord(row) : undefined;
+  }
+
+  async conversation(conversationId: string, options: ListOptions): Promise<MessageRecord[]> {
+    this.assertOpen();
+    return this.stmt.conversation.all(conversationId, options.limit, options.offset ?? 0).map(toRecord);
+  }
+
+  async listDead(options: ListOptions): Promise<MessageRecord[]> {
+    this.assertOpen();
+    return this.stmt.dead.all(options.limit, options.offset ?? 0).map(toRecord);
+  }
+
+  async retryDead(ids: readonly string[] | 'all'): Promise<number> {
+    this.assertOpen();
+    const now = this.options.now();
+    const moved = this.db.transaction(() => {
+      const targets = ids === 'all' ? this.stmt.deadIds.all().map((r) => r.id) : ids;
+      let n = 0;
+      for (const id of targets) {
+        const row = this.stmt.revive.get(now, now, id);
+        if (!row) continue;
+        // Only become claimable if nothing else of the conversation is in the way.
+        if (!this.stmt.headOf.get(row.conversation_id)) this.stmt.promoteNext.run(row.conversation_id);
+        n++;
+      }
+      return n;
+    })();
+    if (moved > 0) {
+      this.depth += moved;
+      this.capacity.observe(this.depth);
+      this.notify();
+    }
+    return moved;
+  }
+
+  async stats(): Promise<QueueStats> {
+    this.assertOpen();
+    const byState: Record<MessageState, number> = { queued: 0, processing: 0, failed: 0, done: 0, dead: 0 };
+    const byPriority = { high: 0, normal: 0, low: 0 };
+    for (const { state, priority, n } of this.stmt.countByState.all()) {
+      byState[state] += n;
+      if (state !== 'processing') byPriority[PRIORITY_NAME[priority] ?? 'normal'] += n;
+    }
+    byState.done = this.stmt.countDone.get()?.n ?? 0;
+    byState.dead = this.stmt.countDead.get()?.n ?? 0;
+    const oldest = this.stmt.oldestWaiting.get()?.t ?? null;
+    return {
+      backend: this.backend,
+      depth: this.depth,
+      byState,
+      byPriority,
+      limit: this.capacity.limit,
+      baseLimit: this.capacity.base,
+      cap: this.capacity.cap,
+      growths: this.capacity.growths,
+      ...this.counters,
+      oldestQueuedAgeMs: oldest === null ? null : Math.max(0, this.options.now() - oldest),
+    };
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    this.assertOpen();
+    return this.stmt.nextDue.get()?.due ?? null;
+  }
+
+  onWork(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async purge(olderThanMs: number): Promise<number> {
+    this.assertOpen();
+    return this.stmt.purge.run(this.options.now() - olderThanMs).changes;
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.enqueues.settled();
+    await this.acks.settled();
+    this.closed = true;
+    this.listeners.clear();
+    this.db.close();
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PincerError('QUEUE_CLOSED', 'the queue is closed (Pincer is shutting down)', 503);
+  }
+}
+
+function openDatabase(file: string): Database.Database {
+  const db = new Database(file, { timeout: 2000 });
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    // One owner per file: the in-memory depth counter and orphan recovery rely on it. The OS
+    // drops the lock when the process dies, so a restart after a crash is never blocked.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+  } catch (err) {
+    db.close();
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new PincerError('STORE_LOCKED', `${file} is in use by another Pincer process; stop it or choose another data folder (PINCER_DATA_DIR)`, 503);
+    }
+    throw err;
+  }
+  return db;
+}
+
+function jsonOrNull(value: JsonObject | undefined): string | null {
+  return value && Object.keys(value).length > 0 ? JSON.stringify(value) : null;
+}
+
+function toRecord(row: Row): MessageRecord {
+  return {
+    id: row.id,
+    conversationId: row.conversation_id,
+    text: row.text,
+    sender: row.sender,
+    channel: row.channel,
+    priority: PRIORITY_NAME[row.priority] ?? 'normal',
+    metadata: row.metadata ? (JSON.parse(row.metadata) as JsonObject) : null,
+    idempotencyKey: row.idempotency_key,
+    state: row.state,
+    attempts: row.attempts,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    availableAt: row.due_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    analysis: row.analysis ? (JSON.parse(row.analysis) as JsonObject) : {},
+    reply: row.reply ? (JSON.parse(row.reply) as Reply) : null,
+    lastError: row.last_error,
+  };
+}

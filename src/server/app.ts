@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { installAuth } from './auth.js';
+import type { ServerDeps } from './deps.js';
+import { installErrorHandling } from './errors.js';
+import { adminQueueRoutes } from './routes/admin-queue.js';
+import { conversationRoutes } from './routes/conversations.js';
+import { healthRoutes } from './routes/health.js';
+import { messageRoutes } from './routes/messages.js';
+import { ErrorSchema, MessageViewSchema } from './schemas.js';
+import { EventStreams } from './sse.js';
+import { validatorCompiler } from './validation.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false keeps a route out of the access log (health checks). */
+    accessLog?: boolean;
+  }
+}
+
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+
+/** Build (not start) the HTTP API. Routes are declared after swagger so the document sees them all. */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    // Fastify's two lines per request are replaced by one access-log line (onResponse below).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.server.body_limit,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler());
+  installErrorHandling(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  if (config.log.access) {
+    app.addHook('onResponse', async (request, reply) => {
+      if (request.routeOptions.config.accessLog === false) return;
+      request.log.info(
+        { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+        'request',
+      );
+    });
+  }
+  installAuth(app, { tokens: config.auth.tokens, adminTokens: config.auth.admin_tokens });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Pincer API',
+        version: deps.version,
+        description: 'Messages are committed to a durable queue before they are acknowledged, then answered by workers. Errors are `{error: {code, message}}`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: config.auth.tokens.length + config.auth.admin_tokens.length > 0 ? [{ bearer: [] }] : [],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', logLevel: 'warn' });
+  app.addSchema(ErrorSchema);
+  app.addSchema(MessageViewSchema);
+
+  const streams = new EventStreams();
+  app.addHook('preClose', async () => streams.endAll());
+
+  healthRoutes(app, deps);
+  messageRoutes(app, deps, streams);
+  conversationRoutes(app, deps);
+  adminQueueRoutes(app, deps);
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/', { schema: { hide: true } }, async (_request, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .send(
+        `<!doctype html><meta charset="utf-8"><title>${escapeHtml(config.bot.name)}</title>` +
+          `<h1>${escapeHtml(config.bot.name)} is running</h1><p>Pincer ${escapeHtml(deps.version)}. ` +
+          `API documentation: <a href="/docs">/docs</a> (OpenAPI: <a href="/openapi.json">/openapi.json</a>).</p>`,
+      ),
+  );
+  return app;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

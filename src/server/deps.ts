@@ -1,0 +1,25 @@
+import type { Logger } from 'pino';
+import type { PincerConfig } from '../config/schema.js';
+import type { MessageEvents } from '../events/message-events.js';
+import type { Queue } from '../queue/types.js';
+import type { WorkerPoolStats } from '../workers/worker-pool.js';
+
+export interface ReadinessReport {
+  ready: boolean;
+  /** Why not, when not ready. */
+  reason?: string;
+  checks: Record<string, 'ok' | string>;
+}
+
+/** What the HTTP layer needs from a running Pincer. */
+export interface ServerDeps {
+  config: PincerConfig;
+  log: Logger;
+  queue: Queue;
+  events: MessageEvents;
+  version: string;
+  readiness(): Promise<ReadinessReport>;
+  workerStats(): WorkerPoolStats;
+  /** Aborted when Pincer starts shutting down: long-held requests (?wait=) answer at once. */
+  shutdownSignal: AbortSignal;
+}

@@ -1,0 +1,27 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { NotFoundError } from '../../errors.js';
+import type { ServerDeps } from '../deps.js';
+import { messageView } from '../message-view.js';
+import { ErrorSchema, IdParams, MessageViewSchema, PageQuery, type Page } from '../schemas.js';
+
+export function conversationRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  app.get(
+    '/v1/conversations/:id',
+    {
+      schema: {
+        tags: ['conversations'],
+        summary: "A conversation's messages and replies, oldest first",
+        params: IdParams,
+        querystring: PageQuery,
+        response: { 200: Type.Object({ id: Type.String(), messages: Type.Array(MessageViewSchema) }), 404: ErrorSchema },
+      },
+    },
+    async (request: FastifyRequest<{ Params: { id: string }; Querystring: Page }>) => {
+      const { id } = request.params;
+      const records = await deps.queue.conversation(id, request.query);
+      if (records.length === 0 && request.query.offset === 0) throw new NotFoundError('conversation', id);
+      return { id, messages: records.map(messageView) };
+    },
+  );
+}

@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { NotFoundError } from '../../errors.js';
+import { TERMINAL_STATES } from '../../events/message-events.js';
+import type { JsonObject } from '../../queue/types.js';
+import type { ServerDeps } from '../deps.js';
+import { messageView } from '../message-view.js';
+import { AcceptedSchema, ErrorSchema, IdParams, MessageViewSchema, sendMessageBody, type SendMessageBody } from '../schemas.js';
+import type { EventStreams } from '../sse.js';
+
+export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: EventStreams): void {
+  const { queue, events, config } = deps;
+  const maxWaitSeconds = Math.floor(config.server.max_wait / 1000);
+
+  app.post(
+    '/v1/messages',
+    {
+      schema: {
+        tags: ['messages'],
+        summary: 'Send a message to the bot',
+        description:
+          'The message is committed to the durable queue before the answer. 202 with its id; with `?wait=SECONDS`, 200 with the reply if it is ready in time. 429 with Retry-After when the queue is full.',
+        body: sendMessageBody(config.server.max_text_length),
+        querystring: Type.Object(
+          { wait: Type.Optional(Type.Number({ minimum: 0, maximum: maxWaitSeconds, description: `Seconds to wait for the reply (at most ${maxWaitSeconds})` })) },
+          { additionalProperties: false },
+        ),
+        headers: Type.Object({
+          'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'The same key always maps to the same message, processed once' })),
+        }),
+        response: { 200: MessageViewSchema, 202: AcceptedSchema, 400: ErrorSchema, 429: ErrorSchema },
+      },
+    },
+    async (request: FastifyRequest<{ Body: SendMessageBody; Querystring: { wait?: number } }>, reply: FastifyReply) => {
+      const body = request.body;
+      const result = await queue.enqueue({
+        text: body.text,
+        conversationId: body.conversationId ?? randomUUID(),
+        sender: body.sender,
+        channel: body.channel ?? 'api',
+        priority: body.priority ?? 'normal',
+        metadata: body.metadata as JsonObject | undefined,
+        idempotencyKey: request.headers['idempotency-key'] as string | undefined,
+      });
+      void reply.header('location', `/v1/messages/${result.id}`);
+      if (result.duplicate) void reply.header('idempotent-replayed', 'true');
+
+      const wait = request.query.wait ?? 0;
+      if (wait > 0) {
+        const abort = new AbortController();
+        const stop = () => abort.abort();
+        request.raw.once('close', stop);
+        deps.shutdownSignal.addEventListener('abort', stop, { once: true });
+        // Subscribe before looking, so a reply landing in between is not missed.
+        const finished = events.waitForTerminal(result.id, wait * 1000, abort.signal);
+        let record = await queue.get(result.id);
+        if (record && !TERMINAL_STATES.has(record.state) && (await finished)) record = await queue.get(result.id);
+        abort.abort();
+        deps.shutdownSignal.removeEventListener('abort', stop);
+        if (record && TERMINAL_STATES.has(record.state)) return reply.code(200).send(messageView(record));
+        return reply.code(202).send({ id: result.id, conversationId: result.conversationId, status: record?.state ?? result.status });
+      }
+      return reply.code(202).send({ id: result.id, conversationId: result.conversationId, status: result.status });
+    },
+  );
+
+  app.get(
+    '/v1/messages/:id',
+    {
+      schema: {
+        tags: ['messages'],
+        summary: 'A message: status, attempts, analysis, reply, last error',
+        params: IdParams,
+        response: { 200: MessageViewSchema, 404: ErrorSchema },
+      },
+    },
+    async (request: FastifyRequest<{ Params: { id: string } }>) => {
+      const record = await queue.get(request.params.id);
+      if (!record) throw new NotFoundError('message', request.params.id);
+      return messageView(record);
+    },
+  );
+
+  app.get(
+    '/v1/messages/:id/events',
+    {
+      schema: {
+        tags: ['messages'],
+        summary: 'Server-sent events for a message',
+        description:
+          'Events: `status` ({status, attempts, error?}), `token` ({delta}) while a reply streams, `reply` (the stored reply), then `end`. The stream starts with the current status and closes when the message is done or dead.',
+        params: IdParams,
+        produces: ['text/event-stream'],
+        response: { 404: ErrorSchema },
+      },
+    },
+    async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+      const id = request.params.id;
+      const stream = streams.accept(request, reply);
+      const unsubscribe = events.subscribe(id, (event) => {
+        if (event.type === 'token') stream.send('token', { delta: event.delta });
+        else if (event.type === 'reply') stream.send('reply', event.reply);
+        else {
+          stream.send('status', { status: event.status, attempts: event.attempts, ...(event.error ? { error: event.error } : {}) });
+          if (TERMINAL_STATES.has(event.status)) stream.end();
+        }
+      });
+      stream.onClose(unsubscribe);
+      const record = await queue.get(id);
+      if (!record) {
+        stream.fail(404, new NotFoundError('message', id));
+        return reply;
+      }
+      stream.start();
+      stream.send('status', { status: record.state, attempts: record.attempts, ...(record.lastError ? { error: record.lastError } : {}) });
+      if (TERMINAL_STATES.has(record.state)) {
+        if (record.reply) stream.send('reply', record.reply);
+        stream.end();
+      }
+      return reply;
+    },
+  );
+}

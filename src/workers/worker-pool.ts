@@ -1,0 +1,230 @@
+import type { Logger } from 'pino';
+import { errorMessage } from '../errors.js';
+import type { MessageEvents } from '../events/message-events.js';
+import type { ClaimedMessage, Completion, JsonObject, Queue } from '../queue/types.js';
+
+export type MessageHandler = (message: ClaimedMessage, signal: AbortSignal) => Promise<Completion>;
+
+export interface WorkerPoolOptions {
+  concurrency: number;
+  shutdownTimeoutMs: number;
+  leaseMs: number;
+  /** Longest sleep between looks at the queue when nothing wakes the pool (retries, leases). */
+  idlePollMs?: number;
+}
+
+interface InFlight {
+  message: ClaimedMessage;
+  controller: AbortController;
+  done: Promise<void>;
+  /** Handed back to the queue at shutdown: whatever the handler does next is discarded. */
+  released: boolean;
+}
+
+export interface WorkerPoolStats {
+  concurrency: number;
+  inFlight: number;
+  processed: number;
+  failed: number;
+  running: boolean;
+}
+
+/**
+ * Async consumers over the queue. One dispatcher claims as many messages as there are free
+ * slots (a batch per claim), each runs on its own promise, and every outcome is acked in the
+ * queue before anyone is told. Leases are extended while work runs, so only a crashed or
+ * hung worker loses its messages to re-delivery.
+ */
+export class WorkerPool {
+  private readonly inFlight = new Map<string, InFlight>();
+  private concurrencyLimit: number;
+  private running = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private wakeScheduled = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private processed = 0;
+  private failures = 0;
+
+  constructor(
+    private readonly queue: Queue,
+    private readonly handler: MessageHandler,
+    private readonly events: MessageEvents,
+    private readonly log: Logger,
+    private readonly options: WorkerPoolOptions,
+  ) {
+    this.concurrencyLimit = options.concurrency;
+  }
+
+  get concurrency(): number {
+    return this.concurrencyLimit;
+  }
+
+  /** Change the number of concurrent workers at run time (autoscaling). */
+  setConcurrency(n: number): void {
+    this.concurrencyLimit = Math.max(1, Math.floor(n));
+    this.wake();
+  }
+
+  stats(): WorkerPoolStats {
+    return { concurrency: this.concurrencyLimit, inFlight: this.inFlight.size, processed: this.processed, failed: this.failures, running: this.running };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.queue.onWork(() => this.wake());
+    const every = Math.max(50, Math.floor(this.options.leaseMs / 3));
+    this.leaseTimer = setInterval(() => void this.extendLeases(), every);
+    this.leaseTimer.unref();
+    this.wake();
+  }
+
+  /**
+   * Graceful stop: claim nothing more, let in-flight messages finish until the deadline,
+   * then abort the rest and hand them back to the queue for re-delivery.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unsubscribe?.();
+    clearTimeout(this.idleTimer);
+    clearInterval(this.leaseTimer);
+    const pending = [...this.inFlight.values()].map((f) => f.done);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), this.options.shutdownTimeoutMs);
+    });
+    const outcome = await Promise.race([Promise.all(pending).then(() => 'drained' as const), deadline]);
+    clearTimeout(timer);
+    if (outcome === 'deadline' && this.inFlight.size > 0) {
+      const left = [...this.inFlight.values()];
+      this.log.warn({ event: 'workers.release', count: left.length }, `shutdown deadline reached: releasing ${left.length} unfinished message(s) for re-delivery`);
+      for (const flight of left) {
+        flight.released = true;
+        flight.controller.abort(new Error('worker shutting down'));
+        await this.queue.release(flight.message).catch((err: unknown) => this.log.error({ err, id: flight.message.id }, 'could not release message; its lease will expire instead'));
+      }
+    }
+  }
+
+  private wake(): void {
+    if (!this.running || this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        while (this.running && this.inFlight.size < this.concurrencyLimit) {
+          const batch = await this.queue.claim(this.concurrencyLimit - this.inFlight.size);
+          if (batch.length === 0) break;
+          for (const message of batch) this.run(message);
+        }
+      } while (this.pumpAgain && this.running);
+    } catch (err) {
+      this.log.error({ err }, 'claiming from the queue failed; trying again shortly');
+    } finally {
+      this.pumping = false;
+    }
+    await this.scheduleIdleLook();
+  }
+
+  /** Sleep until the next retry or lease expiry is due, or the idle poll, whichever is first. */
+  private async scheduleIdleLook(): Promise<void> {
+    if (!this.running) return;
+    clearTimeout(this.idleTimer);
+    const poll = this.options.idlePollMs ?? 1000;
+    let delay = poll;
+    try {
+      const due = await this.queue.nextDueAt();
+      if (due !== null) delay = Math.min(poll, Math.max(5, due - Date.now()));
+    } catch {
+      // The next wake-up or poll tries again.
+    }
+    if (!this.running) return;
+    this.idleTimer = setTimeout(() => this.wake(), delay);
+    this.idleTimer.unref();
+  }
+
+  private run(message: ClaimedMessage): void {
+    const controller = new AbortController();
+    const flight: InFlight = { message, controller, released: false, done: Promise.resolve() };
+    this.inFlight.set(message.id, flight);
+    this.events.emit({ type: 'status', id: message.id, status: 'processing', attempts: message.attempts });
+    flight.done = this.handle(flight).finally(() => {
+      this.inFlight.delete(message.id);
+      this.wake();
+    });
+  }
+
+  private async handle(flight: InFlight): Promise<void> {
+    const { message } = flight;
+    let completion: Completion;
+    try {
+      completion = await this.handler(message, flight.controller.signal);
+    } catch (err) {
+      if (flight.released) return;
+      await this.recordFailure(message, err);
+      return;
+    }
+    if (flight.released) return;
+    try {
+      const acked = await this.queue.complete(message, completion);
+      if (!acked) {
+        this.log.warn({ id: message.id }, 'finished a message whose lease had moved to another worker; the result was discarded');
+        return;
+      }
+      this.processed++;
+      this.events.emit({ type: 'reply', id: message.id, reply: completion.reply });
+      this.events.emit({ type: 'status', id: message.id, status: 'done', attempts: message.attempts });
+    } catch (err) {
+      // The reply could not be stored; the lease will expire and the message will be redone.
+      this.log.error({ err, id: message.id }, 'could not store a reply');
+    }
+  }
+
+  private async recordFailure(message: ClaimedMessage, err: unknown): Promise<void> {
+    this.failures++;
+    const error = errorMessage(err);
+    const analysis = (err as { analysis?: JsonObject }).analysis;
+    try {
+      const outcome = await this.queue.fail(message, { error, analysis });
+      if (outcome === 'stale') return;
+      const status = outcome === 'dead' ? 'dead' : 'failed';
+      this.log.warn({ id: message.id, attempt: message.attempts, outcome, err: error }, outcome === 'dead' ? 'message dead-lettered' : 'message failed; will retry');
+      this.events.emit({ type: 'status', id: message.id, status, attempts: message.attempts, error });
+    } catch (ackErr) {
+      this.log.error({ err: ackErr, id: message.id }, 'could not record a failure; the lease will expire and the message will be retried');
+    }
+  }
+
+  private async extendLeases(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    const flights = [...this.inFlight.values()].filter((f) => !f.released);
+    try {
+      const lost = await this.queue.extendLeases(flights.map((f) => f.message));
+      for (const id of lost) {
+        const flight = this.inFlight.get(id);
+        if (!flight) continue;
+        this.log.warn({ id }, 'lost the lease on a message (it was re-delivered); aborting this copy');
+        flight.released = true;
+        flight.controller.abort(new Error('lease lost'));
+      }
+    } catch (err) {
+      this.log.error({ err }, 'could not extend leases');
+    }
+  }
+}
