@@ -1,0 +1,137 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { registerBuiltinCommands } from '../../src/pipeline/builtin/commands.js';
+import { noModelResponder } from '../../src/pipeline/builtin/no-model.js';
+import { Pipeline, StageError } from '../../src/pipeline/pipeline.js';
+import { PipelineRegistry } from '../../src/pipeline/registry.js';
+import type { MessageRecord, QueueStats } from '../../src/queue/types.js';
+
+const log = pino({ level: 'silent' });
+const message = (text: string): MessageRecord => ({
+  id: 'm1',
+  conversationId: 'c1',
+  text,
+  sender: null,
+  channel: 'test',
+  priority: 'normal',
+  metadata: null,
+  idempotencyKey: null,
+  state: 'processing',
+  attempts: 1,
+  createdAt: 0,
+  updatedAt: 0,
+  availableAt: 0,
+  startedAt: 0,
+  finishedAt: null,
+  analysis: {},
+  reply: null,
+  lastError: null,
+});
+const run = (pipeline: Pipeline, text: string, onToken?: (d: string) => void) =>
+  pipeline.process(message(text), { signal: new AbortController().signal, log, onToken });
+
+const fakeStats = (): QueueStats => ({
+  backend: 'test', depth: 3, byState: { queued: 2, processing: 1, failed: 0, done: 7, dead: 1 }, byPriority: { high: 0, normal: 2, low: 0 },
+  limit: 100, baseLimit: 100, cap: 1000, growths: 0, enqueued: 10, completed: 7, failed: 0, deadLettered: 1, rejected: 0, oldestQueuedAgeMs: 5,
+});
+
+function withBuiltins(): { registry: PipelineRegistry; pipeline: Pipeline } {
+  const registry = new PipelineRegistry();
+  registerBuiltinCommands(registry, { botName: 'TestBot', version: '9.9.9', startedAt: Date.now(), stats: async () => fakeStats() });
+  registry.addResponder(noModelResponder());
+  return { registry, pipeline: new Pipeline(registry, 1000) };
+}
+
+describe('built-in commands', () => {
+  it('answers /ping, /echo, /help and /stats', async () => {
+    const { pipeline } = withBuiltins();
+    expect((await run(pipeline, '/ping')).reply).toEqual({ text: 'pong', responder: 'commands' });
+    expect((await run(pipeline, '/echo  hello   world ')).reply.text).toBe('hello   world');
+    expect((await run(pipeline, '/echo')).reply.text).toBe('Usage: /echo <text>');
+    expect((await run(pipeline, '/PING@TestBot')).reply.text).toBe('pong');
+    const help = (await run(pipeline, '/help')).reply.text;
+    expect(help).toContain('TestBot 9.9.9');
+    for (const name of ['/echo <text>', '/help', '/ping', '/stats']) expect(help).toContain(name);
+    const stats = (await run(pipeline, '/stats')).reply;
+    expect(stats.text).toMatch(/3 waiting or in progress \(limit 100\), 1 processing, 0 awaiting retry, 1 dead; 7 answered/);
+    expect(stats.data).toMatchObject({ depth: 3, limit: 100 });
+  });
+
+  it('says so for an unknown command and hands free text to the no-model reply', async () => {
+    const { pipeline } = withBuiltins();
+    expect((await run(pipeline, '/frobnicate')).reply.text).toMatch(/Unknown command \/frobnicate/);
+    const free = (await run(pipeline, 'what is the weather?')).reply;
+    expect(free.responder).toBe('no-model');
+    expect(free.text).toMatch(/no language model configured/);
+    expect(free.text).toMatch(/\/help/);
+  });
+
+  it('drops a command exactly when its disposer runs', async () => {
+    const { registry, pipeline } = withBuiltins();
+    const dispose = registry.addCommand({ name: 'weather', description: 'w', run: () => 'sunny' });
+    expect((await run(pipeline, '/weather')).reply.text).toBe('sunny');
+    expect(() => registry.addCommand({ name: 'weather', description: 'w', run: () => 'x' })).toThrow(/already registered/);
+    dispose();
+    expect((await run(pipeline, '/weather')).reply.text).toMatch(/Unknown command/);
+    expect(() => registry.addCommand({ name: 'bad name!', description: '', run: () => '' })).toThrow(/must be 1-32/);
+  });
+});
+
+describe('Pipeline', () => {
+  it('runs analyzers, hooks and the first answering responder, in order', async () => {
+    const registry = new PipelineRegistry();
+    const calls: string[] = [];
+    registry.addAnalyzer({ name: 'length', analyze: ({ message: m }) => m.text.length });
+    registry.addAnalyzer({ name: 'upper', analyze: ({ analysis }) => ({ sawLength: analysis.length ?? null }) });
+    registry.addAnalyzer({ name: 'nothing', analyze: () => undefined });
+    registry.addHooks({ name: 'h', before: () => void calls.push('before'), after: (_ctx, reply) => void calls.push(`after:${reply.text}`) });
+    registry.addResponder({ name: 'late', order: 50, respond: () => ({ text: 'late' }) });
+    registry.addResponder({ name: 'pass', order: 10, respond: () => undefined });
+    registry.addResponder({
+      name: 'streamer',
+      order: 20,
+      respond: ({ stream, analysis }) => {
+        stream('he');
+        stream('llo');
+        return { text: `hello (${String(analysis.length)})` };
+      },
+    });
+    const tokens: string[] = [];
+    const result = await run(new Pipeline(registry, 1000), 'abcd', (d) => tokens.push(d));
+    expect(result.analysis).toEqual({ length: 4, upper: { sawLength: 4 } });
+    expect(result.reply).toEqual({ text: 'hello (4)', responder: 'streamer' });
+    expect(tokens).toEqual(['he', 'llo']);
+    expect(calls).toEqual(['before', 'after:hello (4)']);
+  });
+
+  it('fails the message with the stage name when a stage throws, keeping earlier analysis', async () => {
+    const registry = new PipelineRegistry();
+    registry.addAnalyzer({ name: 'ok', analyze: () => 1 });
+    registry.addAnalyzer({ name: 'broken', analyze: () => { throw new Error('kaput'); } });
+    registry.addResponder({ name: 'r', respond: () => ({ text: 'never' }) });
+    const err = await run(new Pipeline(registry, 1000), 'x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StageError);
+    expect((err as StageError).message).toBe('analyzer broken: kaput');
+    expect((err as StageError).analysis).toEqual({ ok: 1 });
+  });
+
+  it('times out a hanging stage and aborts its signal', async () => {
+    const registry = new PipelineRegistry();
+    let aborted = false;
+    registry.addResponder({
+      name: 'hangs',
+      respond: ({ signal }) =>
+        new Promise(() => {
+          signal.addEventListener('abort', () => (aborted = true));
+        }),
+    });
+    const err = await run(new Pipeline(registry, 50), 'x').catch((e: unknown) => e);
+    expect((err as Error).message).toBe('responder hangs: responder hangs did not finish within 50 ms');
+    expect(aborted).toBe(true);
+  });
+
+  it('fails clearly when no responder answers', async () => {
+    const registry = new PipelineRegistry();
+    await expect(run(new Pipeline(registry, 50), 'x')).rejects.toThrow('responders: no responder answered this message');
+  });
+});

@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../src/config/load.js';
+import type { PincerConfig } from '../../src/config/schema.js';
+import { Pincer } from '../../src/pincer.js';
+import type { QueueOptions } from '../../src/queue/types.js';
+
+/** A folder removed by the returned cleanup. */
+export function tempDir(prefix = 'pincer-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A clock tests move by hand, so retries and leases are tested without sleeping. */
+export class ManualClock {
+  constructor(public time = 1_700_000_000_000) {}
+  now = (): number => this.time;
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+export function queueOptions(overrides: Partial<QueueOptions> = {}): QueueOptions {
+  return {
+    maxLength: 10_000,
+    maxLengthCap: 100_000,
+    retryDelayMs: 5_000,
+    retryBackoff: 2,
+    maxRetryDelayMs: 300_000,
+    maxAttempts: 3,
+    leaseMs: 30_000,
+    agingMs: { normal: 10_000, low: 60_000 },
+    commitBatch: 512,
+    ...overrides,
+  };
+}
+
+/** Collects log lines (JSON) in memory. */
+export class LogCapture extends Writable {
+  readonly lines: Array<Record<string, unknown>> = [];
+  readonly raw: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      this.raw.push(line);
+      this.lines.push(JSON.parse(line) as Record<string, unknown>);
+    }
+    done();
+  }
+}
+
+export function testConfig(dataDir: string, env: Record<string, string> = {}): PincerConfig {
+  return loadConfig({ cwd: dataDir, env: { PINCER_DATA_DIR: dataDir, PINCER_PORT: '0', ...env } }).config;
+}
+
+export interface RunningPincer {
+  pincer: Pincer;
+  url: string;
+  logs: LogCapture;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** A real Pincer on 127.0.0.1 and a free port, over a temp SQLite store. */
+export async function startPincer(env: Record<string, string> = {}, setup?: (p: Pincer) => void): Promise<RunningPincer> {
+  const { dir, cleanup } = tempDir();
+  const logs = new LogCapture();
+  const pincer = await Pincer.create({ config: testConfig(dir, env), logDestination: logs });
+  setup?.(pincer);
+  const url = await pincer.start();
+  return {
+    pincer,
+    url,
+    logs,
+    dataDir: dir,
+    close: async () => {
+      await pincer.close();
+      cleanup();
+    },
+  };
+}
+
+/**
+ * Poll a condition until it holds. This synchronises on observable state (a row, a status),
+ * unlike a sleep; it fails with the last value seen when the deadline passes.
+ */
+export async function eventually<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await probe();
+    if (accept(last)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? safeJson(text) : undefined, headers: res.headers };
+}
+
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(url, { headers });
+  const text = await res.text();
+  return { status: res.status, body: text ? safeJson(text) : undefined, headers: res.headers };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
