@@ -18,8 +18,9 @@ export class ApiClient {
   /** Where to reach the server: --url/PINCER_URL, else the local config's host and port. */
   static from(options: ClientOptions): ApiClient {
     const env = process.env;
-    let url = options.url ?? env.PINCER_URL;
-    let token = options.token ?? env.PINCER_TOKEN;
+    // An empty variable means unset, as in most shells' configs.
+    let url = options.url || env.PINCER_URL || undefined;
+    let token = options.token || env.PINCER_TOKEN || undefined;
     if (!url || !token) {
       const { config } = loadConfig({ file: options.config });
       const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;

@@ -135,8 +135,9 @@ function describeIssue(issue: z.core.$ZodIssue, raw: JsonObject, sources: Map<st
 function expectation(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type') return `expected ${issue.expected}`;
   if (issue.code === 'invalid_value') return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-  if (issue.code === 'too_small') return `expected ${issue.origin === 'string' ? 'a length' : 'a value'} of at least ${String(issue.minimum)}`;
-  if (issue.code === 'too_big') return `expected ${issue.origin === 'string' ? 'a length' : 'a value'} of at most ${String(issue.maximum)}`;
+  const what = issue.code === 'too_small' || issue.code === 'too_big' ? (issue.origin === 'string' ? 'a length' : issue.origin === 'array' ? 'a count' : 'a value') : '';
+  if (issue.code === 'too_small') return `expected ${what} ${issue.inclusive === false ? 'greater than' : 'of at least'} ${String(issue.minimum)}`;
+  if (issue.code === 'too_big') return `expected ${what} ${issue.inclusive === false ? 'less than' : 'of at most'} ${String(issue.maximum)}`;
   if (issue.code === 'invalid_union') return 'expected a duration: seconds as a number, or a string like "500ms", "5s", "10m"';
   return issue.message;
 }

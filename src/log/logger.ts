@@ -28,7 +28,7 @@ export interface PincerLogger {
  * buffered and leave the request path.
  */
 export function createLogger(options: LoggerOptions): PincerLogger {
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
   const logger = pino(
     {
       level: options.level,

@@ -192,7 +192,7 @@ describe('HTTP API', () => {
     it('a wrong content type -> 415', async () => {
       const res = await fetch(`${bot.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' });
       expect(res.status).toBe(415);
-      expect((await res.json()).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(((await res.json()) as any).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     });
   });
 });

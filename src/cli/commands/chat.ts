@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { errorMessage } from '../../errors.js';
 import { ApiClient, type ClientOptions } from '../client.js';
@@ -23,28 +23,29 @@ export function chatCommand(program: Command, globals: () => ClientOptions): voi
       const interactive = process.stdin.isTTY === true;
       const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
       if (interactive) console.log(`Chatting with ${client.baseUrl} in conversation ${conversationId}. /quit to leave.`);
-      const prompt = interactive ? 'you> ' : '';
+      // The line iterator buffers input, so lines piped in while a reply is pending are kept.
+      rl.setPrompt('you> ');
+      if (interactive) rl.prompt();
       try {
-        while (true) {
-          let line: string;
-          try {
-            line = (await rl.question(prompt)).trim();
-          } catch {
-            break; // stdin closed
-          }
+        for await (const raw of rl) {
+          const line = raw.trim();
           if (line === '/quit' || line === '/exit') break;
-          if (!line) continue;
-          try {
-            const { status, body } = await client.call<MessageView>('POST', `/v1/messages?wait=${Number(opts.timeout)}`, { text: line, conversationId, channel: 'cli' });
-            if (status === 200 && body.reply) console.log(`bot> ${body.reply.text}`);
-            else if (status === 200) console.log(`bot! ${body.status}: ${body.lastError ?? 'no reply'}`);
-            else console.log(`bot… still working on it (no reply within ${opts.timeout} s)`);
-          } catch (err) {
-            console.log(`error: ${errorMessage(err)}`);
-          }
+          if (line) await exchange(client, conversationId, line, Number(opts.timeout));
+          if (interactive) rl.prompt();
         }
       } finally {
         rl.close();
       }
     });
+}
+
+async function exchange(client: ApiClient, conversationId: string, text: string, timeout: number): Promise<void> {
+  try {
+    const { status, body } = await client.call<MessageView>('POST', `/v1/messages?wait=${timeout}`, { text, conversationId, channel: 'cli' });
+    if (status === 200 && body.reply) console.log(`bot> ${body.reply.text}`);
+    else if (status === 200) console.log(`bot! ${body.status}: ${body.lastError ?? 'no reply'}`);
+    else console.log(`bot… still working on it (no reply within ${timeout} s)`);
+  } catch (err) {
+    console.log(`error: ${errorMessage(err)}`);
+  }
 }

@@ -1,0 +1,110 @@
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/index.js';
+import { freePort, runCli, spawnPincer, type PincerProcess } from '../support/process.js';
+
+describe('pincer CLI against a running server', () => {
+  const { dir, cleanup } = tempDir('pincer-cli-');
+  let server: PincerProcess;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    const port = await freePort();
+    env = { PINCER_DATA_DIR: dir, PINCER_PORT: String(port), PINCER_LOG_LEVEL: 'warn', PINCER_URL: '', PINCER_TOKEN: '' };
+    server = await spawnPincer({ ...env, PINCER_LOG_LEVEL: 'info' }, dir);
+  });
+  afterAll(async () => {
+    server.child.kill('SIGTERM');
+    await server.exited;
+    cleanup();
+  });
+
+  it('send --wait prints the reply', async () => {
+    const result = await runCli(['send', '/echo hello from the cli', '--wait', '5'], { cwd: dir, env });
+    expect(result).toMatchObject({ code: 0, stdout: 'hello from the cli\n' });
+  });
+
+  it('send without --wait prints the queued id, --json prints the API answer', async () => {
+    const plain = await runCli(['send', '/ping'], { cwd: dir, env });
+    expect(plain.stdout).toMatch(/^queued [0-9a-f-]{36} \(conversation [0-9a-f-]{36}\)\n$/);
+    const json = await runCli(['--json', 'send', '/ping', '--wait'], { cwd: dir, env });
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'done', reply: { text: 'pong' } });
+  });
+
+  it('chat runs a conversation from stdin', async () => {
+    const result = await runCli(['chat', '--conversation', 'cli-chat'], { cwd: dir, env, input: '/echo first\n/ping\n/quit\n/echo never\n' });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('bot> first\nbot> pong\n');
+  });
+
+  it('queue stats, dead and retry speak to the admin API', async () => {
+    const stats = await runCli(['--json', 'queue', 'stats'], { cwd: dir, env });
+    const parsed = JSON.parse(stats.stdout);
+    expect(parsed.queue).toMatchObject({ backend: 'sqlite', limit: 10_000 });
+    expect(parsed.queue.completed).toBeGreaterThanOrEqual(3);
+    const human = await runCli(['queue', 'stats'], { cwd: dir, env });
+    expect(human.stdout).toMatch(/^backend\s+sqlite$/m);
+    expect((await runCli(['queue', 'dead'], { cwd: dir, env })).stdout).toBe('no dead letters\n');
+    expect((await runCli(['queue', 'retry', '--all'], { cwd: dir, env })).stdout).toBe('0 message(s) back in the queue\n');
+    const noArgs = await runCli(['queue', 'retry'], { cwd: dir, env });
+    expect(noArgs.code).toBe(1);
+    expect(noArgs.stderr).toMatch(/name message ids, or pass --all/);
+  });
+
+  it('doctor sees the running server and its locked store', async () => {
+    const result = await runCli(['--json', 'doctor'], { cwd: dir, env });
+    const report = JSON.parse(result.stdout);
+    expect(result.code).toBe(0);
+    const byName = Object.fromEntries(report.checks.map((c: any) => [c.name, c]));
+    expect(byName.config.status).toBe('ok');
+    expect(byName.storage.detail).toMatch(/open in a running Pincer/);
+    expect(byName.port.detail).toMatch(/served by a running Pincer/);
+    expect(byName.disk.status).not.toBe('fail');
+  });
+});
+
+describe('pincer CLI without a server', () => {
+  const { dir, cleanup } = tempDir('pincer-cli-');
+  let blocker: Server;
+  afterAll(() => {
+    blocker?.close();
+    cleanup();
+  });
+
+  it('start refuses a bad config, naming the key, value and expectation (exit 78)', async () => {
+    writeFileSync(path.join(dir, 'pincer.config.yaml'), 'queue:\n  max_length: -5\n');
+    const result = await runCli(['start'], { cwd: dir, env: { PINCER_DATA_DIR: dir } });
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain('queue.max_length = -5 (from pincer.config.yaml): expected a value greater than 0');
+  });
+
+  it('doctor reports a bad config and a port taken by another program', async () => {
+    const bad = await runCli(['doctor'], { cwd: dir, env: { PINCER_DATA_DIR: dir } });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/FAIL\s+config\s+Invalid configuration/);
+    writeFileSync(path.join(dir, 'pincer.config.yaml'), 'queue:\n  max_length: 50\n');
+    const port = await freePort();
+    blocker = createServer(() => {});
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
+    const taken = await runCli(['--json', 'doctor'], { cwd: dir, env: { PINCER_DATA_DIR: dir, PINCER_PORT: String(port) } });
+    expect(taken.code).toBe(1);
+    const port_ = JSON.parse(taken.stdout).checks.find((c: any) => c.name === 'port');
+    expect(port_).toMatchObject({ status: 'fail' });
+    expect(port_.detail).toMatch(/taken by another program/);
+  });
+
+  it('send explains an unreachable server', async () => {
+    const port = await freePort();
+    const result = await runCli(['send', 'hi'], { cwd: dir, env: { PINCER_URL: `http://127.0.0.1:${port}` } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/CLI_UNREACHABLE: cannot reach Pincer at http:\/\/127\.0\.0\.1:\d+ .*is `pincer start` running/);
+  });
+
+  it('start refuses to expose an open API on a public address', async () => {
+    writeFileSync(path.join(dir, 'pincer.config.yaml'), 'server:\n  host: 0.0.0.0\n');
+    const result = await runCli(['start'], { cwd: dir, env: { PINCER_DATA_DIR: dir, PINCER_API_TOKENS: '', PINCER_ADMIN_TOKENS: '' } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/PINCER_ERR_INSECURE_BIND: refusing to listen on 0\.0\.0\.0 without API tokens/);
+  });
+});
