@@ -1,0 +1,238 @@
+/**
+ * `npm run bench`: the figures issue #2 asks for, measured on this machine in one run, with the
+ * references (bare Fastify, BullMQ on the local Redis) measured in the same run. Prints a table.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
+import pino from 'pino';
+import { loadConfig } from '../src/config/load.js';
+import { MessageEvents } from '../src/events/message-events.js';
+import { Pincer } from '../src/pincer.js';
+import { SqliteQueue } from '../src/queue/sqlite-queue.js';
+import { queueOptionsFrom } from '../src/queue/open.js';
+import { WorkerPool } from '../src/workers/worker-pool.js';
+import { CLI, DIST, percentile, printTable, rssMiB, sleep, spawnServer, type Row } from './lib.js';
+
+const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const QUEUE_JOBS = Number(process.env.BENCH_QUEUE_JOBS ?? 20_000);
+const REDIS_URL = new URL(process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379');
+const BODY = JSON.stringify({ text: '/echo benchmark message' });
+
+const tempDirs: string[] = [];
+function temp(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pincer-bench-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+const serverEnv = (dir: string): Record<string, string> => ({
+  PINCER_DATA_DIR: dir,
+  PINCER_PORT: '0',
+  // info prints the "listening" line the harness waits for; there are no per-message info lines.
+  PINCER_LOG_LEVEL: 'info',
+  PINCER_LOG_ACCESS: 'false',
+  PINCER_QUEUE_MAX_LENGTH_CAP: '10000000',
+});
+
+async function hammer(url: string): Promise<{ rps: number; ok: number; non2xx: number; errors: number }> {
+  const result = await autocannon({
+    url: `${url}/v1/messages`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: BODY,
+    connections: CONNECTIONS,
+    duration: HTTP_SECONDS,
+  });
+  return { rps: result['2xx'] / HTTP_SECONDS, ok: result['2xx'], non2xx: result.non2xx, errors: result.errors };
+}
+
+async function startupAndIdle(): Promise<{ readyMs: number; idleMiB: number }> {
+  const dir = temp();
+  const server = await spawnServer([CLI, 'start'], serverEnv(dir), dir);
+  let readyMs = NaN;
+  for (;;) {
+    const res = await fetch(`${server.url}/ready`).catch(() => undefined);
+    if (res?.status === 200) {
+      readyMs = performance.now() - server.startedAt;
+      break;
+    }
+    await sleep(5);
+  }
+  await sleep(3000);
+  const idleMiB = rssMiB(server.child.pid!);
+  await server.stop();
+  return { readyMs, idleMiB };
+}
+
+async function ingestAndEndToEnd(): Promise<{ ingest: Awaited<ReturnType<typeof hammer>>; e2e: number; loadMiB: number; drainSeconds: number }> {
+  const dir = temp();
+  const server = await spawnServer([CLI, 'start'], serverEnv(dir), dir);
+  let loadMiB = 0;
+  const sampler = setInterval(() => (loadMiB = Math.max(loadMiB, rssMiB(server.child.pid!))), 250);
+  const started = performance.now();
+  const ingest = await hammer(server.url);
+  // End to end: everything accepted must be answered (reply stored) before the clock stops.
+  let completed = 0;
+  for (;;) {
+    const stats = (await (await fetch(`${server.url}/v1/admin/queue/stats`)).json()) as { queue: { depth: number; completed: number } };
+    completed = stats.queue.completed;
+    if (stats.queue.depth === 0) break;
+    await sleep(20);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  await server.stop();
+  return { ingest, e2e: completed / seconds, loadMiB, drainSeconds: seconds - HTTP_SECONDS };
+}
+
+async function bareFastify(): Promise<number> {
+  const server = await spawnServer([path.join(DIST, 'bench', 'bare-fastify.js')], {}, DIST);
+  const { rps } = await hammer(server.url);
+  await server.stop();
+  return rps;
+}
+
+async function pincerQueueAlone(): Promise<{ enqueue: number; process: number }> {
+  const dir = temp();
+  const config = loadConfig({ cwd: dir, env: { PINCER_DATA_DIR: dir } }).config;
+  const queue = new SqliteQueue(path.join(dir, 'queue.db'), { ...queueOptionsFrom(config), maxLengthCap: 10_000_000 });
+  let t = performance.now();
+  for (let i = 0; i < QUEUE_JOBS; i += 1000) {
+    await Promise.all(Array.from({ length: Math.min(1000, QUEUE_JOBS - i) }, (_, j) => queue.enqueue({ text: `job ${i + j}`, conversationId: `c${i + j}`, channel: 'bench', priority: 'normal' })));
+  }
+  const enqueue = QUEUE_JOBS / ((performance.now() - t) / 1000);
+  let done = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((r) => (finish = r));
+  const events = new MessageEvents();
+  events.subscribeAll((e) => {
+    if (e.type === 'status' && e.status === 'done' && ++done === QUEUE_JOBS) finish();
+  });
+  const pool = new WorkerPool(queue, async () => ({ analysis: {}, reply: { text: 'ok', responder: 'bench' } }), events, pino({ level: 'silent' }), {
+    concurrency: 32,
+    shutdownTimeoutMs: 5000,
+    leaseMs: 30_000,
+  });
+  t = performance.now();
+  pool.start();
+  await finished;
+  const process = QUEUE_JOBS / ((performance.now() - t) / 1000);
+  await pool.stop();
+  await queue.close();
+  return { enqueue, process };
+}
+
+async function bullmqAlone(): Promise<{ enqueue: number; process: number } | string> {
+  const connection = { host: REDIS_URL.hostname, port: Number(REDIS_URL.port || 6379), maxRetriesPerRequest: null };
+  const name = `pincer-bench-${Date.now()}`;
+  const queue = new BullQueue(name, { connection });
+  try {
+    await Promise.race([queue.waitUntilReady(), sleep(3000).then(() => Promise.reject(new Error('timeout')))]);
+  } catch (err) {
+    await queue.close().catch(() => {});
+    return `not measured: Redis at ${REDIS_URL.host} unreachable (${(err as Error).message})`;
+  }
+  let t = performance.now();
+  for (let i = 0; i < QUEUE_JOBS; i += 1000) {
+    await Promise.all(Array.from({ length: Math.min(1000, QUEUE_JOBS - i) }, (_, j) => queue.add('job', { text: `job ${i + j}` }, { removeOnComplete: true })));
+  }
+  const enqueue = QUEUE_JOBS / ((performance.now() - t) / 1000);
+  let done = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((r) => (finish = r));
+  t = performance.now();
+  const worker = new BullWorker(name, async () => 'ok', { connection, concurrency: 32 });
+  worker.on('completed', () => {
+    if (++done === QUEUE_JOBS) finish();
+  });
+  await finished;
+  const process = QUEUE_JOBS / ((performance.now() - t) / 1000);
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return { enqueue, process };
+}
+
+/** Enqueue at a steady 1,000 msg/s for 5 s; time from enqueue() to the first pipeline stage. */
+async function enqueueToStart(): Promise<{ p50: number; p99: number; samples: number }> {
+  const dir = temp();
+  const pincer = await Pincer.create({ config: loadConfig({ cwd: dir, env: { PINCER_DATA_DIR: dir, PINCER_PORT: '0', PINCER_LOG_LEVEL: 'warn' } }).config });
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  pincer.registry.addAnalyzer({
+    name: 'probe',
+    analyze: ({ message }) => {
+      const t0 = sentAt.get(message.text);
+      if (t0 !== undefined) latencies.push(performance.now() - t0);
+      return undefined;
+    },
+  });
+  await pincer.start();
+  const RATE = 1000;
+  const SECONDS = 5;
+  const TICK_MS = 10;
+  const start = performance.now();
+  let sent = 0;
+  while (sent < RATE * SECONDS) {
+    const due = Math.floor(((performance.now() - start) / 1000) * RATE);
+    while (sent < due && sent < RATE * SECONDS) {
+      const text = `/ping ${sent}`;
+      sentAt.set(text, performance.now());
+      void pincer.queue.enqueue({ text, conversationId: `lat-${sent}`, channel: 'bench', priority: 'normal' });
+      sent++;
+    }
+    await sleep(TICK_MS / 10);
+  }
+  while (latencies.length < sent) await sleep(10);
+  await pincer.close();
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), samples: latencies.length };
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const verdict = (ok: boolean): Row['verdict'] => (ok ? 'met' : 'missed');
+
+async function main(): Promise<void> {
+  console.log(`Pincer benchmark: ${HTTP_SECONDS} s HTTP runs with ${CONNECTIONS} connections, ${QUEUE_JOBS} queue jobs; Node ${process.versions.node}`);
+  const rows: Row[] = [];
+
+  const { readyMs, idleMiB } = await startupAndIdle();
+  console.log('. start-up measured');
+  const bare = await bareFastify();
+  console.log('. bare Fastify measured');
+  const { ingest, e2e, loadMiB, drainSeconds } = await ingestAndEndToEnd();
+  console.log('. ingest and end to end measured');
+  const ours = await pincerQueueAlone();
+  console.log('. Pincer queue measured');
+  const bull = await bullmqAlone();
+  console.log('. BullMQ measured');
+  const latency = await enqueueToStart();
+  console.log('. latency measured\n');
+
+  const ratio = ingest.rps / bare;
+  rows.push({ measure: 'HTTP ingest, durable (POST /v1/messages, 202)', result: `${fmt(ingest.rps)} req/s`, reference: `bare Fastify ${fmt(bare)} req/s`, target: '>= 0.6x bare', verdict: verdict(ratio >= 0.6) });
+  rows.push({ measure: '  ratio to bare Fastify', result: `${fmt(ratio, 2)}x`, reference: ingest.non2xx + ingest.errors > 0 ? `${ingest.non2xx} non-2xx, ${ingest.errors} errors` : 'all 2xx' });
+  rows.push({ measure: 'End to end (ingest -> queue -> worker -> reply stored)', result: `${fmt(e2e)} msg/s`, reference: `backlog drained ${fmt(drainSeconds, 1)} s after load`, target: '>= 5,000 msg/s', verdict: verdict(e2e >= 5000) });
+  if (typeof bull === 'string') {
+    rows.push({ measure: 'Queue alone: enqueue', result: `${fmt(ours.enqueue)} jobs/s`, reference: bull, verdict: 'n/a' });
+    rows.push({ measure: 'Queue alone: process', result: `${fmt(ours.process)} jobs/s`, reference: bull, target: '>= 3x BullMQ', verdict: 'n/a' });
+  } else {
+    rows.push({ measure: 'Queue alone: enqueue', result: `${fmt(ours.enqueue)} jobs/s`, reference: `BullMQ ${fmt(bull.enqueue)} jobs/s (${fmt(ours.enqueue / bull.enqueue, 1)}x)` });
+    rows.push({ measure: 'Queue alone: process', result: `${fmt(ours.process)} jobs/s`, reference: `BullMQ ${fmt(bull.process)} jobs/s (${fmt(ours.process / bull.process, 1)}x)`, target: '>= 3x BullMQ', verdict: verdict(ours.process >= 3 * bull.process) });
+  }
+  rows.push({ measure: `Enqueue-to-start at 1,000 msg/s (${latency.samples} msgs)`, result: `p50 ${fmt(latency.p50, 2)} ms, p99 ${fmt(latency.p99, 2)} ms`, target: 'p99 <= 5 ms', verdict: verdict(latency.p99 <= 5) });
+  rows.push({ measure: 'RSS idle', result: `${fmt(idleMiB, 1)} MiB`, target: '<= 80 MB', verdict: verdict(idleMiB * 1.048576 <= 80) });
+  rows.push({ measure: 'RSS under load (peak)', result: `${fmt(loadMiB, 1)} MiB` });
+  rows.push({ measure: 'Start to /ready', result: `${fmt(readyMs)} ms`, target: '<= 1,000 ms', verdict: verdict(readyMs <= 1000) });
+  printTable(rows);
+}
+
+try {
+  await main();
+} finally {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+}
