@@ -196,38 +196,43 @@ async function enqueueToStart(): Promise<{ p50: number; p99: number; samples: nu
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const verdict = (ok: boolean): Row['verdict'] => (ok ? 'met' : 'missed');
 
+/** BENCH_ONLY=startup,http,queue,latency measures a subset (for working on one figure). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'startup,http,queue,latency').split(',').map((s) => s.trim()));
+
 async function main(): Promise<void> {
   console.log(`Pincer benchmark: ${HTTP_SECONDS} s HTTP runs with ${CONNECTIONS} connections, ${QUEUE_JOBS} queue jobs; Node ${process.versions.node}`);
   const rows: Row[] = [];
 
-  const { readyMs, idleMiB } = await startupAndIdle();
-  console.log('. start-up measured');
-  const bare = await bareFastify();
-  console.log('. bare Fastify measured');
-  const { ingest, e2e, loadMiB, drainSeconds } = await ingestAndEndToEnd();
-  console.log('. ingest and end to end measured');
-  const ours = await pincerQueueAlone();
-  console.log('. Pincer queue measured');
-  const bull = await bullmqAlone();
-  console.log('. BullMQ measured');
-  const latency = await enqueueToStart();
-  console.log('. latency measured\n');
-
-  const ratio = ingest.rps / bare;
-  rows.push({ measure: 'HTTP ingest, durable (POST /v1/messages, 202)', result: `${fmt(ingest.rps)} req/s`, reference: `bare Fastify ${fmt(bare)} req/s`, target: '>= 0.6x bare', verdict: verdict(ratio >= 0.6) });
-  rows.push({ measure: '  ratio to bare Fastify', result: `${fmt(ratio, 2)}x`, reference: ingest.non2xx + ingest.errors > 0 ? `${ingest.non2xx} non-2xx, ${ingest.errors} errors` : 'all 2xx' });
-  rows.push({ measure: 'End to end (ingest -> queue -> worker -> reply stored)', result: `${fmt(e2e)} msg/s`, reference: `backlog drained ${fmt(drainSeconds, 1)} s after load`, target: '>= 5,000 msg/s', verdict: verdict(e2e >= 5000) });
-  if (typeof bull === 'string') {
-    rows.push({ measure: 'Queue alone: enqueue', result: `${fmt(ours.enqueue)} jobs/s`, reference: bull, verdict: 'n/a' });
-    rows.push({ measure: 'Queue alone: process', result: `${fmt(ours.process)} jobs/s`, reference: bull, target: '>= 3x BullMQ', verdict: 'n/a' });
-  } else {
-    rows.push({ measure: 'Queue alone: enqueue', result: `${fmt(ours.enqueue)} jobs/s`, reference: `BullMQ ${fmt(bull.enqueue)} jobs/s (${fmt(ours.enqueue / bull.enqueue, 1)}x)` });
-    rows.push({ measure: 'Queue alone: process', result: `${fmt(ours.process)} jobs/s`, reference: `BullMQ ${fmt(bull.process)} jobs/s (${fmt(ours.process / bull.process, 1)}x)`, target: '>= 3x BullMQ', verdict: verdict(ours.process >= 3 * bull.process) });
+  if (ONLY.has('http')) {
+    const bare = await bareFastify();
+    const { ingest, e2e, loadMiB, drainSeconds } = await ingestAndEndToEnd();
+    const ratio = ingest.rps / bare;
+    rows.push({ measure: 'HTTP ingest, durable (POST /v1/messages, 202)', result: `${fmt(ingest.rps)} req/s`, reference: `bare Fastify ${fmt(bare)} req/s`, target: '>= 0.6x bare', verdict: verdict(ratio >= 0.6) });
+    rows.push({ measure: '  ratio to bare Fastify', result: `${fmt(ratio, 2)}x`, reference: ingest.non2xx + ingest.errors > 0 ? `${ingest.non2xx} non-2xx, ${ingest.errors} errors` : 'all 2xx' });
+    rows.push({ measure: 'End to end (ingest -> queue -> worker -> reply stored)', result: `${fmt(e2e)} msg/s`, reference: `backlog drained ${fmt(drainSeconds, 1)} s after load`, target: '>= 5,000 msg/s', verdict: verdict(e2e >= 5000) });
+    rows.push({ measure: 'RSS under load (peak)', result: `${fmt(loadMiB, 1)} MiB` });
   }
-  rows.push({ measure: `Enqueue-to-start at 1,000 msg/s (${latency.samples} msgs)`, result: `p50 ${fmt(latency.p50, 2)} ms, p99 ${fmt(latency.p99, 2)} ms`, target: 'p99 <= 5 ms', verdict: verdict(latency.p99 <= 5) });
-  rows.push({ measure: 'RSS idle', result: `${fmt(idleMiB, 1)} MiB`, target: '<= 80 MB', verdict: verdict(idleMiB * 1.048576 <= 80) });
-  rows.push({ measure: 'RSS under load (peak)', result: `${fmt(loadMiB, 1)} MiB` });
-  rows.push({ measure: 'Start to /ready', result: `${fmt(readyMs)} ms`, target: '<= 1,000 ms', verdict: verdict(readyMs <= 1000) });
+  if (ONLY.has('queue')) {
+    const ours = await pincerQueueAlone();
+    const bull = await bullmqAlone();
+    if (typeof bull === 'string') {
+      rows.push({ measure: 'Queue alone: enqueue', result: `${fmt(ours.enqueue)} jobs/s`, reference: bull, verdict: 'n/a' });
+      rows.push({ measure: 'Queue alone: process', result: `${fmt(ours.process)} jobs/s`, reference: bull, target: '>= 3x BullMQ', verdict: 'n/a' });
+    } else {
+      rows.push({ measure: 'Queue alone: enqueue', result: `${fmt(ours.enqueue)} jobs/s`, reference: `BullMQ ${fmt(bull.enqueue)} jobs/s (${fmt(ours.enqueue / bull.enqueue, 1)}x)` });
+      rows.push({ measure: 'Queue alone: process', result: `${fmt(ours.process)} jobs/s`, reference: `BullMQ ${fmt(bull.process)} jobs/s (${fmt(ours.process / bull.process, 1)}x)`, target: '>= 3x BullMQ', verdict: verdict(ours.process >= 3 * bull.process) });
+    }
+  }
+  if (ONLY.has('latency')) {
+    const latency = await enqueueToStart();
+    rows.push({ measure: `Enqueue-to-start at 1,000 msg/s (${latency.samples} msgs)`, result: `p50 ${fmt(latency.p50, 2)} ms, p99 ${fmt(latency.p99, 2)} ms`, target: 'p99 <= 5 ms', verdict: verdict(latency.p99 <= 5) });
+  }
+  if (ONLY.has('startup')) {
+    const { readyMs, idleMiB } = await startupAndIdle();
+    rows.push({ measure: 'RSS idle', result: `${fmt(idleMiB, 1)} MiB`, target: '<= 80 MB', verdict: verdict(idleMiB * 1.048576 <= 80) });
+    rows.push({ measure: 'Start to /ready', result: `${fmt(readyMs)} ms`, target: '<= 1,000 ms', verdict: verdict(readyMs <= 1000) });
+  }
+  console.log('');
   printTable(rows);
 }
 

@@ -119,8 +119,12 @@ export class Pincer {
 
   /** Start the workers and listen. Resolves with the URL once the port is bound. */
   async start(): Promise<string> {
-    this.workers.start();
-    this.closers.push({ name: 'workers', close: () => this.workers.stop() });
+    if (this.config.workers.enabled) {
+      this.workers.start();
+      this.closers.push({ name: 'workers', close: () => this.workers.stop() });
+    } else {
+      this.log.info({ event: 'workers.disabled' }, 'workers disabled (workers.enabled = false): this node only accepts messages');
+    }
     const purge = setInterval(() => void this.purgeOld(), PURGE_EVERY_MS);
     purge.unref();
     this.closers.push({ name: 'purge', close: () => clearInterval(purge) });
@@ -149,7 +153,7 @@ export class Pincer {
     } catch (err) {
       checks.storage = errorMessage(err);
     }
-    checks.workers = this.workers.stats().running ? 'ok' : 'not running';
+    if (this.config.workers.enabled) checks.workers = this.workers.stats().running ? 'ok' : 'not running';
     checks.http = this.listening ? 'ok' : 'not listening';
     const failing = Object.entries(checks).filter(([, v]) => v !== 'ok');
     return failing.length === 0 ? { ready: true, checks } : { ready: false, reason: failing.map(([k, v]) => `${k}: ${v}`).join('; '), checks };

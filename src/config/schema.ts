@@ -68,6 +68,8 @@ const queueSchema = z
 
 const workersSchema = z
   .object({
+    /** false runs this node API-only: messages are stored and wait for a node with workers. */
+    enabled: z.boolean().default(true),
     concurrency: positiveInt(32),
     shutdown_timeout: duration('10s'),
     /** Time budget of one analyzer, hook or responder call on one message. */

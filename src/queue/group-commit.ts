@@ -1,17 +1,23 @@
 /**
  * Collects operations issued in the same turn of the event loop and hands them to `flush`
- * together, so many concurrent enqueues (or acks) share one transaction and one fsync.
- * `flush` returns one outcome per item, in order; an outcome that is an Error rejects only
- * that item's promise. If `flush` itself throws, every item in the batch is rejected.
+ * together, so many concurrent enqueues (or acks) share one transaction. `flush` returns one
+ * outcome per item, in order; an outcome that is an Error rejects only that item's promise, and
+ * a thrown error rejects the whole batch.
+ *
+ * Flushes run one after another, in submission order. When `durable` is given, each batch's
+ * callers are answered only after it resolves (e.g. an fsync), but the next flush does not wait
+ * for it: the write of batch n+1 overlaps the sync of batch n.
  */
 export class GroupCommit<T, R> {
   private pending: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
   private scheduled = false;
-  private inFlight: Promise<void> = Promise.resolve();
+  private writes: Promise<void> = Promise.resolve();
+  private answered: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly flush: (items: T[]) => Promise<Array<R | Error>> | Array<R | Error>,
     private readonly maxBatch: number,
+    private readonly durable?: () => Promise<void>,
   ) {}
 
   submit(item: T): Promise<R> {
@@ -25,13 +31,13 @@ export class GroupCommit<T, R> {
     });
   }
 
-  /** Resolves once everything submitted so far has been flushed. */
+  /** Resolves once everything submitted so far has been flushed and answered. */
   async settled(): Promise<void> {
     while (this.pending.length > 0 || this.scheduled) {
       this.drain();
-      await this.inFlight;
+      await this.writes;
     }
-    await this.inFlight;
+    await this.answered;
   }
 
   private drain(): void {
@@ -42,20 +48,23 @@ export class GroupCommit<T, R> {
       this.scheduled = true;
       setImmediate(() => this.drain());
     }
-    // Batches flush one after another so an async backend never commits them out of order.
-    this.inFlight = this.inFlight.then(async () => {
-      let outcomes: Array<R | Error>;
-      try {
-        outcomes = await this.flush(batch.map((p) => p.item));
-      } catch (err) {
+    const written = this.writes.then(() => this.flush(batch.map((p) => p.item)));
+    this.writes = written.then(
+      () => undefined,
+      () => undefined,
+    );
+    const answered = written
+      .then(async (outcomes) => {
+        if (this.durable) await this.durable();
+        batch.forEach((p, i) => {
+          const outcome = outcomes[i] as R | Error;
+          if (outcome instanceof Error) p.reject(outcome);
+          else p.resolve(outcome);
+        });
+      })
+      .catch((err: unknown) => {
         for (const p of batch) p.reject(err);
-        return;
-      }
-      batch.forEach((p, i) => {
-        const outcome = outcomes[i] as R | Error;
-        if (outcome instanceof Error) p.reject(outcome);
-        else p.resolve(outcome);
       });
-    });
+    this.answered = Promise.all([this.answered, answered]).then(() => undefined);
   }
 }

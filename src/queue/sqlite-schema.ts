@@ -10,7 +10,7 @@ const MIGRATIONS: readonly string[] = [
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
     id              TEXT NOT NULL UNIQUE,
     conversation_id TEXT NOT NULL,
-    idempotency_key TEXT UNIQUE,
+    idempotency_key TEXT,
     text            TEXT NOT NULL,
     sender          TEXT,
     channel         TEXT NOT NULL,
@@ -32,12 +32,12 @@ const MIGRATIONS: readonly string[] = [
     reply           TEXT,
     last_error      TEXT
   );
+  -- Every index is paid for on the hot path, so there are few, and most are partial.
+  CREATE UNIQUE INDEX messages_idempotency ON messages(idempotency_key) WHERE idempotency_key IS NOT NULL;
   CREATE INDEX messages_claimable ON messages(rank) WHERE head = 1 AND state IN ${ACTIVE_STATES_SQL};
-  CREATE INDEX messages_due ON messages(due_at) WHERE head = 1 AND state IN ${ACTIVE_STATES_SQL};
   CREATE INDEX messages_active_by_conversation ON messages(conversation_id, seq) WHERE state IN ${ACTIVE_STATES_SQL};
   CREATE INDEX messages_by_conversation ON messages(conversation_id, seq);
   CREATE INDEX messages_dead ON messages(finished_at) WHERE state = 'dead';
-  CREATE INDEX messages_done ON messages(finished_at) WHERE state = 'done';
   `,
 ];
 

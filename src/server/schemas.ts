@@ -1,74 +1,117 @@
-import { Type, type Static } from 'typebox';
-import { MESSAGE_STATES, PRIORITIES } from '../queue/types.js';
+import { MESSAGE_STATES, PRIORITIES, type JsonObject, type MessageState, type Priority, type Reply } from '../queue/types.js';
 
-/** JSON Schemas for the API; Fastify validates with them and the OpenAPI document is built from them. */
+/**
+ * JSON Schemas for the API, written as plain objects: Fastify validates with them (Ajv) and the
+ * OpenAPI document is built from them. Each schema's TypeScript twin sits beside it.
+ */
 
-export const ErrorSchema = Type.Object(
-  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
-  { $id: 'Error', description: 'Every error response' },
-);
+type Schema = Record<string, unknown>;
 
-const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
-
-export const ReplySchema = Type.Object({
-  text: Type.String(),
-  responder: Type.String(),
-  data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+const string = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
+const nullable = (schema: Schema): Schema => ({ anyOf: [schema, { type: 'null' }] });
+const object = (properties: Record<string, Schema>, required: string[], extra: Schema = {}): Schema => ({
+  type: 'object',
+  properties,
+  required,
+  ...extra,
 });
+const dateTime = string({ format: 'date-time' });
+const anyObject: Schema = { type: 'object', additionalProperties: true };
 
-export const MessageViewSchema = Type.Object(
-  {
-    id: Type.String(),
-    conversationId: Type.String(),
-    status: Type.Enum(MESSAGE_STATES),
-    priority: Type.Enum(PRIORITIES),
-    text: Type.String(),
-    sender: nullable(Type.String()),
-    channel: Type.String(),
-    metadata: nullable(Type.Record(Type.String(), Type.Unknown())),
-    attempts: Type.Integer(),
-    createdAt: Type.String({ format: 'date-time' }),
-    updatedAt: Type.String({ format: 'date-time' }),
-    startedAt: nullable(Type.String({ format: 'date-time' })),
-    finishedAt: nullable(Type.String({ format: 'date-time' })),
-    analysis: Type.Record(Type.String(), Type.Unknown()),
-    reply: nullable(ReplySchema),
-    lastError: nullable(Type.String()),
-  },
-  { $id: 'Message' },
-);
-export type MessageView = Static<typeof MessageViewSchema>;
+export const ErrorSchema = {
+  $id: 'Error',
+  description: 'Every error response',
+  ...object({ error: object({ code: string(), message: string() }, ['code', 'message']) }, ['error']),
+};
+
+export const ReplySchema = object({ text: string(), responder: string(), data: anyObject }, ['text', 'responder']);
+
+export const MessageViewSchema = {
+  $id: 'Message',
+  ...object(
+    {
+      id: string(),
+      conversationId: string(),
+      status: { enum: [...MESSAGE_STATES] },
+      priority: { enum: [...PRIORITIES] },
+      text: string(),
+      sender: nullable(string()),
+      channel: string(),
+      metadata: nullable(anyObject),
+      attempts: { type: 'integer' },
+      createdAt: dateTime,
+      updatedAt: dateTime,
+      startedAt: nullable(dateTime),
+      finishedAt: nullable(dateTime),
+      analysis: anyObject,
+      reply: nullable(ReplySchema),
+      lastError: nullable(string()),
+    },
+    ['id', 'conversationId', 'status', 'priority', 'text', 'sender', 'channel', 'metadata', 'attempts', 'createdAt', 'updatedAt', 'startedAt', 'finishedAt', 'analysis', 'reply', 'lastError'],
+  ),
+};
+
+export interface MessageView {
+  id: string;
+  conversationId: string;
+  status: MessageState;
+  priority: Priority;
+  text: string;
+  sender: string | null;
+  channel: string;
+  metadata: JsonObject | null;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  analysis: JsonObject;
+  reply: Reply | null;
+  lastError: string | null;
+}
 
 export const idPattern = '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$';
 
-export function sendMessageBody(maxTextLength: number) {
-  return Type.Object(
+export function sendMessageBody(maxTextLength: number): Schema {
+  return object(
     {
-      text: Type.String({ minLength: 1, maxLength: maxTextLength, description: 'What the user said' }),
-      conversationId: Type.Optional(Type.String({ pattern: idPattern, description: 'Messages of one conversation are handled one at a time, in order. A new id is made when absent.' })),
-      sender: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-      channel: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$', description: 'Where the message came from; default "api"' })),
-      priority: Type.Optional(Type.Enum(PRIORITIES, { description: 'default "normal"' })),
-      metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { maxProperties: 64 })),
+      text: string({ minLength: 1, maxLength: maxTextLength, description: 'What the user said' }),
+      conversationId: string({ pattern: idPattern, description: 'Messages of one conversation are handled one at a time, in order. A new id is made when absent.' }),
+      sender: string({ minLength: 1, maxLength: 256 }),
+      channel: string({ pattern: '^[a-z][a-z0-9_-]{0,31}$', description: 'Where the message came from; default "api"' }),
+      priority: { enum: [...PRIORITIES], description: 'default "normal"' },
+      metadata: { ...anyObject, maxProperties: 64 },
     },
+    ['text'],
     { additionalProperties: false },
   );
 }
-export type SendMessageBody = Static<ReturnType<typeof sendMessageBody>>;
 
-export const AcceptedSchema = Type.Object({
-  id: Type.String(),
-  conversationId: Type.String(),
-  status: Type.Enum(MESSAGE_STATES),
-});
+export interface SendMessageBody {
+  text: string;
+  conversationId?: string;
+  sender?: string;
+  channel?: string;
+  priority?: Priority;
+  metadata?: JsonObject;
+}
 
-export const IdParams = Type.Object({ id: Type.String({ pattern: idPattern }) });
+export const AcceptedSchema = object({ id: string(), conversationId: string(), status: { enum: [...MESSAGE_STATES] } }, ['id', 'conversationId', 'status']);
 
-export const PageQuery = Type.Object(
+export const IdParams = object({ id: string({ pattern: idPattern }) }, ['id']);
+
+export const PageQuery = object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-    offset: Type.Integer({ minimum: 0, default: 0 }),
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    offset: { type: 'integer', minimum: 0, default: 0 },
   },
+  [],
   { additionalProperties: false },
 );
-export type Page = Static<typeof PageQuery>;
+
+export interface Page {
+  limit: number;
+  offset: number;
+}
+
+export { object, string, type Schema };

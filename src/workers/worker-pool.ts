@@ -91,6 +91,7 @@ export class WorkerPool {
     this.running = false;
     this.unsubscribe?.();
     clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     clearInterval(this.leaseTimer);
     const pending = [...this.inFlight.values()].map((f) => f.done);
     let timer: NodeJS.Timeout | undefined;
@@ -142,10 +143,17 @@ export class WorkerPool {
     await this.scheduleIdleLook();
   }
 
-  /** Sleep until the next retry or lease expiry is due, or the idle poll, whichever is first. */
-  private async scheduleIdleLook(): Promise<void> {
-    if (!this.running) return;
+  /**
+   * Sleep until the next retry or lease expiry is due, or the idle poll, whichever is first.
+   * Finding the next due time scans the queue's heads, so it is done only when no look is
+   * pending, or when this pool has just scheduled a retry (`force`); retries scheduled by other
+   * nodes are seen within the idle poll.
+   */
+  private async scheduleIdleLook(force = false): Promise<void> {
+    if (!this.running || (this.idleTimer !== undefined && !force)) return;
     clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.fireIdleLook(), this.options.idlePollMs ?? 1000);
+    this.idleTimer.unref();
     const poll = this.options.idlePollMs ?? 1000;
     let delay = poll;
     try {
@@ -155,8 +163,14 @@ export class WorkerPool {
       // The next wake-up or poll tries again.
     }
     if (!this.running) return;
-    this.idleTimer = setTimeout(() => this.wake(), delay);
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.fireIdleLook(), delay);
     this.idleTimer.unref();
+  }
+
+  private fireIdleLook(): void {
+    this.idleTimer = undefined;
+    this.wake();
   }
 
   private run(message: ClaimedMessage): void {
@@ -164,23 +178,31 @@ export class WorkerPool {
     const flight: InFlight = { message, controller, released: false, done: Promise.resolve() };
     this.inFlight.set(message.id, flight);
     this.events.emit({ type: 'status', id: message.id, status: 'processing', attempts: message.attempts });
-    flight.done = this.handle(flight).finally(() => {
-      this.inFlight.delete(message.id);
-      this.wake();
-    });
+    flight.done = this.handle(flight);
   }
 
+  /**
+   * Run the handler, then record the outcome. The slot is freed as soon as the outcome is
+   * submitted: waiting for the ack to be durable is the clients' business (they are told only
+   * after it is), not a reason to leave a worker idle. Order within a conversation holds
+   * because the store promotes the next message in the ack's own transaction.
+   */
   private async handle(flight: InFlight): Promise<void> {
     const { message } = flight;
-    let completion: Completion;
+    let recorded: Promise<void>;
     try {
-      completion = await this.handler(message, flight.controller.signal);
+      const completion = await this.handler(message, flight.controller.signal);
+      recorded = flight.released ? Promise.resolve() : this.recordCompletion(message, completion);
     } catch (err) {
-      if (flight.released) return;
-      await this.recordFailure(message, err);
-      return;
+      recorded = flight.released ? Promise.resolve() : this.recordFailure(message, err);
+    } finally {
+      this.inFlight.delete(message.id);
+      this.wake();
     }
-    if (flight.released) return;
+    await recorded;
+  }
+
+  private async recordCompletion(message: ClaimedMessage, completion: Completion): Promise<void> {
     try {
       const acked = await this.queue.complete(message, completion);
       if (!acked) {
@@ -203,6 +225,7 @@ export class WorkerPool {
     try {
       const outcome = await this.queue.fail(message, { error, analysis });
       if (outcome === 'stale') return;
+      if (outcome === 'retry') void this.scheduleIdleLook(true);
       const status = outcome === 'dead' ? 'dead' : 'failed';
       this.log.warn({ id: message.id, attempt: message.attempts, outcome, err: error }, outcome === 'dead' ? 'message dead-lettered' : 'message failed; will retry');
       this.events.emit({ type: 'status', id: message.id, status, attempts: message.attempts, error });

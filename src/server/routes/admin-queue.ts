@@ -1,17 +1,22 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type, type Static } from 'typebox';
 import { PincerError } from '../../errors.js';
 import type { ServerDeps } from '../deps.js';
 import { messageView } from '../message-view.js';
-import { ErrorSchema, MessageViewSchema, PageQuery, idPattern, type Page } from '../schemas.js';
+import { ErrorSchema, MessageViewSchema, PageQuery, idPattern, object, string, type Page } from '../schemas.js';
 
-const RetryBody = Type.Object(
+const RetryBody = object(
   {
-    ids: Type.Optional(Type.Array(Type.String({ pattern: idPattern }), { minItems: 1, maxItems: 1000, uniqueItems: true })),
-    all: Type.Optional(Type.Boolean()),
+    ids: { type: 'array', items: string({ pattern: idPattern }), minItems: 1, maxItems: 1000, uniqueItems: true },
+    all: { type: 'boolean' },
   },
+  [],
   { additionalProperties: false },
 );
+interface RetryBody {
+  ids?: string[];
+  all?: boolean;
+}
+const anyObject = { type: 'object', additionalProperties: true };
 
 const security = [{ bearer: [] }];
 
@@ -25,7 +30,7 @@ export function adminQueueRoutes(app: FastifyInstance, deps: ServerDeps): void {
         tags: ['admin'],
         summary: 'Queue depth by state and priority, the current limit (S5.2 growth), counters, workers',
         security,
-        response: { 200: Type.Object({ queue: Type.Record(Type.String(), Type.Unknown()), workers: Type.Record(Type.String(), Type.Unknown()) }) },
+        response: { 200: object({ queue: anyObject, workers: anyObject }, ['queue', 'workers']) },
       },
     },
     async () => ({ queue: await queue.stats(), workers: deps.workerStats() }),
@@ -39,7 +44,7 @@ export function adminQueueRoutes(app: FastifyInstance, deps: ServerDeps): void {
         summary: 'Dead letters, most recent first',
         security,
         querystring: PageQuery,
-        response: { 200: Type.Object({ messages: Type.Array(MessageViewSchema) }) },
+        response: { 200: object({ messages: { type: 'array', items: MessageViewSchema } }, ['messages']) },
       },
     },
     async (request: FastifyRequest<{ Querystring: Page }>) => ({ messages: (await queue.listDead(request.query)).map(messageView) }),
@@ -53,10 +58,10 @@ export function adminQueueRoutes(app: FastifyInstance, deps: ServerDeps): void {
         summary: 'Put dead letters back in the queue: `{"ids": [...]}` or `{"all": true}`',
         security,
         body: RetryBody,
-        response: { 200: Type.Object({ retried: Type.Integer() }), 400: ErrorSchema },
+        response: { 200: object({ retried: { type: 'integer' } }, ['retried']), 400: ErrorSchema },
       },
     },
-    async (request: FastifyRequest<{ Body: Static<typeof RetryBody> }>) => {
+    async (request: FastifyRequest<{ Body: RetryBody }>) => {
       const { ids, all } = request.body;
       if ((ids === undefined) === (all !== true)) {
         throw new PincerError('VALIDATION_ERROR', 'send either "ids" (a list of message ids) or "all": true', 400);

@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
 import { NotFoundError } from '../../errors.js';
 import type { ServerDeps } from '../deps.js';
 import { messageView } from '../message-view.js';
-import { ErrorSchema, IdParams, MessageViewSchema, PageQuery, type Page } from '../schemas.js';
+import { ErrorSchema, IdParams, MessageViewSchema, PageQuery, object, string, type Page } from '../schemas.js';
 
 export function conversationRoutes(app: FastifyInstance, deps: ServerDeps): void {
   app.get(
@@ -14,7 +13,7 @@ export function conversationRoutes(app: FastifyInstance, deps: ServerDeps): void
         summary: "A conversation's messages and replies, oldest first",
         params: IdParams,
         querystring: PageQuery,
-        response: { 200: Type.Object({ id: Type.String(), messages: Type.Array(MessageViewSchema) }), 404: ErrorSchema },
+        response: { 200: object({ id: string(), messages: { type: 'array', items: MessageViewSchema } }, ['id', 'messages']), 404: ErrorSchema },
       },
     },
     async (request: FastifyRequest<{ Params: { id: string }; Querystring: Page }>) => {

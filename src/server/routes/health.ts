@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
 import type { ServerDeps } from '../deps.js';
+import { object, string } from '../schemas.js';
+
+const checks = { type: 'object', additionalProperties: { type: 'string' } };
 
 export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
   // S2.5: liveness for load balancers, probed every few seconds, so never logged.
@@ -9,7 +11,7 @@ export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
     {
       logLevel: 'silent',
       config: { accessLog: false },
-      schema: { tags: ['operations'], summary: 'Liveness: 200 "OK" while the process serves HTTP', response: { 200: Type.String() } },
+      schema: { tags: ['operations'], summary: 'Liveness: 200 "OK" while the process serves HTTP', response: { 200: string() } },
     },
     async (_request, reply) => reply.type('text/plain; charset=utf-8').send('OK'),
   );
@@ -22,8 +24,8 @@ export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
         tags: ['operations'],
         summary: 'Readiness: 200 when storage, queue and workers are ready, else 503 with the reason',
         response: {
-          200: Type.Object({ status: Type.Literal('ready'), checks: Type.Record(Type.String(), Type.String()) }),
-          503: Type.Object({ status: Type.Literal('not_ready'), reason: Type.String(), checks: Type.Record(Type.String(), Type.String()) }),
+          200: object({ status: { const: 'ready' }, checks }, ['status', 'checks']),
+          503: object({ status: { const: 'not_ready' }, reason: string(), checks }, ['status', 'reason', 'checks']),
         },
       },
     },

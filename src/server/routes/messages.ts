@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
 import { NotFoundError } from '../../errors.js';
 import { TERMINAL_STATES } from '../../events/message-events.js';
 import type { JsonObject } from '../../queue/types.js';
 import type { ServerDeps } from '../deps.js';
 import { messageView } from '../message-view.js';
-import { AcceptedSchema, ErrorSchema, IdParams, MessageViewSchema, sendMessageBody, type SendMessageBody } from '../schemas.js';
+import { AcceptedSchema, ErrorSchema, IdParams, MessageViewSchema, object, sendMessageBody, string, type SendMessageBody } from '../schemas.js';
 import type { EventStreams } from '../sse.js';
 
 export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: EventStreams): void {
@@ -22,13 +21,15 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
         description:
           'The message is committed to the durable queue before the answer. 202 with its id; with `?wait=SECONDS`, 200 with the reply if it is ready in time. 429 with Retry-After when the queue is full.',
         body: sendMessageBody(config.server.max_text_length),
-        querystring: Type.Object(
-          { wait: Type.Optional(Type.Number({ minimum: 0, maximum: maxWaitSeconds, description: `Seconds to wait for the reply (at most ${maxWaitSeconds})` })) },
+        querystring: object(
+          { wait: { type: 'number', minimum: 0, maximum: maxWaitSeconds, description: `Seconds to wait for the reply (at most ${maxWaitSeconds})` } },
+          [],
           { additionalProperties: false },
         ),
-        headers: Type.Object({
-          'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'The same key always maps to the same message, processed once' })),
-        }),
+        headers: object(
+          { 'idempotency-key': string({ minLength: 1, maxLength: 255, description: 'The same key always maps to the same message, processed once' }) },
+          [],
+        ),
         response: { 200: MessageViewSchema, 202: AcceptedSchema, 400: ErrorSchema, 429: ErrorSchema },
       },
     },
