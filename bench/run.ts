@@ -68,13 +68,27 @@ async function startupAndIdle(): Promise<{ readyMs: number; idleMiB: number }> {
   return { readyMs, idleMiB };
 }
 
-async function ingestAndEndToEnd(): Promise<{ ingest: Awaited<ReturnType<typeof hammer>>; e2e: number; loadMiB: number; drainSeconds: number }> {
+/**
+ * Durable ingest alone: an API-only node (workers.enabled = false) takes the load, so the
+ * figure is the cost of validating, committing and fsyncing each message, comparable with the
+ * bare route. Processing is measured separately below.
+ */
+async function durableIngest(): Promise<Awaited<ReturnType<typeof hammer>>> {
+  const dir = temp();
+  const server = await spawnServer([CLI, 'start'], { ...serverEnv(dir), PINCER_WORKERS_ENABLED: 'false' }, dir);
+  const result = await hammer(server.url);
+  await server.stop();
+  return result;
+}
+
+/** The whole path under the same load: every accepted message answered and stored. */
+async function endToEnd(): Promise<{ rate: number; loadMiB: number; drainSeconds: number }> {
   const dir = temp();
   const server = await spawnServer([CLI, 'start'], serverEnv(dir), dir);
   let loadMiB = 0;
   const sampler = setInterval(() => (loadMiB = Math.max(loadMiB, rssMiB(server.child.pid!))), 250);
   const started = performance.now();
-  const ingest = await hammer(server.url);
+  await hammer(server.url);
   // End to end: everything accepted must be answered (reply stored) before the clock stops.
   let completed = 0;
   for (;;) {
@@ -86,7 +100,7 @@ async function ingestAndEndToEnd(): Promise<{ ingest: Awaited<ReturnType<typeof 
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
   await server.stop();
-  return { ingest, e2e: completed / seconds, loadMiB, drainSeconds: seconds - HTTP_SECONDS };
+  return { rate: completed / seconds, loadMiB, drainSeconds: seconds - HTTP_SECONDS };
 }
 
 async function bareFastify(): Promise<number> {
@@ -205,9 +219,10 @@ async function main(): Promise<void> {
 
   if (ONLY.has('http')) {
     const bare = await bareFastify();
-    const { ingest, e2e, loadMiB, drainSeconds } = await ingestAndEndToEnd();
+    const ingest = await durableIngest();
+    const { rate: e2e, loadMiB, drainSeconds } = await endToEnd();
     const ratio = ingest.rps / bare;
-    rows.push({ measure: 'HTTP ingest, durable (POST /v1/messages, 202)', result: `${fmt(ingest.rps)} req/s`, reference: `bare Fastify ${fmt(bare)} req/s`, target: '>= 0.6x bare', verdict: verdict(ratio >= 0.6) });
+    rows.push({ measure: 'HTTP ingest, durable (API-only node, 202 after fsync)', result: `${fmt(ingest.rps)} req/s`, reference: `bare Fastify ${fmt(bare)} req/s`, target: '>= 0.6x bare', verdict: verdict(ratio >= 0.6) });
     rows.push({ measure: '  ratio to bare Fastify', result: `${fmt(ratio, 2)}x`, reference: ingest.non2xx + ingest.errors > 0 ? `${ingest.non2xx} non-2xx, ${ingest.errors} errors` : 'all 2xx' });
     rows.push({ measure: 'End to end (ingest -> queue -> worker -> reply stored)', result: `${fmt(e2e)} msg/s`, reference: `backlog drained ${fmt(drainSeconds, 1)} s after load`, target: '>= 5,000 msg/s', verdict: verdict(e2e >= 5000) });
     rows.push({ measure: 'RSS under load (peak)', result: `${fmt(loadMiB, 1)} MiB` });
