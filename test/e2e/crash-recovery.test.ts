@@ -6,7 +6,8 @@ import { freePort, spawnPincer, type PincerProcess } from '../support/process.js
 
 const CLIENTS = 16;
 const TOTAL = 1500;
-const KILL_AFTER = 500;
+/** Kill points by accepted count: first an API-only node holding a backlog, then a node busy working it off. */
+const KILLS = [1000, 1010];
 const CONVERSATIONS = 6;
 
 /**
@@ -22,18 +23,20 @@ describe('end to end: SIGKILL in the middle of a load', () => {
     cleanup();
   });
 
-  it('answers every accepted message exactly once across a crash', async () => {
+  it('answers every accepted message exactly once across crashes', async () => {
     const port = await freePort();
     const env = { PINCER_DATA_DIR: dir, PINCER_PORT: String(port), PINCER_LOG_LEVEL: 'info', PINCER_LOG_ACCESS: 'false', PINCER_WORKERS_CONCURRENCY: '4' };
-    server = await spawnPincer(env, dir);
+    // The first run only accepts (workers disabled), so the first kill finds a backlog on disk.
+    server = await spawnPincer({ ...env, PINCER_WORKERS_ENABLED: 'false' }, dir);
     const base = server.url;
 
     const accepted = new Map<string, string>(); // idempotency key -> message id
     let next = 0;
-    let killed = false;
+    let kills = 0;
+    let killing = false;
     let restarted: Promise<void> | undefined;
     let networkErrors = 0;
-    let depthAtKill = -1;
+    const depthAtKill: number[] = [];
 
     const sendOne = async (n: number) => {
       const key = `load-${n}`;
@@ -62,20 +65,25 @@ describe('end to end: SIGKILL in the middle of a load', () => {
       while (next < TOTAL) {
         const n = next++;
         await sendOne(n);
-        if (!killed && accepted.size >= KILL_AFTER) {
-          killed = true;
+        if (!killing && kills < KILLS.length && accepted.size >= KILLS[kills]!) {
+          killing = true;
           const stats = await getJson(`${base}/v1/admin/queue/stats`);
-          depthAtKill = stats.body.queue.depth;
+          depthAtKill.push(stats.body.queue.depth);
           server!.child.kill('SIGKILL');
+          kills++;
           restarted = server!.exited.then(async () => {
             server = await spawnPincer(env, dir);
+            killing = false;
           });
         }
       }
     };
     await Promise.all(Array.from({ length: CLIENTS }, client));
     await restarted;
-    expect(killed).toBe(true);
+    expect(kills).toBe(KILLS.length);
+    // Both kills hit unfinished work: a stored backlog, then a backlog being worked off.
+    expect(depthAtKill[0]).toBeGreaterThanOrEqual(KILLS[0]!);
+    expect(depthAtKill[1]).toBeGreaterThan(0);
     expect(server!.output.some((l) => l.includes('"event":"listening"'))).toBe(true);
 
     // Wait for the queue to drain, then check every accepted message.
@@ -101,6 +109,6 @@ describe('end to end: SIGKILL in the middle of a load', () => {
       const finished = rows.filter((r) => r.c === `conv-${c}`).map((r) => r.f);
       expect(finished).toEqual([...finished].sort((a, b) => a - b));
     }
-    console.log(`e2e: ${TOTAL} messages, killed after ${KILL_AFTER} accepted with ${depthAtKill} unfinished, ${networkErrors} client retries after network errors`);
+    console.log(`e2e: ${TOTAL} messages, SIGKILLed at ${KILLS.join(' and ')} accepted with ${depthAtKill.join(' and ')} unfinished, ${networkErrors} client retries after network errors`);
   }, 120_000);
 });
