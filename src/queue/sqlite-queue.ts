@@ -13,6 +13,7 @@ import { ACTIVE_STATES_SQL, migrate } from './sqlite-schema.js';
 import type {
   ClaimedMessage,
   Completion,
+  DeadLetterEvent,
   EnqueueRequest,
   EnqueueResult,
   Failure,
@@ -73,6 +74,7 @@ export class SqliteQueue implements Queue {
   private readonly enqueues: GroupCommit<EnqueueRequest, EnqueueResult>;
   private readonly acks: GroupCommit<Ack, boolean | FailOutcome>;
   private readonly listeners = new Set<() => void>();
+  private readonly deadLetterListeners = new Set<(event: DeadLetterEvent) => void>();
   private readonly drainRate: RateMeter;
   private depth: number;
   private counters = { enqueued: 0, completed: 0, failed: 0, deadLettered: 0, rejected: 0 };
@@ -82,6 +84,7 @@ export class SqliteQueue implements Queue {
   private readonly stmt: ReturnType<SqliteQueue['prepare']>;
   /** fdatasyncs the WAL off the event loop; absent for ':memory:'. */
   private readonly wal: FileSyncer | undefined;
+  private wakeAfterSync = false;
 
   constructor(
     readonly file: string,
@@ -106,9 +109,20 @@ export class SqliteQueue implements Queue {
     });
     this.capacity.observe(this.depth);
     this.wal = file === ':memory:' ? undefined : new FileSyncer(`${file}-wal`);
-    const durable = this.wal ? () => (this.wal as FileSyncer).sync() : undefined;
-    this.enqueues = new GroupCommit((items) => this.writeEnqueues(items), options.commitBatch, durable);
-    this.acks = new GroupCommit((items) => this.writeAcks(items), options.commitBatch, durable);
+    const wal = this.wal;
+    // Workers see new messages only once they are durable: a power cut must not erase a
+    // message whose side effects already ran. It is the same sync the callers wait for.
+    const enqueuesDurable = wal
+      ? async () => {
+          await wal.sync();
+          if (this.wakeAfterSync) {
+            this.wakeAfterSync = false;
+            this.notify();
+          }
+        }
+      : undefined;
+    this.enqueues = new GroupCommit((items) => this.writeEnqueues(items), options.commitBatch, enqueuesDurable);
+    this.acks = new GroupCommit((items) => this.writeAcks(items), options.commitBatch, wal ? () => wal.sync() : undefined);
   }
 
   private prepare() {
@@ -158,7 +172,8 @@ export class SqliteQueue implements Queue {
       revive: db.prepare<[number, number, string], Pick<Row, 'conversation_id'>>(
         `UPDATE messages SET state = 'queued', attempts = 0, head = 0, due_at = ?, finished_at = NULL, updated_at = ? WHERE id = ? AND state = 'dead' RETURNING conversation_id`,
       ),
-      headOf: db.prepare<[string], { seq: number }>(`SELECT seq FROM messages WHERE conversation_id = ? AND head = 1 AND state IN ${ACTIVE_STATES_SQL}`),
+      headOf: db.prepare<[string], { seq: number; state: MessageState }>(`SELECT seq, state FROM messages WHERE conversation_id = ? AND head = 1 AND state IN ${ACTIVE_STATES_SQL}`),
+      demote: db.prepare<[number]>('UPDATE messages SET head = 0 WHERE seq = ?'),
       nextDue: db.prepare<[], { due: number | null }>(`SELECT MIN(due_at) AS due FROM messages WHERE head = 1 AND state IN ${ACTIVE_STATES_SQL}`),
       countByState: db.prepare<[], { state: MessageState; priority: number; n: number }>(
         `SELECT state, priority, COUNT(*) AS n FROM messages WHERE state IN ${ACTIVE_STATES_SQL} GROUP BY state, priority`,
@@ -187,7 +202,7 @@ export class SqliteQueue implements Queue {
   }
 
   enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
-    this.assertOpen();
+    this.assertWritable();
     return this.enqueues.submit(request);
   }
 
@@ -230,7 +245,10 @@ export class SqliteQueue implements Queue {
     this.depth = depth;
     this.counters.enqueued += admitted;
     this.counters.rejected += rejected;
-    if (admitted > 0) this.notify();
+    if (admitted > 0) {
+      if (this.wal) this.wakeAfterSync = true;
+      else this.notify();
+    }
     return outcomes;
   }
 
@@ -239,15 +257,16 @@ export class SqliteQueue implements Queue {
     if (max <= 0) return [];
     const now = this.options.now();
     const leaseUntil = now + this.options.leaseMs;
-    let died = 0;
+    const expired: DeadLetterEvent[] = [];
     const claimed = this.db.transaction(() => {
       const out: ClaimedMessage[] = [];
       for (const row of this.stmt.claimable.all(now, max)) {
         if (row.state === 'processing' && row.attempts >= this.options.maxAttempts) {
           // The lease ran out on the last allowed attempt: the worker crashed or hung every time.
-          this.stmt.expireToDead.run(`lease expired on attempt ${row.attempts} of ${this.options.maxAttempts}: the worker crashed or hung`, now, now, row.seq);
+          const error = `lease expired on attempt ${row.attempts} of ${this.options.maxAttempts}: the worker crashed or hung`;
+          this.stmt.expireToDead.run(error, now, now, row.seq);
           this.stmt.promoteNext.run(row.conversation_id);
-          died++;
+          expired.push({ id: row.id, attempts: row.attempts, error });
           continue;
         }
         this.stmt.markProcessing.run(leaseUntil, now, now, row.seq, row.id);
@@ -256,10 +275,11 @@ export class SqliteQueue implements Queue {
       }
       return out;
     })();
-    if (died > 0) {
-      this.depth -= died;
-      this.counters.deadLettered += died;
+    if (expired.length > 0) {
+      this.depth -= expired.length;
+      this.counters.deadLettered += expired.length;
       this.capacity.observe(this.depth);
+      for (const event of expired) for (const listener of this.deadLetterListeners) listener(event);
       this.notify();
     }
     return claimed;
@@ -278,12 +298,12 @@ export class SqliteQueue implements Queue {
   }
 
   async complete(claim: Claim, completion: Completion): Promise<boolean> {
-    this.assertOpen();
+    this.assertWritable();
     return (await this.acks.submit({ kind: 'complete', claim, completion })) as boolean;
   }
 
   async fail(claim: Claim, failure: Failure): Promise<FailOutcome> {
-    this.assertOpen();
+    this.assertWritable();
     return (await this.acks.submit({ kind: 'fail', claim, failure })) as FailOutcome;
   }
 
@@ -363,8 +383,11 @@ export class SqliteQueue implements Queue {
       for (const id of targets) {
         const row = this.stmt.revive.get(now, now, id);
         if (!row) continue;
-        // Only become claimable if nothing else of the conversation is in the way.
-        if (!this.stmt.headOf.get(row.conversation_id)) this.stmt.promoteNext.run(row.conversation_id);
+        // The oldest unfinished message must be the head. A head that is being processed
+        // cannot be taken back; otherwise the head moves to the oldest, which may be this one.
+        const head = this.stmt.headOf.get(row.conversation_id);
+        if (head && head.state !== 'processing') this.stmt.demote.run(head.seq);
+        if (!head || head.state !== 'processing') this.stmt.promoteNext.run(row.conversation_id);
         n++;
       }
       return n;
@@ -413,6 +436,15 @@ export class SqliteQueue implements Queue {
     return () => this.listeners.delete(listener);
   }
 
+  onDeadLetter(listener: (event: DeadLetterEvent) => void): () => void {
+    this.deadLetterListeners.add(listener);
+    return () => this.deadLetterListeners.delete(listener);
+  }
+
+  synced(): Promise<void> {
+    return this.wal ? this.wal.sync() : Promise.resolve();
+  }
+
   /**
    * Deletes done messages created before the retention window, oldest first, in small
    * transactions with a yield between them so a large purge never stalls the event loop.
@@ -427,10 +459,10 @@ export class SqliteQueue implements Queue {
       if (this.closed) break;
       const changes = this.stmt.purgeChunk.run(cutoff, PURGE_CHUNK).changes;
       removed += changes;
+      if (this.doneTotal !== undefined) this.doneTotal -= changes;
       if (changes < PURGE_CHUNK) break;
       await new Promise((resolve) => setImmediate(resolve));
     }
-    if (this.doneTotal !== undefined) this.doneTotal -= removed;
     return removed;
   }
 
@@ -465,12 +497,19 @@ export class SqliteQueue implements Queue {
     await this.acks.settled();
     this.closed = true;
     this.listeners.clear();
+    this.deadLetterListeners.clear();
     this.wal?.close();
     this.db.close();
   }
 
   private notify(): void {
     for (const listener of this.listeners) listener();
+  }
+
+  /** After a failed fdatasync nothing new may be written: it could not be made durable. */
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.wal?.failed) throw new PincerError('STORE_UNAVAILABLE', `the store cannot make writes durable: ${this.wal.failed.message}`, 503);
   }
 
   private assertOpen(): void {

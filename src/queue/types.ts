@@ -100,6 +100,12 @@ export interface QueueStats {
   oldestQueuedAgeMs: number | null;
 }
 
+export interface DeadLetterEvent {
+  id: string;
+  attempts: number;
+  error: string;
+}
+
 export interface ListOptions {
   limit: number;
   offset?: number;
@@ -130,6 +136,10 @@ export interface Queue {
   nextDueAt(): Promise<number | null>;
   /** Called when new work may be claimable. Returns a disposer. */
   onWork(listener: () => void): () => void;
+  /** Called when a message dies without a worker reporting it (its lease ran out on the last attempt). */
+  onDeadLetter(listener: (event: DeadLetterEvent) => void): () => void;
+  /** Resolves once everything committed so far is durable (readers use it before showing a final state). */
+  synced(): Promise<void>;
   /** Delete finished messages older than the retention window. Returns how many. */
   purge(olderThanMs: number): Promise<number>;
   /** Cheap check that the store answers (readiness). */

@@ -49,10 +49,13 @@ export function installAuth(app: FastifyInstance, auth: AuthSettings): void {
   const open = auth.tokens.length === 0 && auth.adminTokens.length === 0;
   if (open) return;
   app.addHook('onRequest', async (request, reply) => {
-    const path = request.url.split('?')[0] as string;
-    if (!path.startsWith('/v1/') && path !== '/v1') return;
+    // Judge by the route the router matched, never by the raw URL: the router decodes
+    // percent-escapes and absolute-form targets, so "/%761/admin" or "http://x/v1/..." must not
+    // slip past a prefix check. Unmatched requests get the 404 handler and reveal nothing.
+    const route = request.routeOptions.url;
+    if (route === undefined || !route.startsWith('/v1/')) return;
+    const admin = route.startsWith('/v1/admin/');
     const token = bearer(request);
-    const admin = path.startsWith('/v1/admin');
     if (!token) {
       return reply
         .code(401)

@@ -44,7 +44,7 @@ export class WorkerPool {
   private wakeScheduled = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
-  private unsubscribe: (() => void) | undefined;
+  private unsubscribe: Array<() => void> = [];
   private processed = 0;
   private failures = 0;
 
@@ -75,7 +75,11 @@ export class WorkerPool {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unsubscribe = this.queue.onWork(() => this.wake());
+    this.unsubscribe = [
+      this.queue.onWork(() => this.wake()),
+      // A message whose lease ran out on its last attempt dies inside claim(): tell its watchers.
+      this.queue.onDeadLetter(({ id, attempts, error }) => this.events.emit({ type: 'status', id, status: 'dead', attempts, error })),
+    ];
     const every = Math.max(50, Math.floor(this.options.leaseMs / 3));
     this.leaseTimer = setInterval(() => void this.extendLeases(), every);
     this.leaseTimer.unref();
@@ -89,17 +93,18 @@ export class WorkerPool {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    this.unsubscribe?.();
+    for (const off of this.unsubscribe.splice(0)) off();
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    clearInterval(this.leaseTimer);
     const pending = [...this.inFlight.values()].map((f) => f.done);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
       timer = setTimeout(() => resolve('deadline'), this.options.shutdownTimeoutMs);
     });
+    // Leases keep being renewed while in-flight work drains, so none is handed out twice.
     const outcome = await Promise.race([Promise.all(pending).then(() => 'drained' as const), deadline]);
     clearTimeout(timer);
+    clearInterval(this.leaseTimer);
     if (outcome === 'deadline' && this.inFlight.size > 0) {
       const left = [...this.inFlight.values()];
       this.log.warn({ event: 'workers.release', count: left.length }, `shutdown deadline reached: releasing ${left.length} unfinished message(s) for re-delivery`);
@@ -150,7 +155,9 @@ export class WorkerPool {
    * nodes are seen within the idle poll.
    */
   private async scheduleIdleLook(force = false): Promise<void> {
-    if (!this.running || (this.idleTimer !== undefined && !force)) return;
+    // While every slot is busy, a finishing message wakes the pool; no timer is needed.
+    if (!this.running || this.inFlight.size >= this.concurrencyLimit) return;
+    if (this.idleTimer !== undefined && !force) return;
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => this.fireIdleLook(), this.options.idlePollMs ?? 1000);
     this.idleTimer.unref();

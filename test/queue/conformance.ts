@@ -162,15 +162,38 @@ export function describeQueueConformance(backend: string, factory: QueueFactory)
 
     it('dead-letters a message whose lease expired on its last attempt', async () => {
       await open({ maxAttempts: 2 });
+      const deadLetters: Array<{ id: string; attempts: number }> = [];
+      queue.onDeadLetter((e) => deadLetters.push({ id: e.id, attempts: e.attempts }));
       const { id } = await queue.enqueue(msg('c1'));
       await queue.claim(1);
       clock.advance(31_000);
       await queue.claim(1);
       clock.advance(31_000);
       expect(await queue.claim(1)).toEqual([]);
+      expect(deadLetters).toEqual([{ id, attempts: 2 }]);
+      await queue.synced();
       const dead = await queue.get(id);
       expect(dead).toMatchObject({ state: 'dead', attempts: 2 });
       expect(dead!.lastError).toMatch(/lease expired/);
+    });
+
+    it('keeps arrival order when an older dead letter is retried', async () => {
+      await open({ maxAttempts: 1 });
+      const a = await queue.enqueue(msg('A', 'a'));
+      const [claimedA] = await queue.claim(1);
+      expect(await queue.fail(claimedA!, { error: 'x' })).toBe('dead');
+      const b = await queue.enqueue(msg('A', 'b'));
+      const c = await queue.enqueue(msg('A', 'c'));
+      // b is the head and waiting; reviving the older a makes a the head again.
+      expect(await queue.retryDead([a.id])).toBe(1);
+      const order: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const claimed = await queue.claim(10);
+        expect(claimed).toHaveLength(1);
+        order.push(claimed[0]!.id);
+        await queue.complete(claimed[0]!, { analysis: {}, reply: { text: 'ok', responder: 't' } });
+      }
+      expect(order).toEqual([a.id, b.id, c.id]);
     });
 
     it('releases a message at shutdown without counting the attempt', async () => {

@@ -260,6 +260,11 @@ describe('HTTP API: authentication', () => {
       expect((await getJson(admin, { authorization: 'Bearer user-token-123' })).status).toBe(403);
       expect((await getJson(admin, { authorization: 'Bearer admin-token-456' })).status).toBe(200);
       expect((await fetch(`${bot.url}/health`)).status).toBe(200);
+      // Percent-escaped paths reach the same routes, so they must meet the same checks.
+      expect((await getJson(`${bot.url}/%761/admin/queue/stats`)).status).toBe(401);
+      expect((await getJson(`${bot.url}/v1/%61dmin/queue/stats`, { authorization: 'Bearer user-token-123' })).status).toBe(403);
+      const escaped = await postJson(`${bot.url}/%761/messages`, { text: '/ping' });
+      expect(escaped.status).toBe(401);
       bot.pincer.log.info({ req: { headers: { authorization: 'Bearer user-token-123' } }, apiKey: 'sk-secret-value', config: { auth: { tokens: ['user-token-123'] } } }, 'secrets test');
       bot.pincer.log.flush();
       const raw = bot.logs.raw.join('\n');

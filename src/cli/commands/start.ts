@@ -3,7 +3,8 @@ import { Pincer } from '../../pincer.js';
 /**
  * Run the server in the foreground. SIGTERM/SIGINT stop it gracefully (in-flight messages
  * finish up to workers.shutdown_timeout, the rest are released for re-delivery); a second
- * signal exits at once, and the queue re-delivers whatever was in flight.
+ * signal exits at once: what was in flight is re-delivered on the next start, as an attempt
+ * (a message on its last attempt is dead-lettered then, like any message that crashes a worker).
  */
 export async function startCommand(options: { config?: string }): Promise<void> {
   const pincer = await Pincer.create({ load: { file: options.config } });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { NotFoundError } from '../../errors.js';
+import { NotFoundError, PincerError } from '../../errors.js';
 import { TERMINAL_STATES } from '../../events/message-events.js';
-import type { JsonObject } from '../../queue/types.js';
+import type { JsonObject, MessageRecord } from '../../queue/types.js';
 import type { ServerDeps } from '../deps.js';
 import { messageView } from '../message-view.js';
 import { AcceptedSchema, ErrorSchema, IdParams, MessageViewSchema, object, sendMessageBody, string, type SendMessageBody } from '../schemas.js';
@@ -11,6 +11,32 @@ import type { EventStreams } from '../sse.js';
 export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: EventStreams): void {
   const { queue, events, config } = deps;
   const maxWaitSeconds = Math.floor(config.server.max_wait / 1000);
+
+  /** A message as stored; a final state is shown only once it is durable. */
+  const durableView = async (id: string): Promise<MessageRecord | undefined> => {
+    const record = await queue.get(id);
+    if (record && TERMINAL_STATES.has(record.state)) await queue.synced();
+    return record;
+  };
+
+  /** The message once done or dead within `ms`, else undefined (also when the client leaves or we shut down). */
+  const waitForFinal = async (id: string, ms: number, request: FastifyRequest): Promise<MessageRecord | undefined> => {
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    request.raw.once('close', stop);
+    deps.shutdownSignal.addEventListener('abort', stop, { once: true });
+    try {
+      // Subscribe before looking, so a reply landing in between is not missed.
+      const finished = events.waitForTerminal(id, ms, abort.signal);
+      let record = await durableView(id);
+      if (record && !TERMINAL_STATES.has(record.state) && (await finished)) record = await durableView(id);
+      return record && TERMINAL_STATES.has(record.state) ? record : undefined;
+    } finally {
+      abort.abort();
+      request.raw.off('close', stop);
+      deps.shutdownSignal.removeEventListener('abort', stop);
+    }
+  };
 
   app.post(
     '/v1/messages',
@@ -48,19 +74,9 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
       if (result.duplicate) void reply.header('idempotent-replayed', 'true');
 
       const wait = request.query.wait ?? 0;
-      if (wait > 0) {
-        const abort = new AbortController();
-        const stop = () => abort.abort();
-        request.raw.once('close', stop);
-        deps.shutdownSignal.addEventListener('abort', stop, { once: true });
-        // Subscribe before looking, so a reply landing in between is not missed.
-        const finished = events.waitForTerminal(result.id, wait * 1000, abort.signal);
-        let record = await queue.get(result.id);
-        if (record && !TERMINAL_STATES.has(record.state) && (await finished)) record = await queue.get(result.id);
-        abort.abort();
-        deps.shutdownSignal.removeEventListener('abort', stop);
-        if (record && TERMINAL_STATES.has(record.state)) return reply.code(200).send(messageView(record));
-        return reply.code(202).send({ id: result.id, conversationId: result.conversationId, status: record?.state ?? result.status });
+      if (wait > 0 && !deps.shutdownSignal.aborted) {
+        const record = await waitForFinal(result.id, wait * 1000, request);
+        if (record) return reply.code(200).send(messageView(record));
       }
       return reply.code(202).send({ id: result.id, conversationId: result.conversationId, status: result.status });
     },
@@ -77,7 +93,7 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
       },
     },
     async (request: FastifyRequest<{ Params: { id: string } }>) => {
-      const record = await queue.get(request.params.id);
+      const record = await durableView(request.params.id);
       if (!record) throw new NotFoundError('message', request.params.id);
       return messageView(record);
     },
@@ -108,7 +124,14 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
         }
       });
       stream.onClose(unsubscribe);
-      const record = await queue.get(id);
+      let record;
+      try {
+        record = await durableView(id);
+      } catch (err) {
+        request.log.error({ err }, 'reading a message for an event stream failed');
+        stream.fail(503, new PincerError('STORE_UNAVAILABLE', 'the message store could not be read; try again shortly', 503));
+        return reply;
+      }
       if (!record) {
         stream.fail(404, new NotFoundError('message', id));
         return reply;
