@@ -183,7 +183,8 @@ export class SqliteQueue implements Queue {
       createdAtFrom: db.prepare<[number], { seq: number; created_at: number }>('SELECT seq, created_at FROM messages WHERE seq >= ? ORDER BY seq LIMIT 1'),
       purgeChunk: db.prepare<[number, number]>(`DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE seq <= ? AND state = 'done' LIMIT ?)`),
       countDead: db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM messages WHERE state = 'dead'`),
-      oldestWaiting: db.prepare<[], { t: number | null }>(`SELECT MIN(created_at) AS t FROM messages WHERE state IN ('queued','failed')`),
+      // The ACTIVE_STATES_SQL term lets SQLite use the (small) partial index instead of the whole table.
+      oldestWaiting: db.prepare<[], { t: number | null }>(`SELECT MIN(created_at) AS t FROM messages WHERE state IN ${ACTIVE_STATES_SQL} AND state <> 'processing'`),
     };
   }
 
