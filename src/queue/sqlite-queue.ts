@@ -212,7 +212,7 @@ export class SqliteQueue implements Queue {
     let depth = this.depth;
     let admitted = 0;
     let rejected = 0;
-    const outcomes = this.db.transaction(() =>
+    const outcomes = this.write(() =>
       items.map((item): EnqueueResult | Error => {
         if (item.idempotencyKey) {
           const existing = this.stmt.byKey.get(item.idempotencyKey);
@@ -242,7 +242,7 @@ export class SqliteQueue implements Queue {
         this.capacity.observe(depth);
         return { id, conversationId: item.conversationId, status: 'queued', duplicate: false };
       }),
-    )();
+    );
     this.depth = depth;
     this.counters.enqueued += admitted;
     this.counters.rejected += rejected;
@@ -259,7 +259,7 @@ export class SqliteQueue implements Queue {
     const now = this.options.now();
     const leaseUntil = now + this.options.leaseMs;
     const expired: DeadLetterEvent[] = [];
-    const claimed = this.db.transaction(() => {
+    const claimed = this.write(() => {
       const out: ClaimedMessage[] = [];
       for (const row of this.stmt.claimable.all(now, max)) {
         if (row.state === 'processing' && row.attempts >= this.options.maxAttempts) {
@@ -275,7 +275,7 @@ export class SqliteQueue implements Queue {
         out.push({ ...record, state: 'processing', attempts: row.attempts + 1, startedAt: now, updatedAt: now, lease: row.lease + 1, leaseUntil });
       }
       return out;
-    })();
+    });
     if (expired.length > 0) {
       this.depth -= expired.length;
       this.counters.deadLettered += expired.length;
@@ -290,11 +290,11 @@ export class SqliteQueue implements Queue {
     this.assertOpen();
     const now = this.options.now();
     const lost: string[] = [];
-    this.db.transaction(() => {
+    this.write(() => {
       for (const claim of claims) {
         if (this.stmt.extend.run(now + this.options.leaseMs, now, claim.id, claim.lease).changes === 0) lost.push(claim.id);
       }
-    })();
+    });
     return lost;
   }
 
@@ -314,7 +314,7 @@ export class SqliteQueue implements Queue {
     let completed = 0;
     let failed = 0;
     let dead = 0;
-    const outcomes = this.db.transaction(() =>
+    const outcomes = this.write(() =>
       items.map((ack): boolean | FailOutcome => {
         if (ack.kind === 'complete') {
           const { analysis, reply } = ack.completion;
@@ -339,7 +339,7 @@ export class SqliteQueue implements Queue {
         this.stmt.toRetry.run(analysis, ack.failure.error, now + retryDelay(row.attempts, this.options), now, ack.claim.id);
         return 'retry';
       }),
-    )();
+    );
     this.depth -= finished;
     if (this.doneTotal !== undefined) this.doneTotal += completed;
     this.counters.completed += completed;
@@ -356,7 +356,7 @@ export class SqliteQueue implements Queue {
   async release(claim: Claim): Promise<void> {
     this.assertOpen();
     const now = this.options.now();
-    if (this.stmt.release.run(now, now, claim.id, claim.lease).changes > 0) this.notify();
+    if (this.write(() => this.stmt.release.run(now, now, claim.id, claim.lease).changes) > 0) this.notify();
   }
 
   async get(id: string): Promise<MessageRecord | undefined> {
@@ -378,7 +378,7 @@ export class SqliteQueue implements Queue {
   async retryDead(ids: readonly string[] | 'all'): Promise<number> {
     this.assertOpen();
     const now = this.options.now();
-    const moved = this.db.transaction(() => {
+    const moved = this.write(() => {
       const targets = ids === 'all' ? this.stmt.deadIds.all().map((r) => r.id) : ids;
       let n = 0;
       for (const id of targets) {
@@ -392,7 +392,7 @@ export class SqliteQueue implements Queue {
         n++;
       }
       return n;
-    })();
+    });
     if (moved > 0) {
       this.depth += moved;
       this.capacity.observe(this.depth);
@@ -458,7 +458,7 @@ export class SqliteQueue implements Queue {
     let removed = 0;
     for (;;) {
       if (this.closed) break;
-      const changes = this.stmt.purgeChunk.run(cutoff, PURGE_CHUNK).changes;
+      const changes = this.write(() => this.stmt.purgeChunk.run(cutoff, PURGE_CHUNK).changes);
       removed += changes;
       if (this.doneTotal !== undefined) this.doneTotal -= changes;
       if (changes < PURGE_CHUNK) break;
@@ -501,6 +501,13 @@ export class SqliteQueue implements Queue {
     this.deadLetterListeners.clear();
     this.wal?.close();
     this.db.close();
+  }
+
+  /** Every write goes through here, so the WAL syncer knows what a sync must cover. */
+  private write<T>(fn: () => T): T {
+    const result = this.db.transaction(fn)();
+    this.wal?.noteWrite();
+    return result;
   }
 
   private notify(): void {

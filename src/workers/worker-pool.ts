@@ -158,6 +158,8 @@ export class WorkerPool {
     // While every slot is busy, a finishing message wakes the pool; no timer is needed.
     if (!this.running || this.inFlight.size >= this.concurrencyLimit) return;
     if (this.idleTimer !== undefined && !force) return;
+    // Reserve the slot with a plain poll first, so calls arriving during the query below do not
+    // query again; it is replaced by the exact due time once known.
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => this.fireIdleLook(), this.options.idlePollMs ?? 1000);
     this.idleTimer.unref();
