@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'plugins/*/test/**/*.test.ts'],
     // Suites share 2 cores with the child processes they spawn; run files one at a time
     // so timing-sensitive integration tests do not starve each other.
     fileParallelism: false,

@@ -6,16 +6,16 @@ import type { PincerConfig } from './config/schema.js';
 import { errorMessage } from './errors.js';
 import { MessageEvents } from './events/message-events.js';
 import { createLogger, type PincerLogger } from './log/logger.js';
-import { registerBuiltinCommands } from './pipeline/builtin/commands.js';
 import { noModelResponder } from './pipeline/builtin/no-model.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PipelineRegistry } from './pipeline/registry.js';
+import { PluginManager } from './plugins/plugin-manager.js';
 import { openQueue } from './queue/open.js';
 import type { ClaimedMessage, Completion, Queue } from './queue/types.js';
 import { assertSafeBind } from './server/auth.js';
 import { buildServer } from './server/app.js';
 import type { ReadinessReport, ServerDeps } from './server/deps.js';
-import { PINCER_VERSION } from './version.js';
+import { PINCER_ROOT, PINCER_VERSION } from './version.js';
 import { WorkerPool } from './workers/worker-pool.js';
 
 export interface PincerOptions {
@@ -41,6 +41,7 @@ export class Pincer {
   readonly registry = new PipelineRegistry();
   readonly pipeline: Pipeline;
   readonly workers: WorkerPool;
+  readonly plugins: PluginManager;
   readonly startedAt = Date.now();
 
   private httpServer: FastifyInstance | undefined;
@@ -48,6 +49,7 @@ export class Pincer {
   private readonly shutdown = new AbortController();
   private closing: Promise<void> | undefined;
   private listening = false;
+  private pluginsStarted = false;
 
   private constructor(config: PincerConfig, logger: PincerLogger) {
     this.config = config;
@@ -61,9 +63,12 @@ export class Pincer {
       shutdownTimeoutMs: config.workers.shutdown_timeout,
       leaseMs: config.queue.lease,
     });
-    registerBuiltinCommands(this.registry, {
-      botName: config.bot.name,
+    this.plugins = new PluginManager({
+      config,
+      registry: this.registry,
+      log: this.log,
       version: PINCER_VERSION,
+      bundledRoot: PINCER_ROOT,
       startedAt: this.startedAt,
       stats: () => this.queue.stats(),
     });
@@ -102,6 +107,7 @@ export class Pincer {
       log: this.log,
       queue: this.queue,
       events: this.events,
+      plugins: this.plugins,
       version: PINCER_VERSION,
       readiness: () => this.readiness(),
       workerStats: () => this.workers.stats(),
@@ -119,6 +125,10 @@ export class Pincer {
 
   /** Start the workers and listen. Resolves with the URL once the port is bound. */
   async start(): Promise<string> {
+    // Plugins first, so the first message already meets every enabled analyzer and command.
+    this.closers.push({ name: 'plugins', close: () => this.plugins.close() });
+    await this.plugins.start();
+    this.pluginsStarted = true;
     if (this.config.workers.enabled) {
       this.workers.start();
       this.closers.push({ name: 'workers', close: () => this.workers.stop() });
@@ -154,6 +164,7 @@ export class Pincer {
       checks.storage = errorMessage(err);
     }
     if (this.config.workers.enabled) checks.workers = this.workers.stats().running ? 'ok' : 'not running';
+    checks.plugins = this.pluginsStarted ? 'ok' : 'starting';
     checks.http = this.listening ? 'ok' : 'not listening';
     const failing = Object.entries(checks).filter(([, v]) => v !== 'ok');
     return failing.length === 0 ? { ready: true, checks } : { ready: false, reason: failing.map(([k, v]) => `${k}: ${v}`).join('; '), checks };

@@ -56,6 +56,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   }
   const config = result.data;
   config.data_dir = path.resolve(cwd, config.data_dir);
+  config.plugins.root = path.resolve(cwd, config.plugins.root);
   config.store ??= `sqlite:${path.join(config.data_dir, 'pincer.db')}`;
   return { config, file };
 }

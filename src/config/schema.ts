@@ -92,6 +92,28 @@ const botSchema = z
   .strict()
   .prefault({});
 
+const pluginsSchema = z
+  .object({
+    /** Project folder whose node_modules/ and plugins/ are scanned; relative to the working folder. */
+    root: z.string().min(1).default('.'),
+    /** Also scan the plugins shipped with Pincer itself (commands, sentiment, language, translation). */
+    bundled: z.boolean().default(true),
+    /** Plugins that run; `pincer plugin enable|disable` changes this at run time (kept in <data_dir>/plugins.json). */
+    enabled: z.array(z.string().min(1)).default(['commands', 'sentiment', 'language', 'translation']),
+    /** Each plugin's settings by plugin name, checked against its config.json schema. */
+    config: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+    /** Time budget of a plugin's setup, HTTP route or service call (pipeline calls use workers.stage_timeout). */
+    call_timeout: duration('10s'),
+    /** How long an old generation may keep finishing in-flight messages after a reload or disable. */
+    drain_timeout: duration('60s'),
+    /** Consecutive failed calls (errors, timeouts, crashes) after which a plugin is disabled. */
+    max_failures: positiveInt(5),
+    /** Heap limit of each plugin thread, in MB. */
+    memory_limit: positiveInt(256),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     data_dir: z.string().min(1).default('./data'),
@@ -106,6 +128,7 @@ export const configSchema = z
     workers: workersSchema,
     log: logSchema,
     bot: botSchema,
+    plugins: pluginsSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -2,14 +2,35 @@ import { PincerError } from '../errors.js';
 import type { Analyzer, Command, Disposer, Hooks, Responder } from './types.js';
 
 /**
+ * Who a registration belongs to. A plugin generation counts the messages using its
+ * registrations, so a reload lets in-flight messages finish on the old code.
+ */
+export interface RegistrationOwner {
+  acquire(): void;
+  release(): void;
+}
+
+/** Everything one message runs with, fixed when it starts. */
+export interface RegistrySnapshot {
+  readonly analyzers: readonly Analyzer[];
+  readonly responders: readonly Responder[];
+  readonly hooks: readonly Hooks[];
+  readonly commands: ReadonlyMap<string, Command>;
+  readonly owners: readonly RegistrationOwner[];
+}
+
+/**
  * What the pipeline runs, per Pincer instance. Every `add*` returns the disposer that removes
- * exactly that registration.
+ * exactly that registration. Lists are replaced, never mutated, so a snapshot taken by a
+ * message stays valid while plugins come and go.
  */
 export class PipelineRegistry {
-  private readonly analyzerList: Analyzer[] = [];
-  private responderList: Responder[] = [];
-  private readonly hookList: Hooks[] = [];
-  private readonly commandMap = new Map<string, Command>();
+  private analyzerList: readonly Analyzer[] = [];
+  private responderList: readonly Responder[] = [];
+  private hookList: readonly Hooks[] = [];
+  private commandMap: ReadonlyMap<string, Command> = new Map();
+  private readonly ownerOf = new Map<object, RegistrationOwner>();
+  private cached: RegistrySnapshot | undefined;
 
   get analyzers(): readonly Analyzer[] {
     return this.analyzerList;
@@ -24,41 +45,73 @@ export class PipelineRegistry {
     return this.commandMap;
   }
 
-  addAnalyzer(analyzer: Analyzer): Disposer {
+  snapshot(): RegistrySnapshot {
+    if (!this.cached) {
+      const owners = new Set<RegistrationOwner>();
+      for (const item of [...this.analyzerList, ...this.responderList, ...this.hookList, ...this.commandMap.values()]) {
+        const owner = this.ownerOf.get(item);
+        if (owner) owners.add(owner);
+      }
+      this.cached = { analyzers: this.analyzerList, responders: this.responderList, hooks: this.hookList, commands: this.commandMap, owners: [...owners] };
+    }
+    return this.cached;
+  }
+
+  /** The owner an analyzer, responder, hooks or command was registered with. */
+  owner(item: object): RegistrationOwner | undefined {
+    return this.ownerOf.get(item);
+  }
+
+  addAnalyzer(analyzer: Analyzer, owner?: RegistrationOwner): Disposer {
     if (this.analyzerList.some((a) => a.name === analyzer.name)) {
       throw new PincerError('PIPELINE_DUPLICATE_ANALYZER', `an analyzer named "${analyzer.name}" is already registered`);
     }
-    this.analyzerList.push(analyzer);
-    return () => remove(this.analyzerList, analyzer);
+    this.analyzerList = [...this.analyzerList, analyzer];
+    return this.track(analyzer, owner, () => {
+      this.analyzerList = this.analyzerList.filter((a) => a !== analyzer);
+    });
   }
 
-  addResponder(responder: Responder): Disposer {
+  addResponder(responder: Responder, owner?: RegistrationOwner): Disposer {
     // Stable sort keeps registration order among equal `order`s.
     this.responderList = [...this.responderList, responder].sort((a, b) => (a.order ?? 100) - (b.order ?? 100));
-    return () => {
+    return this.track(responder, owner, () => {
       this.responderList = this.responderList.filter((r) => r !== responder);
-    };
+    });
   }
 
-  addHooks(hooks: Hooks): Disposer {
-    this.hookList.push(hooks);
-    return () => remove(this.hookList, hooks);
+  addHooks(hooks: Hooks, owner?: RegistrationOwner): Disposer {
+    this.hookList = [...this.hookList, hooks];
+    return this.track(hooks, owner, () => {
+      this.hookList = this.hookList.filter((h) => h !== hooks);
+    });
   }
 
-  addCommand(command: Command): Disposer {
+  addCommand(command: Command, owner?: RegistrationOwner): Disposer {
     const name = command.name.toLowerCase();
     if (!/^[a-z][a-z0-9_-]{0,31}$/.test(name)) {
       throw new PincerError('PIPELINE_BAD_COMMAND_NAME', `command name "${command.name}" must be 1-32 letters, digits, "-" or "_", starting with a letter`);
     }
     if (this.commandMap.has(name)) throw new PincerError('PIPELINE_DUPLICATE_COMMAND', `a command named "/${name}" is already registered`);
-    this.commandMap.set(name, command);
+    this.commandMap = new Map([...this.commandMap, [name, command]]);
+    return this.track(command, owner, () => {
+      if (this.commandMap.get(name) !== command) return;
+      const next = new Map(this.commandMap);
+      next.delete(name);
+      this.commandMap = next;
+    });
+  }
+
+  private track(item: object, owner: RegistrationOwner | undefined, remove: () => void): Disposer {
+    if (owner) this.ownerOf.set(item, owner);
+    this.cached = undefined;
+    let done = false;
     return () => {
-      if (this.commandMap.get(name) === command) this.commandMap.delete(name);
+      if (done) return;
+      done = true;
+      remove();
+      this.ownerOf.delete(item);
+      this.cached = undefined;
     };
   }
-}
-
-function remove<T>(list: T[], item: T): void {
-  const index = list.indexOf(item);
-  if (index >= 0) list.splice(index, 1);
 }

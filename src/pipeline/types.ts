@@ -21,7 +21,12 @@ export interface ResponderContext extends StageContext {
   stream(delta: string): void;
 }
 
-export interface Analyzer {
+/** Set on registrations made by a plugin: which one. */
+interface Owned {
+  readonly plugin?: string;
+}
+
+export interface Analyzer extends Owned {
   readonly name: string;
   analyze(ctx: StageContext): Promise<JsonValue | undefined> | JsonValue | undefined;
 }
@@ -29,7 +34,7 @@ export interface Analyzer {
 /** What a responder answers with; `responder` is filled in by the pipeline. */
 export type ResponderReply = Omit<Reply, 'responder'> & { responder?: string };
 
-export interface Responder {
+export interface Responder extends Owned {
   readonly name: string;
   /** Lower runs first. Commands run at 0, model responders at 100, the fallback last. */
   readonly order?: number;
@@ -37,7 +42,7 @@ export interface Responder {
   respond(ctx: ResponderContext): Promise<ResponderReply | undefined> | ResponderReply | undefined;
 }
 
-export interface Hooks {
+export interface Hooks extends Owned {
   readonly name: string;
   before?(ctx: StageContext): Promise<void> | void;
   after?(ctx: StageContext, reply: Reply): Promise<void> | void;
@@ -48,7 +53,7 @@ export interface CommandContext extends StageContext {
   readonly args: string;
 }
 
-export interface Command {
+export interface Command extends Owned {
   /** Without the slash: "ping" answers "/ping". */
   readonly name: string;
   readonly description: string;

@@ -5,10 +5,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { installAuth } from './auth.js';
 import type { ServerDeps } from './deps.js';
 import { installErrorHandling } from './errors.js';
+import { adminPluginRoutes } from './routes/admin-plugins.js';
 import { adminQueueRoutes } from './routes/admin-queue.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
+import { pluginHttpRoutes } from './routes/plugin-http.js';
 import { ErrorSchema, MessageViewSchema } from './schemas.js';
 import { EventStreams } from './sse.js';
 import { validatorCompiler } from './validation.js';
@@ -76,6 +78,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   messageRoutes(app, deps, streams);
   conversationRoutes(app, deps);
   adminQueueRoutes(app, deps);
+  adminPluginRoutes(app, deps.plugins);
+  pluginHttpRoutes(app, deps.plugins);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/', { schema: { hide: true } }, async (_request, reply) =>

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { PincerConfig } from '../config/schema.js';
 import type { MessageEvents } from '../events/message-events.js';
+import type { PluginManager } from '../plugins/plugin-manager.js';
 import type { Queue } from '../queue/types.js';
 import type { WorkerPoolStats } from '../workers/worker-pool.js';
 
@@ -17,6 +18,7 @@ export interface ServerDeps {
   log: Logger;
   queue: Queue;
   events: MessageEvents;
+  plugins: PluginManager;
   version: string;
   readiness(): Promise<ReadinessReport>;
   workerStats(): WorkerPoolStats;

@@ -1,10 +1,9 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { registerBuiltinCommands } from '../../src/pipeline/builtin/commands.js';
 import { noModelResponder } from '../../src/pipeline/builtin/no-model.js';
 import { Pipeline, StageError } from '../../src/pipeline/pipeline.js';
 import { PipelineRegistry } from '../../src/pipeline/registry.js';
-import type { MessageRecord, QueueStats } from '../../src/queue/types.js';
+import type { MessageRecord } from '../../src/queue/types.js';
 
 const log = pino({ level: 'silent' });
 const message = (text: string): MessageRecord => ({
@@ -30,50 +29,62 @@ const message = (text: string): MessageRecord => ({
 const run = (pipeline: Pipeline, text: string, onToken?: (d: string) => void) =>
   pipeline.process(message(text), { signal: new AbortController().signal, log, onToken });
 
-const fakeStats = (): QueueStats => ({
-  backend: 'test', depth: 3, byState: { queued: 2, processing: 1, failed: 0, done: 7, dead: 1 }, byPriority: { high: 0, normal: 2, low: 0 },
-  limit: 100, baseLimit: 100, cap: 1000, growths: 0, enqueued: 10, completed: 7, failed: 0, deadLettered: 1, rejected: 0, oldestQueuedAgeMs: 5,
-});
-
-function withBuiltins(): { registry: PipelineRegistry; pipeline: Pipeline } {
+function withCommands(): { registry: PipelineRegistry; pipeline: Pipeline } {
   const registry = new PipelineRegistry();
-  registerBuiltinCommands(registry, { botName: 'TestBot', version: '9.9.9', startedAt: Date.now(), stats: async () => fakeStats() });
+  registry.addCommand({ name: 'ping', description: 'alive?', run: () => 'pong' });
+  registry.addCommand({ name: 'echo', description: 'repeat', usage: '<text>', run: ({ args }) => ({ text: args, data: { length: args.length } }) });
   registry.addResponder(noModelResponder());
   return { registry, pipeline: new Pipeline(registry, 1000) };
 }
 
-describe('built-in commands', () => {
-  it('answers /ping, /echo, /help and /stats', async () => {
-    const { pipeline } = withBuiltins();
+describe('command dispatch', () => {
+  it('answers "/name args" from the registered command, before any responder', async () => {
+    const { pipeline } = withCommands();
     expect((await run(pipeline, '/ping')).reply).toEqual({ text: 'pong', responder: 'commands' });
-    expect((await run(pipeline, '/echo  hello   world ')).reply.text).toBe('hello   world');
-    expect((await run(pipeline, '/echo')).reply.text).toBe('Usage: /echo <text>');
     expect((await run(pipeline, '/PING@TestBot')).reply.text).toBe('pong');
-    const help = (await run(pipeline, '/help')).reply.text;
-    expect(help).toContain('TestBot 9.9.9');
-    for (const name of ['/echo <text>', '/help', '/ping', '/stats']) expect(help).toContain(name);
-    const stats = (await run(pipeline, '/stats')).reply;
-    expect(stats.text).toMatch(/3 waiting or in progress \(limit 100\), 1 processing, 0 awaiting retry, 1 dead; 7 answered/);
-    expect(stats.data).toMatchObject({ depth: 3, limit: 100 });
+    expect((await run(pipeline, '/echo  hello   world ')).reply).toEqual({ text: 'hello   world', responder: 'commands', data: { length: 13 } });
   });
 
   it('says so for an unknown command and hands free text to the no-model reply', async () => {
-    const { pipeline } = withBuiltins();
+    const { pipeline } = withCommands();
     expect((await run(pipeline, '/frobnicate')).reply.text).toMatch(/Unknown command \/frobnicate/);
     const free = (await run(pipeline, 'what is the weather?')).reply;
     expect(free.responder).toBe('no-model');
     expect(free.text).toMatch(/no language model configured/);
-    expect(free.text).toMatch(/\/help/);
   });
 
   it('drops a command exactly when its disposer runs', async () => {
-    const { registry, pipeline } = withBuiltins();
+    const { registry, pipeline } = withCommands();
     const dispose = registry.addCommand({ name: 'weather', description: 'w', run: () => 'sunny' });
     expect((await run(pipeline, '/weather')).reply.text).toBe('sunny');
     expect(() => registry.addCommand({ name: 'weather', description: 'w', run: () => 'x' })).toThrow(/already registered/);
     dispose();
     expect((await run(pipeline, '/weather')).reply.text).toMatch(/Unknown command/);
     expect(() => registry.addCommand({ name: 'bad name!', description: '', run: () => '' })).toThrow(/must be 1-32/);
+  });
+});
+
+describe('registry snapshots', () => {
+  it('keeps a message on the registrations it started with and holds their owner until it ends', async () => {
+    const registry = new PipelineRegistry();
+    let users = 0;
+    const owner = { acquire: () => void users++, release: () => void users-- };
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: number[] = [];
+    const disposeOld = registry.addAnalyzer({ name: 'gen', analyze: async () => { await gate; return 1; } }, owner);
+    registry.addResponder({ name: 'r', respond: ({ analysis }) => ({ text: String(analysis.gen) }) });
+    const inFlight = run(new Pipeline(registry, 1000), 'x');
+    await Promise.resolve();
+    expect(users).toBe(1);
+    // Swap generations while the message is in the old one's analyzer.
+    disposeOld();
+    registry.addAnalyzer({ name: 'gen', analyze: () => 2 });
+    release();
+    seen.push(Number((await inFlight).reply.text));
+    seen.push(Number((await run(new Pipeline(registry, 1000), 'y')).reply.text));
+    expect(seen).toEqual([1, 2]);
+    expect(users).toBe(0);
   });
 });
 

@@ -1,0 +1,58 @@
+import type { Disposer } from '../pipeline/types.js';
+import type { RegistrationSpec } from './protocol.js';
+import type { PluginThread } from './plugin-thread.js';
+
+/**
+ * One running generation of a plugin and everything it registered. Registrations made during
+ * setup are staged and only become visible at `activate()`, so a reload swaps the old
+ * generation for the new one in a single step. Every visible registration keeps its
+ * disposer here: deactivating removes exactly what the plugin added.
+ */
+export class Generation {
+  readonly specs = new Map<number, RegistrationSpec>();
+  private readonly live = new Map<number, Disposer>();
+  private active = false;
+
+  constructor(
+    readonly thread: PluginThread,
+    /** Makes one registration visible (in the pipeline, the router, the service table). */
+    private readonly attach: (generation: Generation, handle: number, spec: RegistrationSpec) => Disposer,
+  ) {}
+
+  get number(): number {
+    return this.thread.generation;
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  onRegister(handle: number, spec: RegistrationSpec): void {
+    this.specs.set(handle, spec);
+    if (this.active) this.live.set(handle, this.attach(this, handle, spec));
+  }
+
+  onUnregister(handle: number): void {
+    this.specs.delete(handle);
+    this.live.get(handle)?.();
+    this.live.delete(handle);
+  }
+
+  /** Make every staged registration visible; on a conflict, undo them all and throw. */
+  activate(): void {
+    this.active = true;
+    try {
+      for (const [handle, spec] of this.specs) this.live.set(handle, this.attach(this, handle, spec));
+    } catch (err) {
+      this.deactivate();
+      throw err;
+    }
+  }
+
+  /** Remove every registration from view, newest first. In-flight messages keep theirs. */
+  deactivate(): void {
+    this.active = false;
+    for (const dispose of [...this.live.values()].reverse()) dispose();
+    this.live.clear();
+  }
+}
