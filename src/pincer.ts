@@ -24,6 +24,8 @@ export interface PincerOptions {
   load?: LoadConfigOptions;
   /** Log lines go here instead of stdout (tests). */
   logDestination?: DestinationStream;
+  /** Environment for plugin settings (PINCER_PLUGIN_*); process.env by default. */
+  env?: NodeJS.ProcessEnv;
 }
 
 const PURGE_EVERY_MS = 60 * 60 * 1000;
@@ -51,7 +53,7 @@ export class Pincer {
   private listening = false;
   private pluginsStarted = false;
 
-  private constructor(config: PincerConfig, logger: PincerLogger) {
+  private constructor(config: PincerConfig, logger: PincerLogger, env: NodeJS.ProcessEnv) {
     this.config = config;
     this.log = logger.logger;
     this.closers.push({ name: 'log', close: logger.flush });
@@ -71,6 +73,7 @@ export class Pincer {
       bundledRoot: PINCER_ROOT,
       startedAt: this.startedAt,
       stats: () => this.queue.stats(),
+      env,
     });
     this.registry.addResponder(noModelResponder());
   }
@@ -82,7 +85,7 @@ export class Pincer {
     const logger = createLogger({ level: config.log.level, destination: options.logDestination });
     let instance: Pincer | undefined;
     try {
-      instance = new Pincer(config, logger);
+      instance = new Pincer(config, logger, options.env ?? process.env);
       instance.httpServer = await buildServer(instance.serverDeps());
       return instance;
     } catch (err) {

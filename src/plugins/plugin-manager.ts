@@ -55,6 +55,7 @@ export interface PluginManagerDeps {
   bundledRoot: string | undefined;
   startedAt: number;
   stats(): Promise<QueueStats>;
+  /** Where PINCER_PLUGIN_<NAME>_<KEY> settings are read; process.env by default. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -357,16 +358,24 @@ export class PluginManager {
     else await this.retire(record, generation);
   }
 
+  /**
+   * A thread died on its own. Its registrations stay in place (calls fail fast, so no message
+   * silently skips the plugin) until a new generation swaps in, exactly as on a reload.
+   */
   private async onCrash(record: PluginRecord, generation: Generation, error: PincerError): Promise<void> {
     if (record.current !== generation) return;
     this.countFailure(record, error);
-    if (record.current !== generation) return; // countFailure disabled it
+    if (record.current !== generation) return; // that failure disabled it
     this.log.error({ event: 'plugin.crashed', plugin: record.name, generation: generation.number, err: error }, `${error.message}; restarting`);
     await this.locked(record, async () => {
       if (record.current !== generation) return;
-      generation.deactivate();
-      record.current = undefined;
       await this.startRecord(record);
+      if (record.current === generation) {
+        // The restart failed too: nothing is left to serve the plugin's registrations.
+        generation.deactivate();
+        record.current = undefined;
+        this.setState(record, 'failed', `its thread died and restarting failed; see the log`, { code: 'PLUGIN_CRASHED', field: 'thread', message: error.message });
+      }
     });
   }
 
@@ -450,8 +459,10 @@ export class PluginManager {
     } catch (err) {
       this.emit({ type: 'call', plugin: record.name, kind, ok: false, ms: performance.now() - started });
       // Shutdown aborts are nobody's fault; timeouts and errors are the plugin's.
+      // A crash is counted once, when the thread dies, however many calls it takes down.
       const shutdown = err instanceof Error && !(err instanceof StageTimeoutError) && /shutting down/.test(err.message);
-      if (!shutdown && !this.closed) this.countFailure(record, err);
+      const crash = err instanceof PincerError && err.code === 'PLUGIN_CRASHED';
+      if (!shutdown && !crash && !this.closed) this.countFailure(record, err);
       throw err;
     }
   }
@@ -513,9 +524,15 @@ export class PluginManager {
     for (const record of this.records.values()) {
       const missing = record.inject.filter((s) => !this.services.has(s));
       if (record.current && missing.length > 0) {
-        await this.locked(record, () => this.stopRecord(record, 'waiting', `needs service ${missing.join(', ')}, which no enabled plugin provides now`));
+        await this.locked(record, async () => {
+          const still = record.inject.filter((s) => !this.services.has(s));
+          if (record.current && still.length > 0) await this.stopRecord(record, 'waiting', `needs service ${still.join(', ')}, which no enabled plugin provides now`);
+        });
       } else if (record.state === 'waiting' && missing.length === 0 && this.wanted(record.name)) {
-        await this.locked(record, () => this.startRecord(record));
+        // Checked again under the lock: another reconcile may have started it meanwhile.
+        await this.locked(record, async () => {
+          if (record.state === 'waiting' && !record.current) await this.startRecord(record);
+        });
       }
     }
   }
@@ -548,7 +565,7 @@ export class PluginManager {
       state = record.found.problem.code === 'PLUGIN_ENGINE_MISMATCH' ? 'incompatible' : 'failed';
       reason = `${record.found.problem.code} ${record.found.problem.field}: ${record.found.problem.message}`;
     } else if (state === 'disabled' && !reason) {
-      reason = this.wanted(record.name) ? 'not started' : 'not in plugins.enabled';
+      reason = this.wanted(record.name) ? 'not started' : this.stateFile.override(record.name) === false ? 'disabled by an operator' : 'not in plugins.enabled';
     }
     return {
       name: record.name,

@@ -18,6 +18,11 @@ export class PluginStateFile {
     return this.overrides[name] ?? enabledByConfig.includes(name);
   }
 
+  /** The run-time decision for this plugin, if an operator made one. */
+  override(name: string): boolean | undefined {
+    return this.overrides[name];
+  }
+
   set(name: string, enabled: boolean): void {
     this.overrides = { ...this.overrides, [name]: enabled };
     mkdirSync(path.dirname(this.file), { recursive: true });

@@ -1,9 +1,22 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { PincerError } from '../errors.js';
 import type { HostToThread, InvokeKind, RegistrationSpec, SerializedError, ThreadData, ThreadToHost } from './protocol.js';
 import type { JsonObject, JsonValue } from './sdk.js';
 
-const THREAD_ENTRY = new URL('./thread-entry.js', import.meta.url);
+/**
+ * The compiled thread entry. When this module itself runs from TypeScript source (vitest),
+ * the thread still needs plain JavaScript, so it falls back to the build in dist/.
+ */
+function threadEntry(): URL {
+  const beside = new URL('./thread-entry.js', import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  const built = new URL('../../dist/src/plugins/thread-entry.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built;
+  throw new Error(`cannot find the plugin thread entry (${fileURLToPath(beside)}); run npm run build`);
+}
+const THREAD_ENTRY = threadEntry();
 
 /** What the thread asks of the host (Pincer's API, other plugins' services). */
 export type ThreadCall = Extract<ThreadToHost, { type: 'call' }>;
@@ -210,7 +223,8 @@ export class PluginThread {
   private lifecycleError(msg: ThreadToHost, code: string): PluginCallError {
     if (msg.type === 'failed') {
       const error = msg.error;
-      return new PluginCallError(error.code && error.code !== 'ERR_UNKNOWN' ? error.code : code, `plugin ${this.plugin}: ${msg.stage} failed: ${error.message}`, error.stack);
+      const kind = error.name && error.name !== 'Error' && error.name !== 'RemoteError' ? `${error.name}: ` : '';
+      return new PluginCallError(error.code && error.code !== 'ERR_UNKNOWN' ? error.code : code, `plugin ${this.plugin}: ${msg.stage} failed: ${kind}${error.message}`, error.stack);
     }
     return new PluginCallError(code, `plugin ${this.plugin}: unexpected ${msg.type} message`);
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -51,8 +51,19 @@ export class LogCapture extends Writable {
   }
 }
 
+/** Only the commands plugin by default: every other plugin thread would slow every test. */
 export function testConfig(dataDir: string, env: Record<string, string> = {}): PincerConfig {
-  return loadConfig({ cwd: dataDir, env: { PINCER_DATA_DIR: dataDir, PINCER_PORT: '0', ...env } }).config;
+  return loadConfig({ cwd: dataDir, env: { PINCER_DATA_DIR: dataDir, PINCER_PORT: '0', PINCER_PLUGINS_ENABLED: 'commands', ...env } }).config;
+}
+
+export const FIXTURE_PLUGINS = path.resolve(import.meta.dirname, '../fixtures/plugins');
+
+/** A project folder whose plugins/ holds copies of the named fixture plugins (free to edit). */
+export function pluginProject(fixtures: string[]): { root: string; cleanup: () => void } {
+  const { dir, cleanup } = tempDir('pincer-project-');
+  mkdirSync(path.join(dir, 'plugins'));
+  for (const name of fixtures) cpSync(path.join(FIXTURE_PLUGINS, name), path.join(dir, 'plugins', name), { recursive: true });
+  return { root: dir, cleanup };
 }
 
 export interface RunningPincer {
@@ -67,7 +78,7 @@ export interface RunningPincer {
 export async function startPincer(env: Record<string, string> = {}, setup?: (p: Pincer) => void): Promise<RunningPincer> {
   const { dir, cleanup } = tempDir();
   const logs = new LogCapture();
-  const pincer = await Pincer.create({ config: testConfig(dir, env), logDestination: logs });
+  const pincer = await Pincer.create({ config: testConfig(dir, env), logDestination: logs, env: { ...process.env, ...env } });
   setup?.(pincer);
   const url = await pincer.start();
   return {
