@@ -14,6 +14,7 @@ import { Pincer } from '../src/pincer.js';
 import { SqliteQueue } from '../src/queue/sqlite-queue.js';
 import { queueOptionsFrom } from '../src/queue/open.js';
 import { WorkerPool } from '../src/workers/worker-pool.js';
+import { analyzerCost } from './plugins.js';
 import { CLI, DIST, percentile, printTable, rssMiB, sleep, spawnServer, type Row } from './lib.js';
 
 const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 10);
@@ -38,12 +39,12 @@ const serverEnv = (dir: string): Record<string, string> => ({
   PINCER_QUEUE_MAX_LENGTH_CAP: '10000000',
 });
 
-async function hammer(url: string): Promise<{ rps: number; ok: number; non2xx: number; errors: number }> {
+async function hammer(url: string, body = BODY): Promise<{ rps: number; ok: number; non2xx: number; errors: number }> {
   const result = await autocannon({
     url: `${url}/v1/messages`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: BODY,
+    body,
     connections: CONNECTIONS,
     duration: HTTP_SECONDS,
   });
@@ -82,13 +83,13 @@ async function durableIngest(): Promise<Awaited<ReturnType<typeof hammer>>> {
 }
 
 /** The whole path under the same load: every accepted message answered and stored. */
-async function endToEnd(): Promise<{ rate: number; loadMiB: number; drainSeconds: number }> {
+async function endToEnd(env: Record<string, string> = {}, body = BODY): Promise<{ rate: number; loadMiB: number; drainSeconds: number }> {
   const dir = temp();
-  const server = await spawnServer([CLI, 'start'], serverEnv(dir), dir);
+  const server = await spawnServer([CLI, 'start'], { ...serverEnv(dir), ...env }, dir);
   let loadMiB = 0;
   const sampler = setInterval(() => (loadMiB = Math.max(loadMiB, rssMiB(server.child.pid!))), 250);
   const started = performance.now();
-  await hammer(server.url);
+  await hammer(server.url, body);
   // End to end: everything accepted must be answered (reply stored) before the clock stops.
   let completed = 0;
   for (;;) {
@@ -210,8 +211,8 @@ async function enqueueToStart(): Promise<{ p50: number; p99: number; samples: nu
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const verdict = (ok: boolean): Row['verdict'] => (ok ? 'met' : 'missed');
 
-/** BENCH_ONLY=startup,http,queue,latency measures a subset (for working on one figure). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'startup,http,queue,latency').split(',').map((s) => s.trim()));
+/** BENCH_ONLY=startup,http,queue,latency,plugins measures a subset (for working on one figure). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'startup,http,queue,latency,plugins').split(',').map((s) => s.trim()));
 
 async function main(): Promise<void> {
   console.log(`Pincer benchmark: ${HTTP_SECONDS} s HTTP runs with ${CONNECTIONS} connections, ${QUEUE_JOBS} queue jobs; Node ${process.versions.node}`);
@@ -241,6 +242,15 @@ async function main(): Promise<void> {
   if (ONLY.has('latency')) {
     const latency = await enqueueToStart();
     rows.push({ measure: `Enqueue-to-start at 1,000 msg/s (${latency.samples} msgs)`, result: `p50 ${fmt(latency.p50, 2)} ms, p99 ${fmt(latency.p99, 2)} ms`, target: 'p99 <= 5 ms', verdict: verdict(latency.p99 <= 5) });
+  }
+  if (ONLY.has('plugins')) {
+    const cost = await analyzerCost(tempDirs);
+    rows.push({ measure: 'Analyzer per message, in-process (one at a time)', result: `${fmt(cost.inline.sequentialUs, 1)} us` });
+    rows.push({ measure: 'Analyzer per message, plugin thread (one at a time)', result: `${fmt(cost.isolated.sequentialUs, 1)} us`, reference: `+${fmt(cost.isolated.sequentialUs - cost.inline.sequentialUs, 1)} us for isolation` });
+    rows.push({ measure: `Analyzer throughput, in-process (${cost.concurrency} in flight)`, result: `${fmt(cost.inline.perSecond)} msg/s` });
+    rows.push({ measure: `Analyzer throughput, plugin thread (${cost.concurrency} in flight)`, result: `${fmt(cost.isolated.perSecond)} msg/s` });
+    const nlp = await endToEnd({ PINCER_PLUGINS_ENABLED: 'commands,sentiment,language' }, JSON.stringify({ text: 'I really love how quickly this little bot answers my questions!' }));
+    rows.push({ measure: 'End to end with sentiment + language plugins', result: `${fmt(nlp.rate)} msg/s`, reference: `backlog drained ${fmt(nlp.drainSeconds, 1)} s after load; peak RSS ${fmt(nlp.loadMiB, 1)} MiB` });
   }
   if (ONLY.has('startup')) {
     const { readyMs, idleMiB } = await startupAndIdle();

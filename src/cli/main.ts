@@ -5,6 +5,8 @@ import { PINCER_VERSION } from '../version.js';
 import type { ClientOptions } from './client.js';
 import { chatCommand } from './commands/chat.js';
 import { doctorCommand } from './commands/doctor.js';
+import { initCommand } from './commands/init.js';
+import { pluginCommand } from './commands/plugin.js';
 import { queueCommand } from './commands/queue.js';
 import { sendCommand } from './commands/send.js';
 import { startCommand } from './commands/start.js';
@@ -27,6 +29,8 @@ program
 sendCommand(program, globals);
 chatCommand(program, globals);
 queueCommand(program, globals);
+pluginCommand(program, globals);
+initCommand(program, globals);
 doctorCommand(program, globals);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -50,10 +50,11 @@ async function installFolder(source: string, from: string, options: { root: stri
     throw err;
   }
   const pluginsDir = path.join(options.root, 'plugins');
-  const target = path.join(pluginsDir, pkg.name.replace(/^@/, '').replace(/[^\w.-]/g, '-'));
-  if (existsSync(target) && realpathSync(target) === realpathSync(from)) {
-    return { source, kind: 'folder', dir: realpathSync(target), packageName: pkg.name, version: pkg.version };
+  // Already a folder of <root>/plugins (say, made there by `pincer plugin new`): nothing to copy.
+  if (existsSync(pluginsDir) && path.dirname(realpathSync(from)) === realpathSync(pluginsDir)) {
+    return { source, kind: 'folder', dir: realpathSync(from), packageName: pkg.name, version: pkg.version };
   }
+  const target = path.join(pluginsDir, pkg.name.replace(/^@/, '').replace(/[^\w.-]/g, '-'));
   await mkdir(pluginsDir, { recursive: true });
   const staging = `${target}.installing-${process.pid}-${Date.now()}`;
   const old = `${target}.old-${process.pid}-${Date.now()}`;

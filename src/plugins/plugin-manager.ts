@@ -275,7 +275,8 @@ export class PluginManager {
 
     if (!record.current) this.setState(record, 'starting');
     const number = ++record.generations;
-    let generation: Generation | undefined;
+    // The listener's callbacks run only after this function has created `generation` below:
+    // thread messages arrive asynchronously.
     const thread = new PluginThread(
       record.name,
       number,
@@ -287,8 +288,8 @@ export class PluginManager {
         pincer: { version: this.deps.version, botName: this.deps.config.bot.name, startedAt: this.deps.startedAt },
       },
       {
-        register: (handle, spec) => generation?.onRegister(handle, spec),
-        unregister: (handle) => generation?.onUnregister(handle),
+        register: (handle, spec) => generation.onRegister(handle, spec),
+        unregister: (handle) => generation.onUnregister(handle),
         call: (call) => this.hostCall(record, call),
         log: (level, msg, fields) => this.log[level]({ plugin: record.name, generation: number, ...fields }, `plugin ${record.name}: ${msg}`),
         status: (state, detail) => {
@@ -296,13 +297,11 @@ export class PluginManager {
           record.health = detail ? { state, detail } : { state };
           this.log[state === 'ok' ? 'info' : 'warn']({ event: 'plugin.health', plugin: record.name, health: state, detail }, `plugin ${record.name}: ${state}${detail ? ` (${detail})` : ''}`);
         },
-        crashed: (error) => {
-          if (generation) void this.onCrash(record, generation, error);
-        },
+        crashed: (error) => void this.onCrash(record, generation, error),
       },
       this.settings.memory_limit,
     );
-    generation = new Generation(thread, (gen, handle, spec) => this.attach(record, gen, handle, spec));
+    const generation = new Generation(thread, (gen, handle, spec) => this.attach(record, gen, handle, spec));
 
     try {
       const declared = await thread.load(this.settings.call_timeout);
