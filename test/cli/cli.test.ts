@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../support/index.js';
+import { linkBuildTools, npm, tempDir } from '../support/index.js';
 import { freePort, runCli, spawnPincer, type PincerProcess } from '../support/process.js';
 
 describe('pincer CLI against a running server', () => {
@@ -106,5 +106,59 @@ describe('pincer CLI without a server', () => {
     const result = await runCli(['start'], { cwd: dir, env: { PINCER_DATA_DIR: dir, PINCER_API_TOKENS: '', PINCER_ADMIN_TOKENS: '' } });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/PINCER_ERR_INSECURE_BIND: refusing to listen on 0\.0\.0\.0 without API tokens/);
+  });
+});
+
+describe('pincer plugin', () => {
+  const { dir, cleanup } = tempDir('pincer-cli-plugins-');
+  let server: PincerProcess;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    const port = await freePort();
+    env = { PINCER_DATA_DIR: path.join(dir, 'data'), PINCER_PORT: String(port), PINCER_LOG_LEVEL: 'warn', PINCER_URL: '', PINCER_TOKEN: '', PINCER_PLUGINS_ENABLED: 'commands' };
+    server = await spawnPincer({ ...env, PINCER_LOG_LEVEL: 'info' }, dir);
+  });
+  afterAll(async () => {
+    server.child.kill('SIGTERM');
+    await server.exited;
+    cleanup();
+  });
+
+  it('lists, disables, enables and reloads plugins of the running bot', async () => {
+    const list = await runCli(['plugin', 'list'], { cwd: dir, env });
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^commands\s+1\.0\.0\s+enabled\s+bundled\s+.*commands help,ping,echo,stats/m);
+    expect(list.stdout).toMatch(/^sentiment\s+1\.0\.0\s+disabled\s+bundled\s+not in plugins\.enabled/m);
+    expect((await runCli(['plugin', 'disable', 'commands'], { cwd: dir, env })).stdout).toBe('commands: disabled - disabled by an operator\n');
+    expect((await runCli(['send', '/ping', '--wait', '5'], { cwd: dir, env })).stdout).toMatch(/Unknown command \/ping/);
+    expect((await runCli(['plugin', 'enable', 'commands'], { cwd: dir, env })).stdout).toMatch(/^commands: enabled \(generation 2\)\n$/);
+    expect((await runCli(['plugin', 'reload', 'commands'], { cwd: dir, env })).stdout).toMatch(/^commands: enabled \(generation 3\)\n$/);
+    const missing = await runCli(['plugin', 'enable', 'nope'], { cwd: dir, env });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^pincer: PLUGIN_NOT_FOUND: no plugin named "nope"/);
+  });
+
+  it('creates a plugin with `plugin new` that, built and installed, answers in the running bot without a restart', async () => {
+    const created = await runCli(['plugin', 'new', 'tally'], { cwd: dir, env });
+    expect(created.code).toBe(0);
+    const pluginDir = path.join(dir, 'plugins', 'tally');
+    expect(created.stdout).toContain(`created plugin tally in ${pluginDir}`);
+    linkBuildTools(pluginDir);
+    npm(pluginDir, ['test']);
+    const installed = await runCli(['plugin', 'install', 'plugins/tally'], { cwd: dir, env });
+    expect(installed.stderr).toBe(`installing ${pluginDir} ...\n`);
+    expect(installed.stdout).toMatch(/^installed pincer-plugin-tally@0\.1\.0 in .*plugins\/tally\ntally: enabled \(generation 1\)\n$/);
+    const reply = await runCli(['--json', 'send', '/tally one two three', '--wait', '10'], { cwd: dir, env });
+    const message = JSON.parse(reply.stdout);
+    expect(message).toMatchObject({ status: 'done', reply: { responder: 'commands' } });
+    expect(message.analysis.tally).toBeDefined();
+    expect((await runCli(['plugin', 'list'], { cwd: dir, env })).stdout).toMatch(/^tally\s+0\.1\.0\s+enabled\s+plugins\s/m);
+  });
+
+  it('lists plugins without a running server from the config and the pre-load checks', async () => {
+    const offline = await runCli(['plugin', 'list'], { cwd: dir, env: { ...env, PINCER_PORT: String(await freePort()) } });
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toMatch(/^Pincer is not running/);
+    expect(offline.stdout).toMatch(/^commands\s+1\.0\.0\s+enabled\s+bundled\s+will start with Pincer/m);
   });
 });

@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
@@ -11,7 +10,7 @@ import { PluginConfigResolver } from '../../src/plugins/plugin-config.js';
 import { scaffoldPlugin } from '../../src/scaffold/plugin-template.js';
 import { scaffoldProject, type ScaffoldProjectResult } from '../../src/scaffold/project-template.js';
 import { PINCER_ROOT, PINCER_VERSION } from '../../src/version.js';
-import { LogCapture, eventually, getJson, postJson, tempDir } from '../support/index.js';
+import { LogCapture, eventually, getJson, linkBuildTools, npm, postJson, tempDir } from '../support/index.js';
 
 /*
  * A scaffolded plugin and project must work as generated: they are built and tested with
@@ -19,7 +18,6 @@ import { LogCapture, eventually, getJson, postJson, tempDir } from '../support/i
  * (typescript, @types/node, and pincer = this repo, whose dist/ the root pretest builds).
  */
 
-const REPO_MODULES = path.join(PINCER_ROOT, 'node_modules');
 const PINCER_DEPENDENCY = `file:${PINCER_ROOT}`;
 const BUILD_TIMEOUT_MS = 180_000;
 
@@ -29,30 +27,6 @@ afterAll(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
   tmp.cleanup();
 });
-
-/** What `npm install` would put in node_modules, as links into this repo. */
-function linkBuildTools(dir: string): void {
-  const modules = path.join(dir, 'node_modules');
-  mkdirSync(path.join(modules, '@types'), { recursive: true });
-  mkdirSync(path.join(modules, '.bin'));
-  symlinkSync(path.join(REPO_MODULES, 'typescript'), path.join(modules, 'typescript'));
-  symlinkSync(path.join(REPO_MODULES, '@types', 'node'), path.join(modules, '@types', 'node'));
-  symlinkSync(PINCER_ROOT, path.join(modules, 'pincer'));
-  symlinkSync('../typescript/bin/tsc', path.join(modules, '.bin', 'tsc'));
-}
-
-/** Runs npm in `dir`, untouched by the npm_* settings of whatever started vitest; returns its output. */
-function npm(dir: string, args: string[]): string {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!/^npm_/i.test(key)) env[key] = value;
-  Object.assign(env, { npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' });
-  try {
-    return execFileSync('npm', args, { cwd: dir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const { stdout, stderr } = err as { stdout?: string; stderr?: string };
-    throw new Error(`npm ${args.join(' ')} failed in ${dir}:\n${stdout ?? ''}\n${stderr ?? ''}`);
-  }
-}
 
 function readJson(file: string): any {
   return JSON.parse(readFileSync(file, 'utf8'));

@@ -1,10 +1,12 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/load.js';
 import type { PincerConfig } from '../../src/config/schema.js';
 import { Pincer } from '../../src/pincer.js';
+import { PINCER_ROOT } from '../../src/version.js';
 import type { QueueOptions } from '../../src/queue/types.js';
 
 /** A folder removed by the returned cleanup. */
@@ -127,3 +129,33 @@ function safeJson(text: string): unknown {
     return text;
   }
 }
+
+/**
+ * What `npm install` would put in a scaffolded package's node_modules, as links into this
+ * repo (typescript, @types/node, and pincer = this repo, whose dist/ the root pretest builds),
+ * so scaffolds build offline.
+ */
+export function linkBuildTools(dir: string): void {
+  const repoModules = path.join(PINCER_ROOT, 'node_modules');
+  const modules = path.join(dir, 'node_modules');
+  mkdirSync(path.join(modules, '@types'), { recursive: true });
+  mkdirSync(path.join(modules, '.bin'));
+  symlinkSync(path.join(repoModules, 'typescript'), path.join(modules, 'typescript'));
+  symlinkSync(path.join(repoModules, '@types', 'node'), path.join(modules, '@types', 'node'));
+  symlinkSync(PINCER_ROOT, path.join(modules, 'pincer'));
+  symlinkSync('../typescript/bin/tsc', path.join(modules, '.bin', 'tsc'));
+}
+
+/** Runs npm in `dir`, untouched by the npm_* settings of whatever started vitest; returns its output. */
+export function npm(dir: string, args: string[]): string {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!/^npm_/i.test(key)) env[key] = value;
+  Object.assign(env, { npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' });
+  try {
+    return execFileSync('npm', args, { cwd: dir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const { stdout, stderr } = err as { stdout?: string; stderr?: string };
+    throw new Error(`npm ${args.join(' ')} failed in ${dir}:\n${stdout ?? ''}\n${stderr ?? ''}`);
+  }
+}
+
