@@ -18,6 +18,13 @@ function threadEntry(): URL {
 }
 const THREAD_ENTRY = threadEntry();
 
+/**
+ * Plugins handle one small message at a time; V8's default young generation (sized for a
+ * main thread) made each plugin thread hold several MB it never needed. Measured idle RSS with
+ * the four bundled plugins: 218 MB by default, 193 MB with 4 MB, 188 MB with 2 MB.
+ */
+const YOUNG_GENERATION_MB = 4;
+
 /** What the thread asks of the host (Pincer's API, other plugins' services). */
 export type ThreadCall = Extract<ThreadToHost, { type: 'call' }>;
 
@@ -84,7 +91,7 @@ export class PluginThread {
     this.worker = new Worker(THREAD_ENTRY, {
       workerData: data,
       name: `plugin:${plugin}#${generation}`,
-      resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb },
+      resourceLimits: { maxOldGenerationSizeMb: memoryLimitMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
     });
     this.worker.on('message', (message: ThreadToHost) => this.onMessage(message));
     // 'error' precedes 'exit' for an uncaught exception; 'exit' alone covers process.exit().
