@@ -17,6 +17,8 @@ export class Generation {
     readonly thread: PluginThread,
     /** Makes one registration visible (in the pipeline, the router, the service table). */
     private readonly attach: (generation: Generation, handle: number, spec: RegistrationSpec) => Disposer,
+    /** A registration made after activation could not be attached. */
+    private readonly rejected: (err: unknown, spec: RegistrationSpec) => void,
   ) {}
 
   get number(): number {
@@ -29,7 +31,13 @@ export class Generation {
 
   onRegister(handle: number, spec: RegistrationSpec): void {
     this.specs.set(handle, spec);
-    if (this.active) this.live.set(handle, this.attach(this, handle, spec));
+    if (!this.active) return;
+    try {
+      this.live.set(handle, this.attach(this, handle, spec));
+    } catch (err) {
+      this.specs.delete(handle);
+      this.rejected(err, spec);
+    }
   }
 
   onUnregister(handle: number): void {

@@ -54,7 +54,13 @@ async function installFolder(source: string, from: string, options: { root: stri
   if (existsSync(pluginsDir) && path.dirname(realpathSync(from)) === realpathSync(pluginsDir)) {
     return { source, kind: 'folder', dir: realpathSync(from), packageName: pkg.name, version: pkg.version };
   }
-  const target = path.join(pluginsDir, pkg.name.replace(/^@/, '').replace(/[^\w.-]/g, '-'));
+  const folder = pkg.name.replace(/^@/, '').replace(/[^\w.-]/g, '-');
+  const target = path.join(pluginsDir, folder);
+  // The name comes from the package: ".", ".." or "" would make the target plugins/ itself or
+  // the project, and the swap below would delete it.
+  if (!/^[A-Za-z0-9][\w.-]*$/.test(folder) || path.dirname(target) !== pluginsDir) {
+    throw new PincerError('PLUGIN_INSTALL_INVALID', `package name ${JSON.stringify(pkg.name)} cannot name a folder under plugins/`, 422, { field: 'name' });
+  }
   await mkdir(pluginsDir, { recursive: true });
   const staging = `${target}.installing-${process.pid}-${Date.now()}`;
   const old = `${target}.old-${process.pid}-${Date.now()}`;

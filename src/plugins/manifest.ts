@@ -72,6 +72,7 @@ export function parseManifest(dir: string, field: unknown): PluginManifest {
   if (manifest.config !== undefined) {
     if (typeof manifest.config !== 'string') fail('PLUGIN_MANIFEST_INVALID', 'pincer.config', 'must be the path of a config.json file');
     configPath = path.resolve(dir, manifest.config);
+    if (!configPath.startsWith(dir + path.sep)) fail('PLUGIN_MANIFEST_INVALID', 'pincer.config', `"${manifest.config}" is outside the package`);
     if (!existsSync(configPath)) fail('PLUGIN_CONFIG_MISSING', 'pincer.config', `${manifest.config} does not exist in ${dir}`);
   }
   return { engine: engine as string, entries, configPath };

@@ -15,11 +15,12 @@ export type ConfigResult = { ok: true; config: JsonObject } | { ok: false; probl
 type Schema = { type?: string | string[]; properties?: Record<string, Schema>; default?: JsonValue };
 
 export class PluginConfigResolver {
-  // One Ajv per Pincer instance; compiled schemas are cached by file and content.
-  private readonly ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
+  // Compiled schemas are cached by file and content. Each gets its own Ajv, so an edited
+  // schema (or two plugins) reusing an `$id` never clash.
   private readonly compiled = new Map<string, { text: string; schema: Schema; validate: ValidateFunction }>();
 
-  resolve(plugin: string, configPath: string | undefined, user: Record<string, unknown> | undefined, env: NodeJS.ProcessEnv): ConfigResult {
+  /** `otherPlugins` keeps PINCER_PLUGIN_TRANSLATE_CACHE_X (plugin translate-cache) away from plugin translate. */
+  resolve(plugin: string, configPath: string | undefined, user: Record<string, unknown> | undefined, env: NodeJS.ProcessEnv, otherPlugins: readonly string[] = []): ConfigResult {
     const sources = new Map<string, string>();
     let compiled: { schema: Schema; validate: ValidateFunction } | undefined;
     if (configPath) {
@@ -33,8 +34,9 @@ export class PluginConfigResolver {
       sources.set(key, 'config file');
     }
     const prefix = `PINCER_PLUGIN_${envName(plugin)}_`;
+    const longer = otherPlugins.map((p) => `PINCER_PLUGIN_${envName(p)}_`).filter((p) => p.length > prefix.length && p.startsWith(prefix));
     for (const [name, raw] of Object.entries(env)) {
-      if (!name.startsWith(prefix) || raw === undefined) continue;
+      if (!name.startsWith(prefix) || raw === undefined || longer.some((p) => name.startsWith(p))) continue;
       const envKey = name.slice(prefix.length);
       const key = Object.keys(compiled?.schema.properties ?? {}).find((k) => envName(k) === envKey) ?? envKey.toLowerCase();
       value[key] = coerce(raw, compiled?.schema.properties?.[key]);
@@ -64,7 +66,7 @@ export class PluginConfigResolver {
       if (!schema || typeof schema !== 'object' || (schema.type !== undefined && schema.type !== 'object')) {
         throw new Error('config.json must be a JSON Schema of type "object" whose properties carry defaults');
       }
-      const validate = this.ajv.compile(schema);
+      const validate = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false }).compile(schema);
       const entry = { text, schema, validate };
       this.compiled.set(configPath, entry);
       return entry;

@@ -83,6 +83,7 @@ interface ServiceEntry {
   plugin: string;
   generation: Generation;
   handle: number;
+  methods: string[];
 }
 
 /**
@@ -92,6 +93,8 @@ interface ServiceEntry {
 export class PluginManager {
   private readonly records = new Map<string, PluginRecord>();
   private readonly services = new Map<string, ServiceEntry>();
+  /** Old generations finishing their messages; close() ends them without waiting. */
+  private readonly retiring = new Set<Generation>();
   private readonly configResolver = new PluginConfigResolver();
   private readonly stateFile: PluginStateFile;
   private readonly listeners = new Set<(event: PluginEvent) => void>();
@@ -170,15 +173,16 @@ export class PluginManager {
 
   /** Install from a folder or an npm spec, then (optionally) enable or reload what it provides. */
   async install(source: string, options: { enable: boolean }): Promise<{ installed: InstallResult; plugins: PluginView[] }> {
+    this.rescan();
     const before = new Map([...this.records.values()].map((r) => [r.name, `${r.found.dir}@${r.found.version}`]));
     const installed = await installPlugin(source, { root: this.settings.root, log: this.log });
     this.rescan();
-    const names = [...this.records.values()]
-      .filter((r) => r.found.dir === installed.dir || before.get(r.name) !== `${r.found.dir}@${r.found.version}`)
-      .map((r) => r.name);
+    const names = [...this.records.values()].filter((r) => r.found.dir === installed.dir).map((r) => r.name);
     if (names.length === 0) throw new PincerError('PLUGIN_INSTALL_EMPTY', `${source} installed, but it provides no Pincer plugin (its package.json needs a "pincer" field)`, 422);
-    for (const name of names) {
-      if (options.enable && !this.wanted(name)) await this.enable(name);
+    // npm may also have updated other plugins as a side effect: running ones get their new code.
+    const updated = [...this.records.values()].filter((r) => !names.includes(r.name) && before.has(r.name) && before.get(r.name) !== `${r.found.dir}@${r.found.version}`).map((r) => r.name);
+    for (const name of [...names, ...updated]) {
+      if (options.enable && names.includes(name) && !this.wanted(name)) await this.enable(name);
       else if (this.wanted(name)) await this.reload(name).catch((err: unknown) => this.log.error({ err, plugin: name }, `plugin ${name}: reload after install failed`));
     }
     return { installed, plugins: names.map((n) => this.get(n)) };
@@ -187,6 +191,7 @@ export class PluginManager {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.records.values()].map((r) => this.locked(r, () => this.stopRecord(r, r.state, r.reason, { drain: false }))));
+    await Promise.all([...this.retiring].map((g) => g.thread.stop(this.settings.call_timeout)));
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -254,7 +259,7 @@ export class PluginManager {
    * set up beside it, the two swap in one step, and the old one finishes its in-flight
    * messages before its thread ends. A failed reload leaves the old generation serving.
    */
-  private async startRecord(record: PluginRecord, options: { failOnError?: boolean } = {}): Promise<void> {
+  private async startRecord(record: PluginRecord, options: { failOnError?: boolean; afterCrash?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     const failed = (state: 'failed' | 'incompatible', problem: PluginProblem): void => {
       const message = `${problem.code} ${problem.field}: ${problem.message}`;
@@ -270,7 +275,7 @@ export class PluginManager {
     if (found.problem) return failed(found.problem.code === 'PLUGIN_ENGINE_MISMATCH' ? 'incompatible' : 'failed', found.problem);
     const entry = found.entry;
     if (!entry) return failed('failed', { code: 'PLUGIN_MANIFEST_INVALID', field: 'pincer.plugins', message: 'no entry module' });
-    const resolved = this.configResolver.resolve(record.name, found.configPath, this.settings.config[record.name], this.env);
+    const resolved = this.configResolver.resolve(record.name, found.configPath, this.settings.config[record.name], this.env, [...this.records.keys()]);
     if (!resolved.ok) return failed('failed', resolved.problem);
 
     if (!record.current) this.setState(record, 'starting');
@@ -301,16 +306,36 @@ export class PluginManager {
       },
       this.settings.memory_limit,
     );
-    const generation = new Generation(thread, (gen, handle, spec) => this.attach(record, gen, handle, spec));
+    const generation = new Generation(
+      thread,
+      (gen, handle, spec) => this.attach(record, gen, handle, spec),
+      (err, spec) => {
+        // A registration made after setup that cannot be attached (a name clash, say) is the
+        // plugin's error, never Pincer's: it is logged and counted, and the bot carries on.
+        this.log.error({ event: 'plugin.register_failed', plugin: record.name, spec, err }, `plugin ${record.name}: ${errorMessage(err)}`);
+        if (record.current === generation) this.countFailure(record, err);
+      },
+    );
 
     try {
       const declared = await thread.load(this.settings.call_timeout);
       const missing = declared.inject.filter((service) => !this.services.has(service));
       if (missing.length > 0) {
         await thread.stop(this.settings.call_timeout);
+        const reason = `needs service${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which no enabled plugin provides yet`;
+        if (record.current && !options.afterCrash) {
+          // A reload must not turn a serving plugin into a waiting one.
+          this.log.error({ event: 'plugin.reload_failed', plugin: record.name, code: 'PLUGIN_SERVICE_UNAVAILABLE' }, `plugin ${record.name}: reload failed, generation ${record.current.number} keeps serving: ${reason}`);
+          if (options.failOnError) throw new PincerError('PLUGIN_SERVICE_UNAVAILABLE', `plugin ${record.name}: ${reason}`, 409);
+          return;
+        }
         record.inject = declared.inject;
         record.provides = declared.provides;
-        if (!record.current) this.setState(record, 'waiting', `needs service${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which no enabled plugin provides yet`);
+        if (record.current) {
+          record.current.deactivate();
+          record.current = undefined;
+        }
+        this.setState(record, 'waiting', reason);
         return;
       }
       await thread.setup(this.settings.call_timeout);
@@ -325,7 +350,8 @@ export class PluginManager {
       record.current = generation;
       record.inject = declared.inject;
       record.provides = declared.provides;
-      record.consecutiveFailures = 0;
+      // A restart after a crash keeps counting: a plugin that keeps crashing gets disabled.
+      if (!options.afterCrash) record.consecutiveFailures = 0;
       if (previous) {
         record.health = { state: 'ok' };
         this.log.info({ event: 'plugin.reloaded', plugin: record.name, generation: number }, `plugin ${record.name}: generation ${number} serving, generation ${previous.number} finishing its messages`);
@@ -341,9 +367,14 @@ export class PluginManager {
 
   /** Let an old generation finish the messages that started on it, then end its thread. */
   private async retire(record: PluginRecord, generation: Generation): Promise<void> {
-    const drained = await generation.thread.drain(this.settings.drain_timeout);
-    if (!drained) this.log.warn({ event: 'plugin.drain_timeout', plugin: record.name, generation: generation.number }, `plugin ${record.name}: generation ${generation.number} still busy after ${this.settings.drain_timeout} ms; stopping it`);
-    await generation.thread.stop(this.settings.call_timeout);
+    this.retiring.add(generation);
+    try {
+      const drained = await generation.thread.drain(this.settings.drain_timeout);
+      if (!drained) this.log.warn({ event: 'plugin.drain_timeout', plugin: record.name, generation: generation.number }, `plugin ${record.name}: generation ${generation.number} still busy after ${this.settings.drain_timeout} ms; stopping it`);
+      await generation.thread.stop(this.settings.call_timeout);
+    } finally {
+      this.retiring.delete(generation);
+    }
   }
 
   private async stopRecord(record: PluginRecord, state: PluginState, reason: string | undefined, options: { drain?: boolean } = {}): Promise<void> {
@@ -366,9 +397,12 @@ export class PluginManager {
     this.countFailure(record, error);
     if (record.current !== generation) return; // that failure disabled it
     this.log.error({ event: 'plugin.crashed', plugin: record.name, generation: generation.number, err: error }, `${error.message}; restarting`);
+    // Back off before restarting, so a plugin that dies at once does not spin.
+    const delay = Math.min(30_000, 250 * 2 ** Math.max(0, record.consecutiveFailures - 1));
+    await new Promise((resolve) => setTimeout(resolve, delay).unref());
     await this.locked(record, async () => {
-      if (record.current !== generation) return;
-      await this.startRecord(record);
+      if (record.current !== generation || this.closed) return;
+      await this.startRecord(record, { afterCrash: true });
       if (record.current === generation) {
         // The restart failed too: nothing is left to serve the plugin's registrations.
         generation.deactivate();
@@ -385,7 +419,7 @@ export class PluginManager {
   private attach(record: PluginRecord, generation: Generation, handle: number, spec: RegistrationSpec): Disposer {
     const thread = generation.thread;
     const call = (kind: InvokeKind, input: JsonValue, signal: AbortSignal | undefined, extra: { method?: string; onStream?: (d: string) => void; timeoutMs?: number } = {}) =>
-      this.tracked(record, kind, () => thread.invoke(handle, kind, input, { signal, ...extra }));
+      this.tracked(record, generation, kind, () => thread.invoke(handle, kind, input, { signal, ...extra }));
     const owner = thread;
     switch (spec.kind) {
       case 'analyzer':
@@ -428,14 +462,14 @@ export class PluginManager {
         );
       case 'route':
         return record.routes.add(spec.method, spec.path, {
-          invoke: (request) => call('route', request as unknown as JsonValue, undefined, { timeoutMs: this.settings.call_timeout }),
+          invoke: (request) => this.holding(thread, () => call('route', request as unknown as JsonValue, undefined, { timeoutMs: this.settings.call_timeout })),
         });
       case 'service': {
         const holder = this.services.get(spec.name);
         if (holder && holder.plugin !== record.name) {
           throw new PincerError('PLUGIN_SERVICE_CONFLICT', `plugin ${record.name}: service "${spec.name}" is already provided by plugin ${holder.plugin}`, 409);
         }
-        const entry: ServiceEntry = { plugin: record.name, generation, handle };
+        const entry: ServiceEntry = { plugin: record.name, generation, handle, methods: spec.methods };
         this.services.set(spec.name, entry);
         this.scheduleReconcile();
         return () => {
@@ -446,13 +480,27 @@ export class PluginManager {
     }
   }
 
-  /** Count a call's outcome; consecutive failures past the limit disable the plugin. */
-  private async tracked<T>(record: PluginRecord, kind: InvokeKind, run: () => Promise<T>): Promise<T> {
+  /** A route or service call keeps its generation alive until it answers, as messages do. */
+  private async holding<T>(thread: PluginThread, run: () => Promise<T>): Promise<T> {
+    thread.acquire();
+    try {
+      return await run();
+    } finally {
+      thread.release();
+    }
+  }
+
+  /**
+   * Count a call's outcome; consecutive failures past the limit disable the plugin. Only the
+   * current generation counts: an old one finishing its messages cannot disable its successor.
+   * Route and service calls count only timeouts, since their input comes from outside.
+   */
+  private async tracked<T>(record: PluginRecord, generation: Generation, kind: InvokeKind, run: () => Promise<T>): Promise<T> {
     const started = performance.now();
     record.calls++;
     try {
       const value = await run();
-      record.consecutiveFailures = 0;
+      if (record.current === generation) record.consecutiveFailures = 0;
       this.emit({ type: 'call', plugin: record.name, kind, ok: true, ms: performance.now() - started });
       return value;
     } catch (err) {
@@ -461,7 +509,8 @@ export class PluginManager {
       // A crash is counted once, when the thread dies, however many calls it takes down.
       const shutdown = err instanceof Error && !(err instanceof StageTimeoutError) && /shutting down/.test(err.message);
       const crash = err instanceof PincerError && err.code === 'PLUGIN_CRASHED';
-      if (!shutdown && !crash && !this.closed) this.countFailure(record, err);
+      const external = (kind === 'route' || kind === 'service') && !(err instanceof PincerError && err.code === 'PLUGIN_TIMEOUT');
+      if (!shutdown && !crash && !external && !this.closed && record.current === generation) this.countFailure(record, err);
       throw err;
     }
   }
@@ -492,8 +541,14 @@ export class PluginManager {
     if (!record.inject.includes(call.service)) throw new PincerError('PLUGIN_SERVICE_UNDECLARED', `service "${call.service}" is not in plugin ${record.name}'s inject list`);
     const provider = this.services.get(call.service);
     if (!provider) throw new PincerError('PLUGIN_SERVICE_UNAVAILABLE', `service "${call.service}" is not provided by any running plugin`);
+    if (!provider.methods.includes(call.method)) {
+      throw new PincerError('PLUGIN_SERVICE_NO_METHOD', `service "${call.service}" (plugin ${provider.plugin}) has no method "${call.method}"; it offers ${provider.methods.join(', ') || 'none'}`);
+    }
     const providerRecord = this.records.get(provider.plugin) as PluginRecord;
-    return this.tracked(providerRecord, 'service', () => provider.generation.thread.invoke(provider.handle, 'service', call.args, { method: call.method, timeoutMs: this.settings.call_timeout }));
+    const thread = provider.generation.thread;
+    return this.holding(thread, () =>
+      this.tracked(providerRecord, provider.generation, 'service', () => thread.invoke(provider.handle, 'service', call.args, { method: call.method, timeoutMs: this.settings.call_timeout })),
+    );
   }
 
   private commandInfos(): CommandInfo[] {
@@ -616,7 +671,11 @@ function toReply(plugin: string, what: string, value: JsonValue | undefined): Re
 
 /** Turn a route handler's answer into status, headers and body. */
 export function toRouteResponse(value: unknown): Required<Pick<RouteResponse, 'status'>> & RouteResponse {
-  if (value && typeof value === 'object' && !Array.isArray(value) && ('status' in value || 'body' in value || 'headers' in value)) {
+  // An envelope only when every key is one of status/headers/body and status is a number;
+  // other objects are JSON data, whatever their keys.
+  const keys = value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : [];
+  const envelope = keys.length > 0 && keys.every((k) => k === 'status' || k === 'headers' || k === 'body') && ['number', 'undefined'].includes(typeof (value as RouteResponse).status);
+  if (envelope) {
     const r = value as RouteResponse;
     return { status: r.status ?? 200, ...(r.headers ? { headers: r.headers } : {}), ...(r.body !== undefined ? { body: r.body } : {}) };
   }

@@ -152,7 +152,10 @@ export class PluginThread {
         const reason = options.signal?.reason;
         abort(reason instanceof Error ? reason.message : 'aborted', reason instanceof Error ? reason : new PluginCallError('PLUGIN_CALL_ABORTED', `plugin ${this.plugin}: call aborted`));
       };
-      if (options.signal?.aborted) return onAbort();
+      if (options.signal?.aborted) {
+        const reason = options.signal.reason;
+        return reject(reason instanceof Error ? reason : new PluginCallError('PLUGIN_CALL_ABORTED', `plugin ${this.plugin}: call aborted`));
+      }
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.timeoutMs !== undefined) {
         const ms = options.timeoutMs;
@@ -187,11 +190,16 @@ export class PluginThread {
   drain(timeoutMs: number): Promise<boolean> {
     if (this.users === 0 || this.exited) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.idleWaiters.push(() => {
+      const wake = () => {
         clearTimeout(timer);
         resolve(true);
-      });
+      };
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== wake);
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+      this.idleWaiters.push(wake);
     });
   }
 

@@ -121,6 +121,21 @@ describe('fault isolation', () => {
   });
 });
 
+describe('misbehaviour outside calls', () => {
+  it('refuses a clashing registration made after setup, and disables a plugin that keeps crashing on its own', async () => {
+    const { url, logs } = await bot(['late-clash', 'crash-loop'], { PINCER_PLUGINS_ENABLED: 'late-clash,crash-loop', PINCER_PLUGINS_MAX_FAILURES: '3' });
+    await eventually(() => logs.lines.find((l) => l.event === 'plugin.register_failed'), (l) => l !== undefined, 5_000, 'the clash to be logged');
+    expect((await ask(url, '/late')).reply.text).toBe('still here');
+    // JSON that happens to have a "status" key is data, not a response envelope.
+    expect(await getJson(`${url}/v1/plugins/late-clash/weather`)).toMatchObject({ status: 200, body: { status: 'sunny', items: [1, 2] } });
+
+    const crashed = await eventually(() => plugin(url, 'crash-loop'), (p) => p.state === 'failed', 15_000, 'the crash loop to be stopped');
+    expect(crashed.error.code).toBe('PLUGIN_AUTO_DISABLED');
+    expect(logs.lines.filter((l) => l.event === 'plugin.crashed' && l.plugin === 'crash-loop')).toHaveLength(2);
+    expect(await plugin(url, 'late-clash')).toMatchObject({ state: 'enabled' });
+  });
+});
+
 describe('admin API and persistence', () => {
   it('enables, disables, reloads with changed code and config, installs from a folder and an npm tarball, and answers bad requests with 4xx', async () => {
     const { url, root, dataDir } = await bot(['greeter'], { PINCER_PLUGINS_ENABLED: 'commands' });
@@ -159,6 +174,12 @@ describe('admin API and persistence', () => {
     const badManifest = await postJson(`${url}/v1/admin/plugins/install`, { source: path.join(FIXTURE_PLUGINS, 'bad-manifest') });
     expect(badManifest).toMatchObject({ status: 422, body: { error: { code: 'PLUGIN_MANIFEST_INVALID' } } });
     expect(existsSync(path.join(root, 'plugins', 'pincer-plugin-bad-manifest'))).toBe(false);
+    // A package name that would make the target folder plugins/ itself is refused.
+    const dotDir = tempDir('pincer-dot-');
+    cleanups.push(dotDir.cleanup);
+    writeFileSync(path.join(dotDir.dir, 'package.json'), JSON.stringify({ name: '.', version: '1.0.0', pincer: { engine: '*', plugins: { dot: './index.js' } } }));
+    expect(await postJson(`${url}/v1/admin/plugins/install`, { source: dotDir.dir })).toMatchObject({ status: 422, body: { error: { code: 'PLUGIN_INSTALL_INVALID' } } });
+    expect(existsSync(path.join(root, 'plugins', 'greeter'))).toBe(true);
 
     // Install from a folder.
     const fromFolder = await postJson(`${url}/v1/admin/plugins/install`, { source: path.join(FIXTURE_PLUGINS, 'strict-config') });
