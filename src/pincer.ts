@@ -6,7 +6,8 @@ import type { PincerConfig } from './config/schema.js';
 import { errorMessage } from './errors.js';
 import { MessageEvents } from './events/message-events.js';
 import { createLogger, type PincerLogger } from './log/logger.js';
-import { noModelResponder } from './pipeline/builtin/no-model.js';
+import { LocalModel } from './models/local/local-model.js';
+import { modelResponder } from './models/responder.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PipelineRegistry } from './pipeline/registry.js';
 import { PluginManager } from './plugins/plugin-manager.js';
@@ -75,7 +76,8 @@ export class Pincer {
       stats: () => this.queue.stats(),
       env,
     });
-    this.registry.addResponder(noModelResponder());
+    // The built-in model answers until a remote model is configured (docs/models.md).
+    this.registry.addResponder(modelResponder({ model: new LocalModel({ botName: config.bot.name, version: PINCER_VERSION }) }));
   }
 
   /** Open the store and build every part; nothing is consumed or served until `start()`. */

@@ -1,6 +1,5 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { noModelResponder } from '../../src/pipeline/builtin/no-model.js';
 import { Pipeline, StageError } from '../../src/pipeline/pipeline.js';
 import { PipelineRegistry } from '../../src/pipeline/registry.js';
 import type { MessageRecord } from '../../src/queue/types.js';
@@ -33,7 +32,7 @@ function withCommands(): { registry: PipelineRegistry; pipeline: Pipeline } {
   const registry = new PipelineRegistry();
   registry.addCommand({ name: 'ping', description: 'alive?', run: () => 'pong' });
   registry.addCommand({ name: 'echo', description: 'repeat', usage: '<text>', run: ({ args }) => ({ text: args, data: { length: args.length } }) });
-  registry.addResponder(noModelResponder());
+  registry.addResponder({ name: 'fallback', order: 10_000, respond: () => ({ text: 'free text' }) });
   return { registry, pipeline: new Pipeline(registry, 1000) };
 }
 
@@ -45,12 +44,10 @@ describe('command dispatch', () => {
     expect((await run(pipeline, '/echo  hello   world ')).reply).toEqual({ text: 'hello   world', responder: 'commands', data: { length: 13 } });
   });
 
-  it('says so for an unknown command and hands free text to the no-model reply', async () => {
+  it('says so for an unknown command and hands free text to the responders', async () => {
     const { pipeline } = withCommands();
     expect((await run(pipeline, '/frobnicate')).reply.text).toMatch(/Unknown command \/frobnicate/);
-    const free = (await run(pipeline, 'what is the weather?')).reply;
-    expect(free.responder).toBe('no-model');
-    expect(free.text).toMatch(/no language model configured/);
+    expect((await run(pipeline, 'what is the weather?')).reply).toEqual({ text: 'free text', responder: 'fallback' });
   });
 
   it('drops a command exactly when its disposer runs', async () => {

@@ -47,10 +47,13 @@ describe('HTTP API', () => {
     expect(res.body).toMatchObject({ status: 'done', conversationId: 'wait-conv', priority: 'high', reply: { text: 'pong' } });
   });
 
-  it('answers free text honestly while no model is configured', async () => {
-    const res = await postJson(`${bot.url}/v1/messages?wait=5`, { text: 'Hello there, how are you?' });
-    expect(res.body.reply.responder).toBe('no-model');
-    expect(res.body.reply.text).toMatch(/no language model configured/);
+  it('answers free text with the built-in model, and says what it cannot do', async () => {
+    const hello = await postJson(`${bot.url}/v1/messages?wait=5`, { text: 'what can you do?' });
+    expect(hello.body.reply).toMatchObject({ responder: 'model', data: { model: 'local/intents', intent: 'capabilities', finishReason: 'stop' } });
+    expect(hello.body.reply.text).toMatch(/send \/help/);
+    const beyond = await postJson(`${bot.url}/v1/messages?wait=5`, { text: 'What is the capital of France?' });
+    expect(beyond.body.reply.data).toMatchObject({ intent: 'unknown' });
+    expect(beyond.body.reply.text).toMatch(/connect a language model: see docs\/models.md/);
   });
 
   it('answers 202 when the reply is not ready within the wait', async () => {

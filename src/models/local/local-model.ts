@@ -1,0 +1,106 @@
+import type { JsonObject } from '../../queue/types.js';
+import type { AnalysisResult, GenerateRequest, GenerateResult, NLPModel, StreamPart } from '../types.js';
+import { FALLBACK_REPLY, INTENTS, type Intent } from './corpus.js';
+import { NaiveBayes } from './naive-bayes.js';
+import { words } from './text.js';
+
+export interface LocalModelOptions {
+  botName: string;
+  version: string;
+  /** Below this confidence the model says what it cannot do instead of guessing. */
+  minConfidence?: number;
+  intents?: Readonly<Record<string, Intent>>;
+}
+
+const DEFAULT_MIN_CONFIDENCE = 0.45;
+
+/**
+ * The built-in model: a real classifier trained at start-up on the corpus, answering from
+ * templates. It needs no key and no download, so a fresh `npm start` answers sensibly, and it
+ * says plainly when a question is beyond it.
+ */
+export class LocalModel implements NLPModel {
+  readonly id = 'local/intents';
+  readonly provider = 'local';
+  private readonly classifier: NaiveBayes;
+  private readonly intents: Readonly<Record<string, Intent>>;
+  private readonly minConfidence: number;
+
+  constructor(private readonly options: LocalModelOptions) {
+    this.intents = options.intents ?? INTENTS;
+    this.minConfidence = options.minConfidence ?? DEFAULT_MIN_CONFIDENCE;
+    this.classifier = new NaiveBayes().train(Object.entries(this.intents).flatMap(([label, intent]) => intent.examples.map((text) => ({ text, label }))));
+  }
+
+  async analyze(text: string): Promise<AnalysisResult> {
+    return this.classify(text);
+  }
+
+  async doGenerate(request: GenerateRequest): Promise<GenerateResult> {
+    request.signal?.throwIfAborted();
+    const last = [...request.messages].reverse().find((m) => m.role === 'user');
+    const text = last?.content ?? '';
+    const result = this.classify(text);
+    const understood = result.confidence >= this.minConfidence;
+    const reply = understood ? this.render(result.intent, text, request.analysis) : FALLBACK_REPLY;
+    const data: JsonObject = { intent: understood ? result.intent : 'unknown', confidence: round(result.confidence), model: this.id };
+    return {
+      text: reply,
+      finishReason: 'stop',
+      usage: { inputTokens: request.messages.reduce((n, m) => n + words(m.content).length, 0), outputTokens: words(reply).length },
+      data,
+    };
+  }
+
+  async *doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
+    const { text, ...rest } = await this.doGenerate(request);
+    // Word by word, as a remote model would stream, so clients see the same shape of events.
+    for (const piece of text.match(/\S+\s*/g) ?? []) {
+      request.signal?.throwIfAborted();
+      yield { type: 'text-delta', delta: piece };
+    }
+    yield { type: 'finish', ...rest };
+  }
+
+  /**
+   * Confidence is the posterior of the best intent, discounted by how much of the text the
+   * model has ever seen: naive Bayes is sure of something even for text it knows nothing of.
+   */
+  private classify(text: string): AnalysisResult {
+    const prediction = this.classifier.predict(text);
+    const discount = Math.sqrt(prediction.coverage);
+    const ranked = prediction.ranked.map((r) => ({ intent: r.label, confidence: r.probability * discount }));
+    const best = ranked[0] as { intent: string; confidence: number };
+    return { intent: best.intent, confidence: best.confidence, alternatives: ranked.slice(1, 4).map((r) => ({ intent: r.intent, confidence: round(r.confidence) })), coverage: round(prediction.coverage) };
+  }
+
+  private render(intent: string, text: string, analysis: Readonly<JsonObject> | undefined): string {
+    const replies = this.intents[intent]?.replies ?? [FALLBACK_REPLY];
+    // The same text gets the same reply: deterministic for tests, varied across messages.
+    const template = replies[hash(text) % replies.length] as string;
+    const body = template.replace(/\{bot\}/g, this.options.botName).replace(/\{version\}/g, this.options.version);
+    return prefixFor(analysis) + body;
+  }
+}
+
+/** What the analyzers found changes the tone: sympathy for a negative message, a note on language. */
+function prefixFor(analysis: Readonly<JsonObject> | undefined): string {
+  let prefix = '';
+  const sentiment = analysis?.sentiment as { label?: unknown } | undefined;
+  if (sentiment?.label === 'negative') prefix += 'I am sorry if something is frustrating. ';
+  const language = analysis?.language as { code?: unknown; name?: unknown } | undefined;
+  if (typeof language?.code === 'string' && language.code !== 'en' && language.code !== 'und') {
+    prefix += `(I understand English best; your message looks like ${typeof language.name === 'string' ? language.name : language.code}.) `;
+  }
+  return prefix;
+}
+
+function hash(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

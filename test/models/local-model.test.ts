@@ -1,0 +1,105 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { LocalModel } from '../../src/models/local/local-model.js';
+import { NaiveBayes } from '../../src/models/local/naive-bayes.js';
+import { modelResponder } from '../../src/models/responder.js';
+import type { LanguageModel, StreamPart } from '../../src/models/types.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { PipelineRegistry } from '../../src/pipeline/registry.js';
+import type { MessageRecord } from '../../src/queue/types.js';
+
+const model = new LocalModel({ botName: 'Testbot', version: '9.9.9' });
+const ask = (content: string, analysis = {}) => model.doGenerate({ messages: [{ role: 'user', content }], analysis });
+
+describe('the built-in model', () => {
+  it('recognises phrasings it was not trained on', async () => {
+    const cases: Array<[string, string]> = [
+      ['Hello!', 'greeting'],
+      ['hey how are you doing today', 'how_are_you'],
+      ['what can this bot do?', 'capabilities'],
+      ['thank you very much', 'thanks'],
+      ['who built this bot', 'identity'],
+      ['How do I write my own plugin?', 'plugins'],
+      ['can I use OpenAI with you', 'connect_llm'],
+      ['tell me something funny', 'joke'],
+      ['bye for now', 'farewell'],
+      ['I need some help please', 'help'],
+    ];
+    for (const [text, intent] of cases) {
+      const analysis = await model.analyze(text);
+      expect({ text, intent: analysis.intent }).toEqual({ text, intent });
+      expect(analysis.confidence).toBeGreaterThan(0.45);
+    }
+  });
+
+  it('refuses to guess outside its domain and says how to connect a language model', async () => {
+    for (const text of ['What is the capital of France?', 'explain quantum entanglement in detail', 'asdkjh qwe', '']) {
+      const result = await ask(text);
+      expect(result.data).toMatchObject({ intent: 'unknown' });
+      expect(result.text).toMatch(/OPENAI_API_KEY/);
+    }
+  });
+
+  it('fills its templates and lets the analyzers change its tone', async () => {
+    expect((await ask('who are you?')).text).toMatch(/^I am Testbot, a chat bot built on Pincer 9\.9\.9/);
+    expect((await ask('I need help', { sentiment: { label: 'negative', score: -0.5 } })).text).toMatch(/^I am sorry if something is frustrating\. Send \/help/);
+    expect((await ask('hello', { language: { code: 'es', name: 'Spanish' } })).text).toMatch(/^\(I understand English best; your message looks like Spanish\.\) /);
+  });
+
+  it('streams text deltas, then one finish part with usage', async () => {
+    const parts: StreamPart[] = [];
+    for await (const part of model.doStream({ messages: [{ role: 'user', content: 'thanks a lot' }] })) parts.push(part);
+    const finish = parts.at(-1);
+    expect(finish).toMatchObject({ type: 'finish', finishReason: 'stop', usage: { inputTokens: 3 } });
+    const text = parts.flatMap((p) => (p.type === 'text-delta' ? [p.delta] : [])).join('');
+    expect(text).toBe((await ask('thanks a lot')).text);
+    expect(parts.filter((p) => p.type === 'text-delta').length).toBeGreaterThan(1);
+  });
+
+  it('trains a classifier whose coverage tells known text from unknown', () => {
+    const nb = new NaiveBayes().train([
+      { text: 'red apple', label: 'fruit' },
+      { text: 'green pear', label: 'fruit' },
+      { text: 'fast car', label: 'vehicle' },
+      { text: 'slow truck', label: 'vehicle' },
+    ]);
+    expect(nb.predict('a red car').coverage).toBe(1);
+    expect(nb.predict('the apple').label).toBe('fruit');
+    expect(nb.predict('blue whale').coverage).toBe(0);
+    expect(() => new NaiveBayes().predict('x')).toThrow(/not been trained/);
+  });
+});
+
+describe('the model responder', () => {
+  const message = (text: string): MessageRecord => ({
+    id: 'm1', conversationId: 'c1', text, sender: null, channel: 'test', priority: 'normal', metadata: null, idempotencyKey: null, state: 'processing',
+    attempts: 1, createdAt: 0, updatedAt: 0, availableAt: 0, startedAt: 0, finishedAt: null, analysis: {}, reply: null, lastError: null,
+  });
+  const run = (m: LanguageModel, text: string, onToken?: (d: string) => void) => {
+    const registry = new PipelineRegistry();
+    registry.addResponder(modelResponder({ model: m, systemPrompt: 'be brief' }));
+    return new Pipeline(registry, 1000).process(message(text), { signal: new AbortController().signal, log: pino({ level: 'silent' }), onToken });
+  };
+
+  it('streams the model reply to watchers and stores it with the model, usage and intent', async () => {
+    const tokens: string[] = [];
+    const { reply } = await run(model, 'what can you do', (d) => tokens.push(d));
+    expect(tokens.join('')).toBe(reply.text);
+    expect(reply).toMatchObject({ responder: 'model', data: { model: 'local/intents', intent: 'capabilities', finishReason: 'stop' } });
+  });
+
+  it('fails a stream that ends before its final part instead of storing half a reply', async () => {
+    const seen: string[][] = [];
+    const cut: LanguageModel = {
+      id: 'test/cut',
+      provider: 'test',
+      doGenerate: () => Promise.reject(new Error('unused')),
+      async *doStream(request) {
+        seen.push(request.messages.map((m) => m.role));
+        yield { type: 'text-delta', delta: 'half a ' };
+      },
+    };
+    await expect(run(cut, 'hi')).rejects.toThrow('responder model: test: the reply stream ended before its final part');
+    expect(seen).toEqual([['system', 'user']]);
+  });
+});
