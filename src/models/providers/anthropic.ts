@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import { ModelError } from '../errors.js';
+import type { FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, Usage } from '../types.js';
+import { VendorHttp, type HttpOptions, type VendorErrorInfo } from './http.js';
+import { sseEvents } from './stream-parsers.js';
+
+export interface AnthropicModelOptions extends Partial<HttpOptions> {
+  model: string;
+  apiKey: string;
+  /** The Messages API requires a reply budget; this one applies when a request sets none. */
+  defaultMaxTokens?: number;
+  /** Sent with every call, e.g. `anthropic-beta`. */
+  headers?: Record<string, string>;
+}
+
+export const ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
+export const ANTHROPIC_VERSION = '2023-06-01';
+const DEFAULT_MAX_TOKENS = 1024;
+
+const UsageSchema = z.object({ input_tokens: z.number().nullish(), output_tokens: z.number().nullish() });
+
+const MessageSchema = z.object({
+  content: z.array(z.object({ type: z.string(), text: z.string().optional() })),
+  stop_reason: z.string().nullish(),
+  usage: UsageSchema.nullish(),
+});
+
+// Only the fields the stream's events carry that a text reply needs; `ping` and unknown
+// future events parse as an object and are ignored.
+const EventSchema = z.object({
+  message: z.object({ usage: UsageSchema.nullish() }).optional(),
+  delta: z.object({ type: z.string().optional(), text: z.string().optional(), stop_reason: z.string().nullish() }).optional(),
+  usage: UsageSchema.nullish(),
+  error: z.object({ type: z.string().optional(), message: z.string().optional() }).optional(),
+});
+
+/** Anthropic's Messages API. */
+export class AnthropicModel implements LanguageModel {
+  readonly id: string;
+  readonly provider = 'anthropic';
+  private readonly http: VendorHttp;
+
+  constructor(private readonly options: AnthropicModelOptions) {
+    this.id = `anthropic/${options.model}`;
+    this.http = new VendorHttp(this.provider, { ...options, baseUrl: options.baseUrl ?? ANTHROPIC_BASE_URL }, readAnthropicError);
+  }
+
+  async doGenerate(request: GenerateRequest): Promise<GenerateResult> {
+    const body = await this.http.send('POST', '/v1/messages', this.headers(), this.body(request, false), request.signal);
+    const message = await this.http.readJson(body, MessageSchema, request.signal);
+    return {
+      text: message.content.map((block) => (block.type === 'text' ? (block.text ?? '') : '')).join(''),
+      finishReason: toFinishReason(message.stop_reason),
+      usage: { inputTokens: message.usage?.input_tokens ?? 0, outputTokens: message.usage?.output_tokens ?? 0 },
+    };
+  }
+
+  async *doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
+    try {
+      yield* this.stream(request);
+    } catch (err) {
+      throw this.http.toModelError(err, request.signal);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+
+  private async *stream(request: GenerateRequest): AsyncGenerator<StreamPart> {
+    const body = await this.http.send('POST', '/v1/messages', { ...this.headers(), accept: 'text/event-stream' }, this.body(request, true), request.signal);
+    let finishReason: FinishReason = 'stop';
+    const usage: Usage = { inputTokens: 0, outputTokens: 0 };
+    for await (const event of sseEvents(body)) {
+      const data = this.http.parse(event.data, EventSchema, `${event.event} event`);
+      switch (event.event) {
+        case 'message_start':
+          usage.inputTokens = data.message?.usage?.input_tokens ?? usage.inputTokens;
+          usage.outputTokens = data.message?.usage?.output_tokens ?? usage.outputTokens;
+          break;
+        case 'content_block_delta':
+          if (data.delta?.type === 'text_delta' && data.delta.text) yield { type: 'text-delta', delta: data.delta.text };
+          break;
+        case 'message_delta':
+          if (data.delta?.stop_reason) finishReason = toFinishReason(data.delta.stop_reason);
+          // message_delta's usage counts are cumulative, so they replace the start's.
+          usage.inputTokens = data.usage?.input_tokens ?? usage.inputTokens;
+          usage.outputTokens = data.usage?.output_tokens ?? usage.outputTokens;
+          break;
+        case 'message_stop':
+          yield { type: 'finish', finishReason, usage };
+          return;
+        case 'error':
+          throw new ModelError('bad_response', this.provider, `the stream reported ${data.error?.type ?? 'an error'}: ${data.error?.message ?? event.data}`);
+      }
+    }
+    throw new ModelError('bad_response', this.provider, 'the stream ended before message_stop');
+  }
+
+  private headers(): Record<string, string> {
+    return { 'x-api-key': this.options.apiKey, 'anthropic-version': ANTHROPIC_VERSION, ...this.options.headers };
+  }
+
+  private body(request: GenerateRequest, stream: boolean): Record<string, unknown> {
+    // The API has no system role: system text goes in the top-level `system` field, wherever
+    // in the conversation it was.
+    const system = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
+    return {
+      model: this.options.model,
+      max_tokens: request.maxTokens ?? this.options.defaultMaxTokens ?? DEFAULT_MAX_TOKENS,
+      ...(system.length > 0 && { system: system.join('\n\n') }),
+      messages: request.messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content })),
+      ...(request.temperature !== undefined && { temperature: request.temperature }),
+      ...(stream && { stream: true }),
+    };
+  }
+}
+
+export function createAnthropicModel(options: AnthropicModelOptions): AnthropicModel {
+  return new AnthropicModel(options);
+}
+
+function toFinishReason(reason: string | null | undefined): FinishReason {
+  switch (reason) {
+    case 'max_tokens':
+    case 'model_context_window_exceeded':
+      return 'length';
+    case 'tool_use':
+      return 'tool-calls';
+    case 'refusal':
+      return 'content-filter';
+    default:
+      // end_turn, stop_sequence, pause_turn: the model stopped of its own accord.
+      return 'stop';
+  }
+}
+
+const ErrorBodySchema = z.object({ error: z.object({ type: z.string().optional(), message: z.string().optional() }) });
+
+/** Anthropic's too-long prompt is a 400 invalid_request_error whose message says so. */
+export function readAnthropicError(_status: number, body: unknown, text: string): VendorErrorInfo {
+  const parsed = ErrorBodySchema.safeParse(body);
+  const message = parsed.success ? `${parsed.data.error.type ?? 'error'}: ${parsed.data.error.message ?? ''}` : text;
+  return { message, contextLength: /prompt is too long|exceed context limit|context window/i.test(message) };
+}
