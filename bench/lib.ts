@@ -17,7 +17,10 @@ export interface Child {
 /** Start a node script that prints a JSON line with event "listening" and its url. */
 export async function spawnServer(args: string[], env: Record<string, string>, cwd: string): Promise<Child> {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // The figures are for the built-in model: vendor keys in the shell must not send load to a vendor.
+  const inherited = { ...process.env };
+  for (const name of ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'OLLAMA_HOST', 'MODEL_PATH', 'API_KEY', 'PINCER_CONFIG']) delete inherited[name];
+  const child = spawn(process.execPath, args, { cwd, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start within 20 s')), 20_000);

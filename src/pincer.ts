@@ -6,8 +6,8 @@ import type { PincerConfig } from './config/schema.js';
 import { errorMessage } from './errors.js';
 import { MessageEvents } from './events/message-events.js';
 import { createLogger, type PincerLogger } from './log/logger.js';
-import { LocalModel } from './models/local/local-model.js';
 import { modelResponder } from './models/responder.js';
+import { buildModelLayer, type ModelLayer } from './models/setup.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PipelineRegistry } from './pipeline/registry.js';
 import { PluginManager } from './plugins/plugin-manager.js';
@@ -45,6 +45,7 @@ export class Pincer {
   readonly pipeline: Pipeline;
   readonly workers: WorkerPool;
   readonly plugins: PluginManager;
+  readonly models: ModelLayer;
   readonly startedAt = Date.now();
 
   private httpServer: FastifyInstance | undefined;
@@ -76,8 +77,10 @@ export class Pincer {
       stats: () => this.queue.stats(),
       env,
     });
-    // The built-in model answers until a remote model is configured (docs/models.md).
-    this.registry.addResponder(modelResponder({ model: new LocalModel({ botName: config.bot.name, version: PINCER_VERSION }) }));
+    // The built-in model answers unless models.default or a vendor key says otherwise (docs/models.md).
+    this.models = buildModelLayer(config, env, PINCER_VERSION);
+    this.closers.push({ name: 'models', close: () => this.models.close() });
+    this.registry.addResponder(modelResponder({ model: this.models.model, systemPrompt: this.models.systemPrompt }));
   }
 
   /** Open the store and build every part; nothing is consumed or served until `start()`. */

@@ -114,6 +114,59 @@ const pluginsSchema = z
   .strict()
   .prefault({});
 
+const PROVIDERS = ['local', 'openai', 'openai-compatible', 'anthropic', 'gemini', 'ollama'] as const;
+
+const deploymentSchema = z
+  .object({
+    provider: z.enum(PROVIDERS),
+    /** The vendor's model name; the local model ignores it. */
+    model: z.string().min(1).optional(),
+    /** Server root for openai-compatible and ollama (and to override a vendor's endpoint). */
+    base_url: z.string().url().optional(),
+    /** Falls back to the vendor's usual variable (OPENAI_API_KEY, ...) and then API_KEY. */
+    api_key: z.string().min(1).optional(),
+    id: z.string().min(1).optional(),
+    priority: z.number().int().min(0).default(0),
+    weight: z.number().positive().default(1),
+    /** USD per million input and output tokens, for cost accounting. */
+    cost: z.object({ input: z.number().min(0), output: z.number().min(0) }).strict().optional(),
+  })
+  .strict();
+
+const modelsSchema = z
+  .object({
+    /**
+     * The deployments answering free text, tried by priority then weight. Empty: taken from
+     * the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, OLLAMA_HOST), else the
+     * built-in local model.
+     */
+    default: z.array(deploymentSchema).default([]),
+    system_prompt: z.string().default('You are {bot}, a helpful assistant in a chat. Answer briefly and plainly.'),
+    router: z
+      .object({
+        attempts_per_deployment: positiveInt(2),
+        max_attempts: positiveInt(4),
+        backoff: duration('500ms'),
+        max_backoff: duration('8s'),
+        max_retry_after: duration('10s'),
+        cooldown_after: positiveInt(3),
+        cooldown: duration('30s'),
+        timeout: duration('60s'),
+        first_token_timeout: duration('20s'),
+        chunk_timeout: duration('20s'),
+      })
+      .strict()
+      .prefault({}),
+    cache: z
+      .object({ max_entries: z.number().int().min(0).default(1000), ttl: duration('1h') })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
+export type DeploymentConfig = z.output<typeof deploymentSchema>;
+
 export const configSchema = z
   .object({
     data_dir: z.string().min(1).default('./data'),
@@ -129,6 +182,7 @@ export const configSchema = z
     log: logSchema,
     bot: botSchema,
     plugins: pluginsSchema,
+    models: modelsSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -76,11 +76,21 @@ export interface RunningPincer {
   close(): Promise<void>;
 }
 
+/** Variables that would point a test's bot at a real model vendor; tests never inherit them. */
+const MODEL_VARIABLES = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'OLLAMA_HOST', 'MODEL_PATH', 'API_KEY', 'PINCER_CONFIG'];
+
+/** process.env without the model variables a developer's shell may hold. */
+export function hermeticEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of MODEL_VARIABLES) delete env[name];
+  return env;
+}
+
 /** A real Pincer on 127.0.0.1 and a free port, over a temp SQLite store. */
 export async function startPincer(env: Record<string, string> = {}, setup?: (p: Pincer) => void): Promise<RunningPincer> {
   const { dir, cleanup } = tempDir();
   const logs = new LogCapture();
-  const pincer = await Pincer.create({ config: testConfig(dir, env), logDestination: logs, env: { ...process.env, ...env } });
+  const pincer = await Pincer.create({ config: testConfig(dir, env), logDestination: logs, env: { ...hermeticEnv(), ...env } });
   setup?.(pincer);
   const url = await pincer.start();
   return {
