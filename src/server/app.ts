@@ -10,6 +10,7 @@ import { adminQueueRoutes } from './routes/admin-queue.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
+import { openAICompatRoutes } from './routes/openai-compat.js';
 import { pluginHttpRoutes } from './routes/plugin-http.js';
 import { ErrorSchema, MessageViewSchema } from './schemas.js';
 import { EventStreams } from './sse.js';
@@ -78,6 +79,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   messageRoutes(app, deps, streams);
   conversationRoutes(app, deps);
   adminQueueRoutes(app, deps);
+  openAICompatRoutes(app, deps);
   adminPluginRoutes(app, deps.plugins);
   pluginHttpRoutes(app, deps.plugins);
 

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError, PincerError } from '../../errors.js';
 import { TERMINAL_STATES } from '../../events/message-events.js';
-import type { JsonObject, MessageRecord } from '../../queue/types.js';
+import type { JsonObject } from '../../queue/types.js';
 import type { ServerDeps } from '../deps.js';
+import { messageWaiter } from '../message-wait.js';
 import { messageView } from '../message-view.js';
 import { AcceptedSchema, ErrorSchema, IdParams, MessageViewSchema, object, sendMessageBody, string, type SendMessageBody } from '../schemas.js';
 import type { EventStreams } from '../sse.js';
@@ -12,31 +13,7 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
   const { queue, events, config } = deps;
   const maxWaitSeconds = Math.floor(config.server.max_wait / 1000);
 
-  /** A message as stored; a final state is shown only once it is durable. */
-  const durableView = async (id: string): Promise<MessageRecord | undefined> => {
-    const record = await queue.get(id);
-    if (record && TERMINAL_STATES.has(record.state)) await queue.synced();
-    return record;
-  };
-
-  /** The message once done or dead within `ms`, else undefined (also when the client leaves or we shut down). */
-  const waitForFinal = async (id: string, ms: number, request: FastifyRequest): Promise<MessageRecord | undefined> => {
-    const abort = new AbortController();
-    const stop = () => abort.abort();
-    request.raw.once('close', stop);
-    deps.shutdownSignal.addEventListener('abort', stop, { once: true });
-    try {
-      // Subscribe before looking, so a reply landing in between is not missed.
-      const finished = events.waitForTerminal(id, ms, abort.signal);
-      let record = await durableView(id);
-      if (record && !TERMINAL_STATES.has(record.state) && (await finished)) record = await durableView(id);
-      return record && TERMINAL_STATES.has(record.state) ? record : undefined;
-    } finally {
-      abort.abort();
-      request.raw.off('close', stop);
-      deps.shutdownSignal.removeEventListener('abort', stop);
-    }
-  };
+  const { durableView, waitForFinal } = messageWaiter(deps);
 
   app.post(
     '/v1/messages',

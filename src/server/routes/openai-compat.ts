@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PincerError } from '../../errors.js';
+import type { JsonObject, MessageRecord } from '../../queue/types.js';
+import type { ServerDeps } from '../deps.js';
+import { messageWaiter } from '../message-wait.js';
+import { ErrorSchema, idPattern, object, string } from '../schemas.js';
+
+/**
+ * OpenAI's Chat Completions and model list on Pincer's own server, so any OpenAI client can
+ * talk to the bot. A request is a message like any other: queued durably, analysed, answered
+ * by the pipeline (commands, plugins, the configured model), then returned in OpenAI's shape.
+ */
+
+export const BOT_MODEL_ID = 'pincer';
+
+const ContentPart = object({ type: string(), text: string() }, ['type']);
+const ChatMessage = object(
+  {
+    role: { enum: ['system', 'developer', 'user', 'assistant', 'tool'] },
+    content: { anyOf: [string(), { type: 'array', items: ContentPart }, { type: 'null' }] },
+    name: string(),
+  },
+  ['role'],
+);
+const ChatBody = object(
+  {
+    model: string({ minLength: 1 }),
+    messages: { type: 'array', items: ChatMessage, minItems: 1, maxItems: 1000 },
+    stream: { type: 'boolean' },
+    stream_options: { anyOf: [object({ include_usage: { type: 'boolean' } }, []), { type: 'null' }] },
+    temperature: { anyOf: [{ type: 'number', minimum: 0, maximum: 2 }, { type: 'null' }] },
+    max_tokens: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
+    max_completion_tokens: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
+    n: { anyOf: [{ type: 'integer', minimum: 1, maximum: 1 }, { type: 'null' }] },
+    user: string({ maxLength: 128 }),
+  },
+  ['model', 'messages'],
+);
+
+interface ChatBody {
+  model: string;
+  messages: Array<{ role: string; content?: string | Array<{ type: string; text?: string }> | null }>;
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean } | null;
+  temperature?: number | null;
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  user?: string;
+}
+
+function textOf(content: ChatBody['messages'][number]['content']): string {
+  if (typeof content === 'string') return content;
+  return (content ?? []).filter((p) => p.type === 'text' && typeof p.text === 'string').map((p) => p.text).join('\n');
+}
+
+function usageOf(record: MessageRecord): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
+  const usage = (record.reply?.data as { usage?: { inputTokens?: number; outputTokens?: number } } | undefined)?.usage;
+  // Replies not made by a model (a command) have no token counts; words are a fair estimate.
+  const prompt = usage?.inputTokens ?? record.text.split(/\s+/).filter(Boolean).length;
+  const completion = usage?.outputTokens ?? (record.reply?.text ?? '').split(/\s+/).filter(Boolean).length;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void {
+  const { queue, events, config } = deps;
+  const { waitForFinal } = messageWaiter(deps);
+  const created = Math.floor(Date.now() / 1000);
+
+  app.get(
+    '/v1/models',
+    { schema: { tags: ['openai'], summary: 'OpenAI-compatible model list: the bot itself', security: [{ bearer: [] }] } },
+    async () => ({ object: 'list', data: [{ id: BOT_MODEL_ID, object: 'model', created, owned_by: 'pincer' }] }),
+  );
+
+  app.post(
+    '/v1/chat/completions',
+    {
+      schema: {
+        tags: ['openai'],
+        summary: 'OpenAI-compatible chat completion (stream and non-stream), answered through the queue and pipeline',
+        description: `The last user message is the message sent to the bot. Header \`x-conversation-id\` (or the \`user\` field) keeps turns in one conversation. Model: "${BOT_MODEL_ID}".`,
+        security: [{ bearer: [] }],
+        body: ChatBody,
+        headers: object({ 'x-conversation-id': string({ pattern: idPattern }) }, []),
+        response: { 400: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema, 502: ErrorSchema, 504: ErrorSchema },
+      },
+    },
+    async (request: FastifyRequest<{ Body: ChatBody }>, reply: FastifyReply) => {
+      const body = request.body;
+      if (body.model !== BOT_MODEL_ID) throw new PincerError('MODEL_NOT_FOUND', `model "${body.model}" does not exist here; use "${BOT_MODEL_ID}" (GET /v1/models)`, 404);
+      const last = body.messages[body.messages.length - 1] as ChatBody['messages'][number];
+      if (last.role !== 'user') throw new PincerError('VALIDATION_ERROR', `the last message must have role "user" (it has "${last.role}")`, 400);
+      const text = textOf(last.content).trim();
+      if (!text) throw new PincerError('VALIDATION_ERROR', 'the last user message has no text', 400);
+      if (text.length > config.server.max_text_length) throw new PincerError('VALIDATION_ERROR', `the last user message is longer than ${config.server.max_text_length} characters`, 400);
+
+      const conversationId = (request.headers['x-conversation-id'] as string | undefined) ?? (body.user ? `openai:${body.user}`.slice(0, 128) : randomUUID());
+      const metadata: JsonObject = { openai: { model: body.model, ...(body.temperature != null ? { temperature: body.temperature } : {}), ...((body.max_completion_tokens ?? body.max_tokens) != null ? { maxTokens: (body.max_completion_tokens ?? body.max_tokens) as number } : {}) } };
+      const result = await queue.enqueue({ text, conversationId, channel: 'openai', priority: 'normal', metadata, ...(body.user ? { sender: body.user } : {}) });
+      const id = `chatcmpl-${result.id}`;
+
+      if (body.stream) return streamCompletion(request, reply, result.id, id, body);
+
+      const record = await waitForFinal(result.id, config.server.max_wait, request);
+      return reply.send(completion(id, failIfNotAnswered(record, result.id, config.server.max_wait)));
+    },
+  );
+
+  function failIfNotAnswered(record: MessageRecord | undefined, messageId: string, waitedMs: number): MessageRecord {
+    if (!record) throw new PincerError('REPLY_TIMEOUT', `no reply within ${Math.round(waitedMs / 1000)} s; the message is still queued: GET /v1/messages/${messageId}`, 504);
+    if (record.state === 'dead' || !record.reply) throw new PincerError('REPLY_FAILED', `the bot could not answer: ${record.lastError ?? 'unknown error'}`, 502);
+    return record;
+  }
+
+  function completion(id: string, record: MessageRecord) {
+    return {
+      id,
+      object: 'chat.completion',
+      created: Math.floor(record.createdAt / 1000),
+      model: BOT_MODEL_ID,
+      choices: [{ index: 0, message: { role: 'assistant', content: record.reply?.text ?? '', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      usage: usageOf(record),
+    };
+  }
+
+  /**
+   * Tokens go out as the responder streams them. The stored reply is the truth: whatever part
+   * of it the live tokens did not carry (they may start before this subscription) is sent last.
+   */
+  async function streamCompletion(request: FastifyRequest, reply: FastifyReply, messageId: string, id: string, body: ChatBody): Promise<void> {
+    const createdAt = Math.floor(Date.now() / 1000);
+    let sent = '';
+    const chunk = (delta: Record<string, string>, finish: string | null) => ({ id, object: 'chat.completion.chunk', created: createdAt, model: BOT_MODEL_ID, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+    const write = (data: unknown) => reply.raw.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': request.id });
+    write(chunk({ role: 'assistant', content: '' }, null));
+    const unsubscribe = events.subscribe(messageId, (event) => {
+      if (event.type !== 'token') return;
+      sent += event.delta;
+      write(chunk({ content: event.delta }, null));
+    });
+    try {
+      const record = await waitForFinal(messageId, config.server.max_wait, request);
+      if (!record || record.state === 'dead' || !record.reply) {
+        const error = record ? `the bot could not answer: ${record.lastError ?? 'unknown error'}` : `no reply within ${Math.round(config.server.max_wait / 1000)} s (GET /v1/messages/${messageId})`;
+        write({ error: { code: record ? 'REPLY_FAILED' : 'REPLY_TIMEOUT', message: error, type: 'server_error' } });
+        return;
+      }
+      const full = record.reply.text;
+      if (full.startsWith(sent) && full.length > sent.length) write(chunk({ content: full.slice(sent.length) }, null));
+      write(chunk({}, 'stop'));
+      if (body.stream_options?.include_usage) write({ id, object: 'chat.completion.chunk', created: createdAt, model: BOT_MODEL_ID, choices: [], usage: usageOf(record) });
+      write('[DONE]');
+    } finally {
+      unsubscribe();
+      reply.raw.end();
+    }
+  }
+}
