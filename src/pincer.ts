@@ -6,6 +6,7 @@ import type { PincerConfig } from './config/schema.js';
 import { errorMessage } from './errors.js';
 import { MessageEvents } from './events/message-events.js';
 import { createLogger, type PincerLogger } from './log/logger.js';
+import { conversationHistory } from './models/history.js';
 import { modelResponder } from './models/responder.js';
 import { buildModelLayer, type ModelLayer } from './models/setup.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -80,7 +81,8 @@ export class Pincer {
     // The built-in model answers unless models.default or a vendor key says otherwise (docs/models.md).
     this.models = buildModelLayer(config, env, PINCER_VERSION);
     this.closers.push({ name: 'models', close: () => this.models.close() });
-    this.registry.addResponder(modelResponder({ model: this.models.model, systemPrompt: this.models.systemPrompt }));
+    const history = config.models.history_tokens > 0 ? { history: conversationHistory(this.queue, config.models.history_tokens) } : {};
+    this.registry.addResponder(modelResponder({ model: this.models.model, systemPrompt: this.models.systemPrompt, ...history }));
   }
 
   /** Open the store and build every part; nothing is consumed or served until `start()`. */

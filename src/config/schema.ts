@@ -142,6 +142,8 @@ const modelsSchema = z
      */
     default: z.array(deploymentSchema).default([]),
     system_prompt: z.string().default('You are {bot}, a helpful assistant in a chat. Answer briefly and plainly.'),
+    /** Earlier turns sent with each message, in approximate tokens (newest first until spent). */
+    history_tokens: z.number().int().min(0).default(2000),
     router: z
       .object({
         attempts_per_deployment: positiveInt(2),

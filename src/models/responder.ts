@@ -7,7 +7,7 @@ export interface ModelResponderOptions {
   model: LanguageModel;
   systemPrompt?: string;
   /** Earlier turns of the conversation, oldest first, already cut to the model's budget. */
-  history?: (conversationId: string, signal: AbortSignal) => Promise<ChatMessage[]>;
+  history?: (conversationId: string, currentMessageId: string) => Promise<ChatMessage[]>;
   order?: number;
 }
 
@@ -23,7 +23,7 @@ export function modelResponder(options: ModelResponderOptions): Responder {
     async respond(ctx) {
       const messages: ChatMessage[] = [];
       if (options.systemPrompt) messages.push({ role: 'system', content: options.systemPrompt });
-      if (options.history) messages.push(...(await options.history(ctx.message.conversationId, ctx.signal)));
+      if (options.history) messages.push(...(await options.history(ctx.message.conversationId, ctx.message.id)));
       messages.push({ role: 'user', content: ctx.message.text });
 
       let text = '';

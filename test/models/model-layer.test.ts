@@ -20,7 +20,7 @@ async function bot(configLine: string | undefined, env: Record<string, string> =
   return { pincer, url: await pincer.start() };
 }
 
-const say = async (url: string, text: string) => (await postJson(`${url}/v1/messages?wait=10`, { text })).body;
+const say = async (url: string, text: string, conversationId?: string) => (await postJson(`${url}/v1/messages?wait=10`, { text, ...(conversationId ? { conversationId } : {}) })).body;
 
 describe('model configuration', () => {
   it('moves from the built-in model to an OpenAI-compatible server and back with one line of configuration', async () => {
@@ -37,6 +37,23 @@ describe('model configuration', () => {
     const sent = fake.requests.at(-1);
     expect(sent).toMatchObject({ method: 'POST', path: '/v1/chat/completions' });
     expect((sent?.body as { model: string; stream: boolean; messages: Array<{ role: string }> })).toMatchObject({ model: 'fake-model', stream: true, messages: [{ role: 'system' }, { role: 'user' }] });
+  });
+
+  it('sends the conversation\'s earlier turns, newest first within the token budget', async () => {
+    const fake = await FakeLlm.start();
+    cleanups.push(() => fake.close());
+    const { url } = await bot(`models: { default: [ { provider: openai-compatible, base_url: "${fake.url}/v1", model: m } ], history_tokens: 12 }`);
+    await say(url, 'one two three', 'talk');
+    await say(url, 'four five six', 'talk');
+    await say(url, 'seven', 'talk');
+    const last = fake.requests.at(-1)?.body as { messages: Array<{ role: string; content: string }> };
+    // The budget (12 tokens) holds only the newest earlier turn (4 + 6 tokens); two would be 20.
+    expect(last.messages.map((m) => [m.role, m.content])).toEqual([
+      ['system', expect.stringMatching(/^You are Pincer/)],
+      ['user', 'four five six'],
+      ['assistant', FakeLlm.reply('four five six')],
+      ['user', 'seven'],
+    ]);
   });
 
   it('retries a failing server through the router, so the message is answered on its first attempt', async () => {

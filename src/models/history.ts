@@ -1,0 +1,37 @@
+import type { Queue } from '../queue/types.js';
+import type { ChatMessage } from './types.js';
+
+/** How many stored messages are read to build a prompt; the token budget then trims them. */
+const SCAN_LIMIT = 200;
+
+/**
+ * Earlier turns of a conversation, oldest first, as chat messages: each answered message
+ * and its reply. Newest turns are kept first until the budget (in approximate tokens:
+ * words × 4/3) is spent, so a long conversation never overflows the model's context.
+ */
+export function conversationHistory(queue: Queue, budgetTokens: number) {
+  return async (conversationId: string, currentId: string): Promise<ChatMessage[]> => {
+    const records = await queue.conversation(conversationId, { limit: SCAN_LIMIT });
+    const turns: ChatMessage[][] = [];
+    for (const r of records) {
+      if (r.id === currentId || r.state !== 'done' || !r.reply) continue;
+      turns.push([
+        { role: 'user', content: r.text },
+        { role: 'assistant', content: r.reply.text },
+      ]);
+    }
+    const kept: ChatMessage[][] = [];
+    let spent = 0;
+    for (const turn of turns.reverse()) {
+      const cost = turn.reduce((n, m) => n + approximateTokens(m.content), 0);
+      if (spent + cost > budgetTokens) break;
+      spent += cost;
+      kept.unshift(turn);
+    }
+    return kept.flat();
+  };
+}
+
+export function approximateTokens(text: string): number {
+  return Math.ceil((text.split(/\s+/).filter(Boolean).length * 4) / 3);
+}
