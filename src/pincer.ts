@@ -118,6 +118,7 @@ export class Pincer {
       queue: this.queue,
       events: this.events,
       plugins: this.plugins,
+      models: this.models,
       version: PINCER_VERSION,
       readiness: () => this.readiness(),
       workerStats: () => this.workers.stats(),

@@ -1,5 +1,6 @@
 import type { DeploymentConfig, PincerConfig } from '../config/schema.js';
-import { PincerError } from '../errors.js';
+import { PincerError, errorMessage } from '../errors.js';
+import { ModelError } from './errors.js';
 import { CachedModel } from './cache.js';
 import { LocalModel } from './local/local-model.js';
 import { createAnthropicModel } from './providers/anthropic.js';
@@ -33,12 +34,23 @@ export interface DeploymentView {
   source: string;
 }
 
+export interface DeploymentCheck {
+  id: string;
+  ok: boolean;
+  ms: number;
+  /** The start of the reply, when it answered. */
+  reply?: string;
+  error?: { code: string; message: string };
+}
+
 export interface ModelLayer {
   /** What the responder calls: the router, behind the response cache. */
   model: LanguageModel;
   router: ModelRouter;
   deployments: DeploymentView[];
   systemPrompt: string;
+  /** Ask each deployment (or one) for a tiny reply, bypassing the router: is it usable? */
+  check(id?: string, timeoutMs?: number): Promise<DeploymentCheck[]>;
   close(): Promise<void>;
 }
 
@@ -85,10 +97,28 @@ export function buildModelLayer(config: PincerConfig, env: NodeJS.ProcessEnv, ve
     router,
     deployments: views,
     systemPrompt: config.models.system_prompt.replace(/\{bot\}/g, config.bot.name),
+    check: async (id, timeoutMs = 15_000) => {
+      const chosen = deployments.filter((d) => id === undefined || d.id === id);
+      if (chosen.length === 0) throw new PincerError('MODEL_NOT_FOUND', `no deployment "${id}"; deployments: ${deployments.map((d) => d.id).join(', ')}`, 404);
+      return Promise.all(chosen.map((d) => checkDeployment(d, timeoutMs)));
+    },
     close: async () => {
       await Promise.all(closers.map((close) => close()));
     },
   };
+}
+
+async function checkDeployment(d: Deployment, timeoutMs: number): Promise<DeploymentCheck> {
+  const started = performance.now();
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const result = await d.model.doGenerate({ messages: [{ role: 'user', content: 'Reply with the single word OK.' }], maxTokens: 8, temperature: 0, signal });
+    return { id: d.id, ok: true, ms: Math.round(performance.now() - started), reply: result.text.slice(0, 80) };
+  } catch (err) {
+    const code = err instanceof ModelError ? err.code : signal.aborted ? 'MODEL_TIMEOUT' : 'MODEL_SERVER';
+    const message = signal.aborted && !(err instanceof ModelError && err.errorClass !== 'aborted') ? `no answer within ${timeoutMs} ms` : errorMessage(err);
+    return { id: d.id, ok: false, ms: Math.round(performance.now() - started), error: { code, message } };
+  }
 }
 
 /** Without models.default: every vendor whose usual variable is set, in this order, else the built-in model. */

@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { installAuth } from './auth.js';
 import type { ServerDeps } from './deps.js';
 import { installErrorHandling } from './errors.js';
+import { adminModelRoutes } from './routes/admin-models.js';
 import { adminPluginRoutes } from './routes/admin-plugins.js';
 import { adminQueueRoutes } from './routes/admin-queue.js';
 import { conversationRoutes } from './routes/conversations.js';
@@ -81,6 +82,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   adminQueueRoutes(app, deps);
   openAICompatRoutes(app, deps);
   adminPluginRoutes(app, deps.plugins);
+  adminModelRoutes(app, deps.models);
   pluginHttpRoutes(app, deps.plugins);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { PincerConfig } from '../config/schema.js';
 import type { MessageEvents } from '../events/message-events.js';
+import type { ModelLayer } from '../models/setup.js';
 import type { PluginManager } from '../plugins/plugin-manager.js';
 import type { Queue } from '../queue/types.js';
 import type { WorkerPoolStats } from '../workers/worker-pool.js';
@@ -19,6 +20,7 @@ export interface ServerDeps {
   queue: Queue;
   events: MessageEvents;
   plugins: PluginManager;
+  models: ModelLayer;
   version: string;
   readiness(): Promise<ReadinessReport>;
   workerStats(): WorkerPoolStats;

@@ -101,6 +101,18 @@ describe('pincer CLI without a server', () => {
     expect(result.stderr).toMatch(/CLI_UNREACHABLE: cannot reach Pincer at http:\/\/127\.0\.0\.1:\d+ .*is `pincer start` running/);
   });
 
+  it('models list shows the configured deployments without a running server', async () => {
+    const { dir, cleanup } = tempDir('pincer-cli-models-');
+    try {
+      const result = await runCli(['models', 'list'], { cwd: dir, env: { PINCER_URL: '', PINCER_PORT: String(await freePort()) } });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^Pincer is not running/);
+      expect(result.stdout).toMatch(/^local\s+local\s+local\/intents\s+0\s+1\s+default \(no model configured\)/m);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('start refuses to expose an open API on a public address', async () => {
     writeFileSync(path.join(dir, 'pincer.config.yaml'), 'server:\n  host: 0.0.0.0\n');
     const result = await runCli(['start'], { cwd: dir, env: { PINCER_DATA_DIR: dir, PINCER_API_TOKENS: '', PINCER_ADMIN_TOKENS: '' } });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pincer } from '../../src/pincer.js';
 import { FakeLlm } from '../support/fake-llm.js';
-import { LogCapture, postJson, tempDir, testConfig } from '../support/index.js';
+import { LogCapture, getJson, postJson, tempDir, testConfig } from '../support/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -64,6 +64,26 @@ describe('model configuration', () => {
     const message = await say(url, 'hello');
     expect(message).toMatchObject({ status: 'done', attempts: 1, reply: { text: FakeLlm.reply('hello') } });
     expect(fake.requests.filter((r) => r.path === '/v1/chat/completions')).toHaveLength(2);
+  });
+
+  it('lists deployments with their usage and checks each one live (admin API)', async () => {
+    const fake = await FakeLlm.start({ apiKey: 'right-key' });
+    cleanups.push(() => fake.close());
+    const { url } = await bot(
+      `models: { default: [ { id: good, provider: openai-compatible, base_url: "${fake.url}/v1", model: m, api_key: right-key }, { id: bad, provider: openai-compatible, base_url: "${fake.url}/v1", model: m, api_key: wrong-key, priority: 1 } ] }`,
+    );
+    await say(url, 'hello');
+    const listed = (await getJson(`${url}/v1/admin/models`)).body.deployments;
+    expect(listed).toEqual([
+      expect.objectContaining({ id: 'good', provider: 'openai-compatible', priority: 0, calls: 1, failures: 0, usage: expect.objectContaining({ outputTokens: expect.any(Number) }) }),
+      expect.objectContaining({ id: 'bad', priority: 1, calls: 0 }),
+    ]);
+    const checked = (await postJson(`${url}/v1/admin/models/test`, {})).body.results;
+    expect(checked).toEqual([
+      expect.objectContaining({ id: 'good', ok: true }),
+      expect.objectContaining({ id: 'bad', ok: false, error: expect.objectContaining({ code: 'MODEL_AUTH' }) }),
+    ]);
+    expect(await postJson(`${url}/v1/admin/models/test`, { deployment: 'nope' })).toMatchObject({ status: 404, body: { error: { code: 'MODEL_NOT_FOUND' } } });
   });
 
   it('refuses to start with a missing key or an unsupported MODEL_PATH, naming the setting', async () => {
