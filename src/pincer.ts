@@ -54,6 +54,7 @@ export class Pincer {
   private readonly shutdown = new AbortController();
   private closing: Promise<void> | undefined;
   private listening = false;
+  private modelsStatus = 'warming up';
   private pluginsStarted = false;
 
   private constructor(config: PincerConfig, logger: PincerLogger, env: NodeJS.ProcessEnv) {
@@ -138,8 +139,11 @@ export class Pincer {
   async start(): Promise<string> {
     // Plugins first, so the first message already meets every enabled analyzer and command.
     this.closers.push({ name: 'plugins', close: () => this.plugins.close() });
+    // Plugins and model warm-up run side by side; /ready waits for both.
+    const warming = this.warmUpModels();
     await this.plugins.start();
     this.pluginsStarted = true;
+    await warming;
     if (this.config.workers.enabled) {
       this.workers.start();
       this.closers.push({ name: 'workers', close: () => this.workers.stop() });
@@ -176,6 +180,7 @@ export class Pincer {
     }
     if (this.config.workers.enabled) checks.workers = this.workers.stats().running ? 'ok' : 'not running';
     checks.plugins = this.pluginsStarted ? 'ok' : 'starting';
+    checks.models = this.modelsStatus;
     checks.http = this.listening ? 'ok' : 'not listening';
     const failing = Object.entries(checks).filter(([, v]) => v !== 'ok');
     return failing.length === 0 ? { ready: true, checks } : { ready: false, reason: failing.map(([k, v]) => `${k}: ${v}`).join('; '), checks };
@@ -199,6 +204,15 @@ export class Pincer {
       }
     })();
     return this.closing;
+  }
+
+  private async warmUpModels(): Promise<void> {
+    const started = Date.now();
+    const failures = await this.models.warmUp(this.config.models.router.timeout);
+    for (const f of failures) this.log.warn({ event: 'model.warmup_failed', deployment: f.id, error: f.error }, `model deployment ${f.id} failed to warm up: ${f.error}`);
+    const usable = this.models.deployments.length - failures.length;
+    this.modelsStatus = usable > 0 ? 'ok' : `no model deployment is usable: ${failures.map((f) => `${f.id}: ${f.error}`).join('; ')}`;
+    this.log.info({ event: 'model.warmup', ms: Date.now() - started, usable, failed: failures.length }, `models warmed up in ${Date.now() - started} ms (${usable} of ${this.models.deployments.length} usable)`);
   }
 
   private async purgeOld(): Promise<void> {

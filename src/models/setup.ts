@@ -49,6 +49,11 @@ export interface ModelLayer {
   router: ModelRouter;
   deployments: DeploymentView[];
   systemPrompt: string;
+  /**
+   * Warm every deployment that can be warmed (S3.1). Resolves with the failures; the layer is
+   * usable when at least one deployment warmed (or needs no warming).
+   */
+  warmUp(timeoutMs: number): Promise<Array<{ id: string; error: string }>>;
   /** Ask each deployment (or one) for a tiny reply, bypassing the router: is it usable? */
   check(id?: string, timeoutMs?: number): Promise<DeploymentCheck[]>;
   close(): Promise<void>;
@@ -97,6 +102,20 @@ export function buildModelLayer(config: PincerConfig, env: NodeJS.ProcessEnv, ve
     router,
     deployments: views,
     systemPrompt: config.models.system_prompt.replace(/\{bot\}/g, config.bot.name),
+    warmUp: async (timeoutMs) => {
+      const results = await Promise.all(
+        deployments.map(async (d) => {
+          if (!d.model.warmUp) return undefined;
+          try {
+            await d.model.warmUp(AbortSignal.timeout(timeoutMs));
+            return undefined;
+          } catch (err) {
+            return { id: d.id, error: errorMessage(err) };
+          }
+        }),
+      );
+      return results.filter((r): r is { id: string; error: string } => r !== undefined);
+    },
     check: async (id, timeoutMs = 15_000) => {
       const chosen = deployments.filter((d) => id === undefined || d.id === id);
       if (chosen.length === 0) throw new PincerError('MODEL_NOT_FOUND', `no deployment "${id}"; deployments: ${deployments.map((d) => d.id).join(', ')}`, 404);

@@ -58,6 +58,8 @@ export interface LanguageModel {
   readonly provider: string;
   doGenerate(request: GenerateRequest): Promise<GenerateResult>;
   doStream(request: GenerateRequest): AsyncIterable<StreamPart>;
+  /** Get ready for the first call (open connections, check the key, load weights); optional. */
+  warmUp?(signal: AbortSignal): Promise<void>;
 }
 
 export interface NLPModel extends LanguageModel {

@@ -86,6 +86,20 @@ describe('model configuration', () => {
     expect(await postJson(`${url}/v1/admin/models/test`, { deployment: 'nope' })).toMatchObject({ status: 404, body: { error: { code: 'MODEL_NOT_FOUND' } } });
   });
 
+  it('warms models up at start, and is not ready while no deployment is usable', async () => {
+    const fake = await FakeLlm.start({ apiKey: 'right-key' });
+    cleanups.push(() => fake.close());
+    const line = (key: string) => `models: { default: [ { provider: openai-compatible, base_url: "${fake.url}/v1", model: m, api_key: ${key} } ] }`;
+    const good = await bot(line('right-key'));
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toContain('GET /v1/models');
+    expect((await getJson(`${good.url}/ready`)).body).toMatchObject({ status: 'ready', checks: { models: 'ok' } });
+
+    const bad = await bot(line('wrong-key'));
+    const ready = await getJson(`${bad.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(ready.body.reason).toMatch(/^models: no model deployment is usable: openai-compatible:m: .*/);
+  });
+
   it('refuses to start with a missing key or an unsupported MODEL_PATH, naming the setting', async () => {
     await expect(bot('models: { default: [ { provider: openai } ] }')).rejects.toMatchObject({
       code: 'MODEL_CONFIG_INVALID',

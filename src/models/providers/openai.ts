@@ -69,6 +69,11 @@ export class OpenAIModel implements LanguageModel {
     return (await this.http.readJson(body, ModelListSchema, signal)).data.map((m) => m.id);
   }
 
+  /** Listing models opens a pooled connection and proves the key, without spending tokens. */
+  async warmUp(signal: AbortSignal): Promise<void> {
+    await this.listModels(signal);
+  }
+
   close(): Promise<void> {
     return this.http.close();
   }

@@ -22,7 +22,7 @@ export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
       config: { accessLog: false },
       schema: {
         tags: ['operations'],
-        summary: 'Readiness: 200 when storage, queue and workers are ready, else 503 with the reason',
+        summary: 'Readiness: 200 when storage, workers, plugins and model warm-up are ready, else 503 with the reason',
         response: {
           200: object({ status: { const: 'ready' }, checks }, ['status', 'checks']),
           503: object({ status: { const: 'not_ready' }, reason: string(), checks }, ['status', 'reason', 'checks']),
