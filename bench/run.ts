@@ -2,7 +2,7 @@
  * `npm run bench`: the figures issue #2 asks for, measured on this machine in one run, with the
  * references (bare Fastify, BullMQ on the local Redis) measured in the same run. Prints a table.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -14,6 +14,7 @@ import { Pincer } from '../src/pincer.js';
 import { SqliteQueue } from '../src/queue/sqlite-queue.js';
 import { queueOptionsFrom } from '../src/queue/open.js';
 import { WorkerPool } from '../src/workers/worker-pool.js';
+import { instantLlm, modelOverhead } from './models.js';
 import { analyzerCost } from './plugins.js';
 import { CLI, DIST, percentile, printTable, rssMiB, sleep, spawnServer, type Row } from './lib.js';
 
@@ -83,8 +84,9 @@ async function durableIngest(): Promise<Awaited<ReturnType<typeof hammer>>> {
 }
 
 /** The whole path under the same load: every accepted message answered and stored. */
-async function endToEnd(env: Record<string, string> = {}, body = BODY): Promise<{ rate: number; loadMiB: number; drainSeconds: number }> {
+async function endToEnd(env: Record<string, string> = {}, body = BODY, configFile?: string): Promise<{ rate: number; loadMiB: number; drainSeconds: number }> {
   const dir = temp();
+  if (configFile) writeFileSync(path.join(dir, 'pincer.config.yaml'), configFile);
   const server = await spawnServer([CLI, 'start'], { ...serverEnv(dir), ...env }, dir);
   let loadMiB = 0;
   const sampler = setInterval(() => (loadMiB = Math.max(loadMiB, rssMiB(server.child.pid!))), 250);
@@ -211,8 +213,8 @@ async function enqueueToStart(plugins: string): Promise<{ p50: number; p99: numb
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const verdict = (ok: boolean): Row['verdict'] => (ok ? 'met' : 'missed');
 
-/** BENCH_ONLY=startup,http,queue,latency,plugins measures a subset (for working on one figure). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'startup,http,queue,latency,plugins').split(',').map((s) => s.trim()));
+/** BENCH_ONLY=startup,http,queue,latency,plugins,models measures a subset (for working on one figure). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'startup,http,queue,latency,plugins,models').split(',').map((s) => s.trim()));
 
 async function main(): Promise<void> {
   console.log(`Pincer benchmark: ${HTTP_SECONDS} s HTTP runs with ${CONNECTIONS} connections, ${QUEUE_JOBS} queue jobs; Node ${process.versions.node}`);
@@ -254,6 +256,24 @@ async function main(): Promise<void> {
     rows.push({ measure: `Analyzer throughput, plugin thread (${cost.concurrency} in flight)`, result: `${fmt(cost.isolated.perSecond)} msg/s` });
     const nlp = await endToEnd({ PINCER_PLUGINS_ENABLED: 'commands,sentiment,language' }, JSON.stringify({ text: 'I really love how quickly this little bot answers my questions!' }));
     rows.push({ measure: 'End to end with sentiment + language plugins', result: `${fmt(nlp.rate)} msg/s`, reference: `backlog drained ${fmt(nlp.drainSeconds, 1)} s after load; peak RSS ${fmt(nlp.loadMiB, 1)} MiB` });
+  }
+  if (ONLY.has('models')) {
+    const o = await modelOverhead();
+    rows.push({ measure: 'Model call, raw undici request to an instant server', result: `${fmt(o.rawUs, 1)} us` });
+    rows.push({ measure: 'Model call through the provider', result: `${fmt(o.providerUs, 1)} us`, reference: `+${fmt((o.providerUs - o.rawUs) / 1000, 3)} ms over raw`, target: '<= 0.3 ms over raw', verdict: verdict(o.providerUs - o.rawUs <= 300) });
+    rows.push({ measure: 'Model call through router + provider', result: `${fmt(o.routerUs, 1)} us`, reference: `+${fmt((o.routerUs - o.rawUs) / 1000, 3)} ms over raw`, target: '<= 0.3 ms over raw', verdict: verdict(o.routerUs - o.rawUs <= 300) });
+    // Free text (no command), answered by the model responder over the instant server.
+    const llm = await instantLlm();
+    try {
+      const turns = await endToEnd(
+        { PINCER_PLUGINS_ENABLED: 'commands', PINCER_MODELS_CACHE_MAX_ENTRIES: '0' },
+        JSON.stringify({ text: 'hello there, how is it going?' }),
+        `models: { default: [ { provider: openai-compatible, base_url: "${llm.url}/v1", model: bench } ], history_tokens: 0 }\n`,
+      );
+      rows.push({ measure: 'End to end turns through the model responder (instant LLM)', result: `${fmt(turns.rate)} turns/s`, reference: `backlog drained ${fmt(turns.drainSeconds, 1)} s after load`, target: '>= 3,000 turns/s', verdict: verdict(turns.rate >= 3000) });
+    } finally {
+      await llm.close();
+    }
   }
   if (ONLY.has('startup')) {
     for (const [label, env] of [
