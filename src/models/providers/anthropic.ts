@@ -55,12 +55,8 @@ export class AnthropicModel implements LanguageModel {
     };
   }
 
-  async *doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
-    try {
-      yield* this.stream(request);
-    } catch (err) {
-      throw this.http.toModelError(err, request.signal);
-    }
+  doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
+    return this.http.guard(this.stream(request), request.signal);
   }
 
   close(): Promise<void> {

@@ -53,12 +53,8 @@ export class GeminiModel implements LanguageModel {
     return { text: textOf(response), finishReason: finish, usage: usageOf(response) };
   }
 
-  async *doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
-    try {
-      yield* this.stream(request);
-    } catch (err) {
-      throw this.http.toModelError(err, request.signal);
-    }
+  doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
+    return this.http.guard(this.stream(request), request.signal);
   }
 
   close(): Promise<void> {

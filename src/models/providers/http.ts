@@ -122,6 +122,15 @@ export class VendorHttp {
     return new ModelError('server', this.provider, `request to ${this.origin} failed: ${typeof code === 'string' ? `${code} ` : ''}${message}`);
   }
 
+  /** A provider's stream, with whatever it throws mapped to a ModelError like any other call. */
+  async *guard<T>(parts: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
+    try {
+      yield* parts;
+    } catch (err) {
+      throw this.toModelError(err, signal);
+    }
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }

@@ -45,12 +45,8 @@ export class OllamaModel implements LanguageModel {
     return { text: reply.message?.content ?? '', ...finishOf(reply) };
   }
 
-  async *doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
-    try {
-      yield* this.stream(request);
-    } catch (err) {
-      throw this.http.toModelError(err, request.signal);
-    }
+  doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
+    return this.http.guard(this.stream(request), request.signal);
   }
 
   close(): Promise<void> {

@@ -55,12 +55,8 @@ export class OpenAIModel implements LanguageModel {
     return { text: choice.message.content ?? '', finishReason: toFinishReason(choice.finish_reason), usage: toUsage(completion.usage) };
   }
 
-  async *doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
-    try {
-      yield* this.stream(request);
-    } catch (err) {
-      throw this.http.toModelError(err, request.signal);
-    }
+  doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
+    return this.http.guard(this.stream(request), request.signal);
   }
 
   /** The ids the server serves, e.g. to check a configured model exists before the first message. */
