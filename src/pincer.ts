@@ -82,7 +82,10 @@ export class Pincer {
     // The built-in model answers unless models.default or a vendor key says otherwise (docs/models.md).
     this.models = buildModelLayer(config, env, PINCER_VERSION);
     this.closers.push({ name: 'models', close: () => this.models.close() });
-    const history = config.models.history_tokens > 0 ? { history: conversationHistory(this.queue, config.models.history_tokens) } : {};
+    // The built-in model reads only the message itself: reading history for it would be a
+    // query per message for nothing.
+    const wantsHistory = config.models.history_tokens > 0 && this.models.deployments.some((d) => d.provider !== 'local');
+    const history = wantsHistory ? { history: conversationHistory(this.queue, config.models.history_tokens) } : {};
     this.registry.addResponder(modelResponder({ model: this.models.model, systemPrompt: this.models.systemPrompt, ...history }));
   }
 

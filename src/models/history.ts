@@ -1,7 +1,7 @@
 import type { Queue } from '../queue/types.js';
 import type { ChatMessage } from './types.js';
 
-/** How many stored messages are read to build a prompt; the token budget then trims them. */
+/** How many of the newest stored messages are read to build a prompt; the token budget then trims them. */
 const SCAN_LIMIT = 200;
 
 /**
@@ -11,7 +11,7 @@ const SCAN_LIMIT = 200;
  */
 export function conversationHistory(queue: Queue, budgetTokens: number) {
   return async (conversationId: string, currentId: string): Promise<ChatMessage[]> => {
-    const records = await queue.conversation(conversationId, { limit: SCAN_LIMIT });
+    const records = await queue.latest(conversationId, SCAN_LIMIT);
     const turns: ChatMessage[][] = [];
     for (const r of records) {
       if (r.id === currentId || r.state !== 'done' || !r.reply) continue;

@@ -132,7 +132,9 @@ export class PluginManager {
     return [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name)).map((r) => this.view(r));
   }
 
+  /** One plugin, as currently on disk (a plugin added since the last look is found). */
   get(name: string): PluginView {
+    this.rescan();
     return this.view(this.record(name));
   }
 
@@ -185,7 +187,7 @@ export class PluginManager {
       if (options.enable && names.includes(name) && !this.wanted(name)) await this.enable(name);
       else if (this.wanted(name)) await this.reload(name).catch((err: unknown) => this.log.error({ err, plugin: name }, `plugin ${name}: reload after install failed`));
     }
-    return { installed, plugins: names.map((n) => this.get(n)) };
+    return { installed, plugins: names.map((n) => this.view(this.record(n))) };
   }
 
   async close(): Promise<void> {

@@ -167,6 +167,7 @@ export class SqliteQueue implements Queue {
       ),
       get: db.prepare<[string], Row>('SELECT * FROM messages WHERE id = ?'),
       conversation: db.prepare<[string, number, number], Row>('SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq LIMIT ? OFFSET ?'),
+      latest: db.prepare<[string, number], Row>('SELECT * FROM (SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq'),
       dead: db.prepare<[number, number], Row>(`SELECT * FROM messages WHERE state = 'dead' ORDER BY finished_at DESC LIMIT ? OFFSET ?`),
       deadIds: db.prepare<[], Pick<Row, 'id'>>(`SELECT id FROM messages WHERE state = 'dead'`),
       revive: db.prepare<[number, number, string], Pick<Row, 'conversation_id'>>(
@@ -368,6 +369,11 @@ export class SqliteQueue implements Queue {
   async conversation(conversationId: string, options: ListOptions): Promise<MessageRecord[]> {
     this.assertOpen();
     return this.stmt.conversation.all(conversationId, options.limit, options.offset ?? 0).map(toRecord);
+  }
+
+  async latest(conversationId: string, limit: number): Promise<MessageRecord[]> {
+    this.assertOpen();
+    return this.stmt.latest.all(conversationId, limit).map(toRecord);
   }
 
   async listDead(options: ListOptions): Promise<MessageRecord[]> {

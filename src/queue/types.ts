@@ -128,6 +128,8 @@ export interface Queue {
   get(id: string): Promise<MessageRecord | undefined>;
   /** A conversation's messages, oldest first. */
   conversation(conversationId: string, options: ListOptions): Promise<MessageRecord[]>;
+  /** The newest `limit` messages of a conversation, oldest first (a model's prompt history). */
+  latest(conversationId: string, limit: number): Promise<MessageRecord[]>;
   listDead(options: ListOptions): Promise<MessageRecord[]>;
   /** Put dead messages back in the queue with fresh attempts. Returns how many moved. */
   retryDead(ids: readonly string[] | 'all'): Promise<number>;

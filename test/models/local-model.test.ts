@@ -6,7 +6,7 @@ import { modelResponder } from '../../src/models/responder.js';
 import type { LanguageModel, StreamPart } from '../../src/models/types.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { PipelineRegistry } from '../../src/pipeline/registry.js';
-import type { MessageRecord } from '../../src/queue/types.js';
+import { messageRecord } from '../support/index.js';
 
 const model = new LocalModel({ botName: 'Testbot', version: '9.9.9' });
 const ask = (content: string, analysis = {}) => model.doGenerate({ messages: [{ role: 'user', content }], analysis });
@@ -71,14 +71,11 @@ describe('the built-in model', () => {
 });
 
 describe('the model responder', () => {
-  const message = (text: string): MessageRecord => ({
-    id: 'm1', conversationId: 'c1', text, sender: null, channel: 'test', priority: 'normal', metadata: null, idempotencyKey: null, state: 'processing',
-    attempts: 1, createdAt: 0, updatedAt: 0, availableAt: 0, startedAt: 0, finishedAt: null, analysis: {}, reply: null, lastError: null,
-  });
+
   const run = (m: LanguageModel, text: string, onToken?: (d: string) => void) => {
     const registry = new PipelineRegistry();
     registry.addResponder(modelResponder({ model: m, systemPrompt: 'be brief' }));
-    return new Pipeline(registry, 1000).process(message(text), { signal: new AbortController().signal, log: pino({ level: 'silent' }), onToken });
+    return new Pipeline(registry, 1000).process(messageRecord(text), { signal: new AbortController().signal, log: pino({ level: 'silent' }), onToken });
   };
 
   it('streams the model reply to watchers and stores it with the model, usage and intent', async () => {

@@ -2,31 +2,11 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Pipeline, StageError } from '../../src/pipeline/pipeline.js';
 import { PipelineRegistry } from '../../src/pipeline/registry.js';
-import type { MessageRecord } from '../../src/queue/types.js';
+import { messageRecord } from '../support/index.js';
 
 const log = pino({ level: 'silent' });
-const message = (text: string): MessageRecord => ({
-  id: 'm1',
-  conversationId: 'c1',
-  text,
-  sender: null,
-  channel: 'test',
-  priority: 'normal',
-  metadata: null,
-  idempotencyKey: null,
-  state: 'processing',
-  attempts: 1,
-  createdAt: 0,
-  updatedAt: 0,
-  availableAt: 0,
-  startedAt: 0,
-  finishedAt: null,
-  analysis: {},
-  reply: null,
-  lastError: null,
-});
 const run = (pipeline: Pipeline, text: string, onToken?: (d: string) => void) =>
-  pipeline.process(message(text), { signal: new AbortController().signal, log, onToken });
+  pipeline.process(messageRecord(text), { signal: new AbortController().signal, log, onToken });
 
 function withCommands(): { registry: PipelineRegistry; pipeline: Pipeline } {
   const registry = new PipelineRegistry();

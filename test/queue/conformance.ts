@@ -258,6 +258,8 @@ export function describeQueueConformance(backend: string, factory: QueueFactory)
 
       const history = await queue.conversation('A', { limit: 10 });
       expect(history.map((m) => m.text)).toEqual(['a1', 'a2', 'a3']);
+      expect((await queue.latest('A', 2)).map((m) => m.text)).toEqual(['a2', 'a3']);
+      expect(await queue.latest('nobody', 5)).toEqual([]);
     });
 
     it('moves a conversation on when its head dies', async () => {

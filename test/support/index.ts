@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { PincerConfig } from '../../src/config/schema.js';
 import { Pincer } from '../../src/pincer.js';
 import { PINCER_ROOT } from '../../src/version.js';
-import type { QueueOptions } from '../../src/queue/types.js';
+import type { MessageRecord, QueueOptions } from '../../src/queue/types.js';
 
 /** A folder removed by the returned cleanup. */
 export function tempDir(prefix = 'pincer-test-'): { dir: string; cleanup: () => void } {
@@ -169,3 +169,11 @@ export function npm(dir: string, args: string[]): string {
   }
 }
 
+
+/** A message as a worker holds it, for pipeline tests that need no queue. */
+export function messageRecord(text: string): MessageRecord {
+  return {
+    id: 'm1', conversationId: 'c1', text, sender: null, channel: 'test', priority: 'normal', metadata: null, idempotencyKey: null, state: 'processing',
+    attempts: 1, createdAt: 0, updatedAt: 0, availableAt: 0, startedAt: 0, finishedAt: null, analysis: {}, reply: null, lastError: null,
+  };
+}

@@ -34,10 +34,7 @@ export function adminPluginRoutes(app: FastifyInstance, plugins: PluginManager):
   app.get(
     '/v1/admin/plugins/:name',
     { schema: { tags: ['admin'], summary: 'One plugin: state, registrations, failures', security, params: NameParams, response: { 200: PluginView, ...errors } } },
-    async (request: FastifyRequest<{ Params: NameParams }>) => {
-      plugins.list();
-      return plugins.get(request.params.name);
-    },
+    async (request: FastifyRequest<{ Params: NameParams }>) => plugins.get(request.params.name),
   );
 
   for (const action of ['enable', 'disable', 'reload'] as const) {
