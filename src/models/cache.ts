@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { GenerateRequest, GenerateResult, LanguageModel, StreamPart } from './types.js';
+import type { GenerateRequest, GenerateResult, LanguageModel, StreamPart, ToolCall } from './types.js';
 
 export interface ResponseCacheOptions {
   maxEntries: number;
@@ -48,7 +48,7 @@ export class CachedModel implements LanguageModel {
     }
     this.misses++;
     const result = await this.model.doGenerate(request);
-    if (result.finishReason === 'stop') this.cache.set(key, result);
+    if (result.finishReason === 'stop' || result.finishReason === 'tool-calls') this.cache.set(key, result);
     return result;
   }
 
@@ -57,18 +57,21 @@ export class CachedModel implements LanguageModel {
     const cached = key === undefined ? undefined : this.cache.get(key);
     if (cached) {
       this.hits++;
-      const { text, ...finish } = cached;
-      yield { type: 'text-delta', delta: text };
+      const { text, toolCalls, ...finish } = cached;
+      if (text) yield { type: 'text-delta', delta: text };
+      for (const toolCall of toolCalls ?? []) yield { type: 'tool-call', toolCall };
       yield { type: 'finish', ...finish };
       return;
     }
     if (key !== undefined) this.misses++;
     let text = '';
+    const toolCalls: ToolCall[] = [];
     for await (const part of this.model.doStream(request)) {
       if (part.type === 'text-delta') text += part.delta;
-      else if (key !== undefined && part.finishReason === 'stop') {
+      else if (part.type === 'tool-call') toolCalls.push(part.toolCall);
+      else if (key !== undefined && (part.finishReason === 'stop' || part.finishReason === 'tool-calls')) {
         const { type: _type, ...finish } = part;
-        this.cache.set(key, { text, ...finish });
+        this.cache.set(key, { text, ...(toolCalls.length > 0 && { toolCalls }), ...finish });
       }
       yield part;
     }
@@ -78,6 +81,12 @@ export class CachedModel implements LanguageModel {
 /** Only deterministic requests are cacheable; the key covers everything that shapes the answer. */
 function cacheKey(request: GenerateRequest): string | undefined {
   if (request.temperature !== 0) return undefined;
-  const shape = JSON.stringify({ messages: request.messages, maxTokens: request.maxTokens ?? null, analysis: request.analysis ?? null });
+  const shape = JSON.stringify({
+    messages: request.messages,
+    maxTokens: request.maxTokens ?? null,
+    tools: request.tools ?? null,
+    toolChoice: request.toolChoice ?? null,
+    analysis: request.analysis ?? null,
+  });
   return createHash('sha256').update(shape).digest('base64url');
 }

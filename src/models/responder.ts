@@ -32,9 +32,10 @@ export function modelResponder(options: ModelResponderOptions): Responder {
         if (part.type === 'text-delta') {
           text += part.delta;
           ctx.stream(part.delta);
-        } else {
+        } else if (part.type === 'finish') {
           finish = part;
         }
+        // No tools are offered here, so tool-call parts cannot arrive.
       }
       if (!finish) throw new ModelError('bad_response', model.provider, 'the reply stream ended before its final part');
       return {

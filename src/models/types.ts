@@ -6,17 +6,43 @@ import type { JsonObject } from '../queue/types.js';
  * on top by whoever calls them, never inside a provider.
  */
 
-export type ChatRole = 'system' | 'user' | 'assistant';
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
 
 export interface ChatMessage {
   role: ChatRole;
   content: string;
+  /** On an assistant message: the tools it asked to call (its `content` may then be empty). */
+  toolCalls?: readonly ToolCall[];
+  /** On a tool message: which call this is the result of. */
+  toolCallId?: string;
+  /** On a tool message: the tool's name (Gemini and Ollama match results by name, not id). */
+  toolName?: string;
 }
+
+/** A function the model may ask to call; `parameters` is a JSON Schema for its arguments. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  parameters: JsonObject;
+}
+
+export interface ToolCall {
+  /** The vendor's id for the call, or one made up where the vendor has none (Gemini, Ollama). */
+  id: string;
+  name: string;
+  /** The arguments as JSON text, exactly as the model wrote them: it may not parse. */
+  arguments: string;
+}
+
+/** `auto`: the model decides; `none`: text only; `required`: some tool; `{name}`: that tool. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
 export interface GenerateRequest {
   messages: readonly ChatMessage[];
   maxTokens?: number;
   temperature?: number;
+  tools?: readonly ToolDefinition[];
+  toolChoice?: ToolChoice;
   /** What the pipeline's analyzers found on the message being answered (sentiment, language). */
   analysis?: Readonly<JsonObject>;
   signal?: AbortSignal;
@@ -31,14 +57,23 @@ export interface Usage {
 
 export interface GenerateResult {
   text: string;
+  /** Present when the model asked for tools (finishReason is then `tool-calls`). */
+  toolCalls?: ToolCall[];
   finishReason: FinishReason;
   usage: Usage;
   /** Provider-specific extras worth keeping with the reply (e.g. the local model's intent). */
   data?: JsonObject;
 }
 
-/** A stream is text deltas, then exactly one `finish`; a stream that ends without it failed. */
-export type StreamPart = { type: 'text-delta'; delta: string } | ({ type: 'finish' } & Omit<GenerateResult, 'text'>);
+/**
+ * A stream is text deltas and whole tool calls (vendors stream a call's arguments in pieces;
+ * providers assemble them, since a half call is of no use to anyone), then exactly one
+ * `finish`; a stream that ends without it failed.
+ */
+export type StreamPart =
+  | { type: 'text-delta'; delta: string }
+  | { type: 'tool-call'; toolCall: ToolCall }
+  | ({ type: 'finish' } & Omit<GenerateResult, 'text' | 'toolCalls'>);
 
 /** The seed's `NLPModel.analyze(text)` result. */
 export interface AnalysisResult {
@@ -59,6 +94,25 @@ export interface LanguageModel {
   doGenerate(request: GenerateRequest): Promise<GenerateResult>;
   doStream(request: GenerateRequest): AsyncIterable<StreamPart>;
   /** Get ready for the first call (open connections, check the key, load weights); optional. */
+  warmUp?(signal: AbortSignal): Promise<void>;
+}
+
+export interface EmbedRequest {
+  values: readonly string[];
+  signal?: AbortSignal;
+}
+
+export interface EmbedResult {
+  /** One vector per value, in order. */
+  embeddings: number[][];
+  usage: { inputTokens: number };
+}
+
+/** Text to vectors; a separate model from chat at every vendor (e.g. text-embedding-3-small). */
+export interface EmbeddingModel {
+  readonly id: string;
+  readonly provider: string;
+  doEmbed(request: EmbedRequest): Promise<EmbedResult>;
   warmUp?(signal: AbortSignal): Promise<void>;
 }
 
