@@ -7,7 +7,9 @@ import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promi
  * Anthropic Messages, Google Gemini and Ollama's native chat, so providers are tested against
  * what the vendors send (status codes, error bodies, SSE/NDJSON framing) and not against
  * mocks of their own making. It answers "echo: <last user text>" in several chunks, records
- * every request, and misbehaves on demand: `enqueueFault()` for the next requests (FIFO), or a
+ * every request, calls a tool when a user text says `call <name> <json args>` and the request
+ * offers tools (then answers "echo: tool said <result>" to the tool's result), embeds texts
+ * into small deterministic vectors, and misbehaves on demand: `enqueueFault()` for the next requests (FIFO), or a
  * JSON `x-fake-fault` header on one request.
  */
 
@@ -45,9 +47,17 @@ export interface FakeLlmOptions {
   models?: string[];
 }
 
+interface FakeToolCall {
+  id: string;
+  name: string;
+  args: Record<string, unknown>;
+}
+
 interface Reply {
   model: string;
   pieces: string[];
+  /** Asked for by a user text `call <tool> <json args>` when the request offers tools. */
+  toolCalls: FakeToolCall[];
   finish: 'stop' | 'length';
   promptTokens: number;
   completionTokens: number;
@@ -65,6 +75,12 @@ interface Vendor {
   refuse?(req: IncomingMessage, body: any): { status: number; body: unknown } | undefined;
   userTexts(body: any): string[];
   allTexts(body: any): string[];
+  /** Whether the request offers tools, and the result of a tool when the last message is one. */
+  hasTools(body: any): boolean;
+  lastToolResult(body: any): string | undefined;
+  /** The embedding response for these vectors, and the texts a request asks to embed. */
+  embedTexts(body: any): string[];
+  embeddings(vectors: number[][], tokens: number): unknown;
   maxTokens(body: any): number | undefined;
   errorBody(status: number, message: string): unknown;
   authFailure(): { status: number; body: unknown };
@@ -74,6 +90,18 @@ interface Vendor {
   frames(reply: Reply): { head: string[]; deltas: string[]; tail: string[] };
   errorFrame(): string;
   malformedFrame(): string;
+}
+
+/** `framed`: a stream goes out event by event (SSE, NDJSON), not as one JSON array. */
+interface Route {
+  vendor: Vendor;
+  model?: string;
+  stream?: boolean;
+  framed: boolean;
+  models?: true;
+  describe?: true;
+  load?: true;
+  embed?: true;
 }
 
 export class FakeLlm {
@@ -121,6 +149,21 @@ export class FakeLlm {
     return `echo: ${userText}`;
   }
 
+  /** The fake's embedding of a text: 8 numbers from its characters, the same every time. */
+  static embedding(text: string): number[] {
+    const vector = new Array<number>(8).fill(0);
+    for (let i = 0; i < text.length; i++) vector[i % 8] = ((vector[i % 8] ?? 0) * 31 + text.charCodeAt(i)) % 1000;
+    return vector.map((v) => v / 1000);
+  }
+
+  private modelList(vendor: Vendor): unknown {
+    const ids = this.options.models ?? ['fake-model'];
+    if (vendor.name === 'anthropic') {
+      return { data: ids.map((id) => ({ type: 'model', id, display_name: id, created_at: '2026-01-01T00:00:00Z' })), has_more: false, first_id: ids[0] ?? null, last_id: ids.at(-1) ?? null };
+    }
+    return { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'fake' })) };
+  }
+
   get lastRequest(): RecordedRequest | undefined {
     return this.requests.at(-1);
   }
@@ -143,7 +186,7 @@ export class FakeLlm {
       // kept as text: the test asserting on it will say what was wrong
     }
     const query = Object.fromEntries(url.searchParams);
-    const route = this.route(req.method ?? 'GET', url.pathname, query);
+    const route = this.route(req.method ?? 'GET', url.pathname, query, req);
     this.requests.push({ vendor: route?.vendor.name, method: req.method ?? 'GET', path: url.pathname, query, headers: req.headers, body });
     if (!route) return sendJson(res, 404, { error: `no route for ${req.method} ${url.pathname}` });
     const { vendor } = route;
@@ -169,7 +212,13 @@ export class FakeLlm {
         // Answer nothing: close() (closeAllConnections) or the client's abort ends it.
         return;
     }
-    if (route.models) return sendJson(res, 200, { object: 'list', data: (this.options.models ?? ['fake-model']).map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'fake' })) });
+    if (route.models) return sendJson(res, 200, this.modelList(vendor));
+    if (route.describe) return sendJson(res, 200, { name: `models/${route.model ?? ''}`, displayName: route.model, inputTokenLimit: 1_048_576, outputTokenLimit: 8192, supportedGenerationMethods: ['generateContent'] });
+    if (route.load) return sendJson(res, 200, { model: body?.model, created_at: '2026-01-01T00:00:00Z', response: '', done: true, done_reason: 'load' });
+    if (route.embed) {
+      const texts = vendor.embedTexts(body);
+      return sendJson(res, 200, vendor.embeddings(texts.map(FakeLlm.embedding), texts.reduce((n, t) => n + (t.match(/\S+/g)?.length ?? 0), 0)));
+    }
 
     // OpenAI, Anthropic and Ollama name the model and ask for a stream in the body.
     const reply = this.replyTo(vendor, route.model ?? String(body?.model ?? ''), body);
@@ -237,15 +286,20 @@ export class FakeLlm {
 
   private replyTo(vendor: Vendor, model: string, body: any): Reply {
     const users = vendor.userTexts(body);
-    const words = FakeLlm.reply(users.at(-1) ?? '').match(/\S+\s*/g) ?? [];
+    const toolResult = vendor.lastToolResult(body);
+    const call = vendor.hasTools(body) && toolResult === undefined ? /^call (\S+)\s*(.*)$/s.exec(users.at(-1) ?? '') : null;
+    const toolCalls = call ? [{ id: `call_fake_${this.requests.length}`, name: call[1] ?? '', args: call[2] ? (JSON.parse(call[2]) as Record<string, unknown>) : {} }] : [];
+    const text = toolResult !== undefined ? FakeLlm.reply(`tool said ${toolResult}`) : call ? '' : FakeLlm.reply(users.at(-1) ?? '');
+    const words = text.match(/\S+\s*/g) ?? [];
     const max = vendor.maxTokens(body);
     const pieces = max !== undefined && max < words.length ? words.slice(0, max) : words;
     return {
       model,
       pieces,
+      toolCalls,
       finish: pieces.length < words.length ? 'length' : 'stop',
       promptTokens: vendor.allTexts(body).reduce((n, t) => n + (t.match(/\S+/g)?.length ?? 0), 0),
-      completionTokens: pieces.length,
+      completionTokens: pieces.length + toolCalls.length,
       streamUsage: body?.stream_options?.include_usage === true,
     };
   }
@@ -266,13 +320,20 @@ export class FakeLlm {
     }
   }
 
-  /** `framed`: a stream goes out event by event (SSE, NDJSON), not as one JSON array. */
-  private route(method: string, path: string, query: Record<string, string>): { vendor: Vendor; model?: string; stream?: boolean; framed: boolean; models?: true } | undefined {
-    if (method === 'GET' && path === '/v1/models') return { vendor: openai, framed: false, models: true };
+  private route(method: string, path: string, query: Record<string, string>, req: IncomingMessage): Route | undefined {
+    // Anthropic lists models at the same path as OpenAI; its version header tells them apart.
+    if (method === 'GET' && path === '/v1/models') return { vendor: header(req, 'anthropic-version') ? anthropic : openai, framed: false, models: true };
+    const described = /^\/v1beta\/models\/([^/:]+)$/.exec(path);
+    if (method === 'GET' && described) return { vendor: geminiVendor, model: decodeURIComponent(described[1] ?? ''), framed: false, describe: true };
     if (method !== 'POST') return undefined;
     if (path === '/v1/chat/completions') return { vendor: openai, framed: true };
+    if (path === '/v1/embeddings') return { vendor: openai, framed: false, embed: true };
     if (path === '/v1/messages') return { vendor: anthropic, framed: true };
     if (path === '/api/chat') return { vendor: ollama, framed: true };
+    if (path === '/api/embed') return { vendor: ollama, framed: false, embed: true };
+    if (path === '/api/generate') return { vendor: ollama, framed: false, load: true };
+    const embed = /^\/v1beta\/models\/([^/:]+):batchEmbedContents$/.exec(path);
+    if (embed) return { vendor: geminiVendor, model: decodeURIComponent(embed[1] ?? ''), framed: false, embed: true };
     const gemini = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(path);
     if (gemini) return { vendor: geminiVendor, model: decodeURIComponent(gemini[1] ?? ''), stream: gemini[2] === 'streamGenerateContent', framed: query.alt === 'sse' };
     return undefined;
@@ -286,6 +347,15 @@ const openai: Vendor = {
   keyOf: (req) => bearer(req),
   userTexts: (body) => messagesText(body?.messages, 'user'),
   allTexts: (body) => messagesText(body?.messages),
+  hasTools: (body) => Array.isArray(body?.tools) && body.tools.length > 0,
+  lastToolResult: (body) => (body?.messages?.at?.(-1)?.role === 'tool' ? String(body.messages.at(-1).content) : undefined),
+  embedTexts: (body) => (Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')]),
+  embeddings: (vectors, tokens) => ({
+    object: 'list',
+    data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+    model: 'fake-embedding',
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  }),
   maxTokens: (body) => body?.max_completion_tokens ?? body?.max_tokens,
   errorBody: (status, message) => ({ error: { message, type: status === 429 ? 'requests' : status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: status === 429 ? 'rate_limit_exceeded' : null } }),
   authFailure: () => ({ status: 401, body: { error: { message: 'Incorrect API key provided: sk-fake***. You can find your API key at https://platform.openai.com/account/api-keys.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } }),
@@ -298,16 +368,35 @@ const openai: Vendor = {
     object: 'chat.completion',
     created: 1_700_000_000,
     model: r.model,
-    choices: [{ index: 0, message: { role: 'assistant', content: r.pieces.join(''), refusal: null }, logprobs: null, finish_reason: r.finish }],
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: r.toolCalls.length > 0 ? null : r.pieces.join(''),
+          refusal: null,
+          ...(r.toolCalls.length > 0 && { tool_calls: r.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.args) } })) }),
+        },
+        logprobs: null,
+        finish_reason: r.toolCalls.length > 0 ? 'tool_calls' : r.finish,
+      },
+    ],
     usage: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens },
   }),
   frames: (r) => {
     const chunk = (choices: unknown[], extra: object = {}): string => sseData({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model: r.model, choices, ...extra });
     return {
       head: [chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }])],
-      deltas: r.pieces.map((p) => chunk([{ index: 0, delta: { content: p }, logprobs: null, finish_reason: null }])),
+      deltas: [
+        ...r.pieces.map((p) => chunk([{ index: 0, delta: { content: p }, logprobs: null, finish_reason: null }])),
+        // A call is named in one chunk and its arguments follow in pieces, as OpenAI streams them.
+        ...r.toolCalls.flatMap((c, index) => [
+          chunk([{ index: 0, delta: { tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] }, logprobs: null, finish_reason: null }]),
+          ...halves(JSON.stringify(c.args)).map((piece) => chunk([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: piece } }] }, logprobs: null, finish_reason: null }])),
+        ]),
+      ],
       tail: [
-        chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: r.finish }]),
+        chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: r.toolCalls.length > 0 ? 'tool_calls' : r.finish }]),
         ...(r.streamUsage ? [chunk([], { usage: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens } })] : []),
         'data: [DONE]\n\n',
       ],
@@ -325,6 +414,15 @@ const anthropic: Vendor = {
   refuse: (req) => (header(req, 'anthropic-version') ? undefined : { status: 400, body: anthropicError('invalid_request_error', 'anthropic-version: header is required') }),
   userTexts: (body) => messagesText(body?.messages, 'user'),
   allTexts: (body) => [...(typeof body?.system === 'string' ? [body.system] : []), ...messagesText(body?.messages)],
+  hasTools: (body) => Array.isArray(body?.tools) && body.tools.length > 0,
+  lastToolResult: (body) => {
+    const content = body?.messages?.at?.(-1)?.content;
+    const result = Array.isArray(content) ? content.find((b: any) => b?.type === 'tool_result') : undefined;
+    return result === undefined ? undefined : typeof result.content === 'string' ? result.content : JSON.stringify(result.content);
+  },
+  // Anthropic has no embeddings API.
+  embedTexts: () => [],
+  embeddings: () => anthropicError('not_found_error', 'no embeddings'),
   maxTokens: (body) => body?.max_tokens,
   errorBody: (status, message) => anthropicError(anthropicErrorType(status), message),
   authFailure: () => ({ status: 401, body: anthropicError('authentication_error', 'invalid x-api-key') }),
@@ -334,8 +432,8 @@ const anthropic: Vendor = {
     type: 'message',
     role: 'assistant',
     model: r.model,
-    content: [{ type: 'text', text: r.pieces.join('') }],
-    stop_reason: r.finish === 'length' ? 'max_tokens' : 'end_turn',
+    content: [...(r.pieces.length > 0 ? [{ type: 'text', text: r.pieces.join('') }] : []), ...r.toolCalls.map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: c.args }))],
+    stop_reason: r.toolCalls.length > 0 ? 'tool_use' : r.finish === 'length' ? 'max_tokens' : 'end_turn',
     stop_sequence: null,
     usage: { input_tokens: r.promptTokens, output_tokens: r.completionTokens },
   }),
@@ -345,10 +443,23 @@ const anthropic: Vendor = {
       sseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
       sseEvent('ping', { type: 'ping' }),
     ],
-    deltas: r.pieces.map((p) => sseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: p } })),
+    deltas: [
+      ...r.pieces.map((p) => sseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: p } })),
+      // Each call is a block of its own after the text block, its input streamed as JSON pieces.
+      ...r.toolCalls.flatMap((c, i) => [
+        ...(i === 0 ? [sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 })] : []),
+        sseEvent('content_block_start', { type: 'content_block_start', index: i + 1, content_block: { type: 'tool_use', id: c.id, name: c.name, input: {} } }),
+        ...halves(JSON.stringify(c.args)).map((piece) => sseEvent('content_block_delta', { type: 'content_block_delta', index: i + 1, delta: { type: 'input_json_delta', partial_json: piece } })),
+        sseEvent('content_block_stop', { type: 'content_block_stop', index: i + 1 }),
+      ]),
+    ],
     tail: [
-      sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 }),
-      sseEvent('message_delta', { type: 'message_delta', delta: { stop_reason: r.finish === 'length' ? 'max_tokens' : 'end_turn', stop_sequence: null }, usage: { output_tokens: r.completionTokens } }),
+      ...(r.toolCalls.length === 0 ? [sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 })] : []),
+      sseEvent('message_delta', {
+        type: 'message_delta',
+        delta: { stop_reason: r.toolCalls.length > 0 ? 'tool_use' : r.finish === 'length' ? 'max_tokens' : 'end_turn', stop_sequence: null },
+        usage: { output_tokens: r.completionTokens },
+      }),
       sseEvent('message_stop', { type: 'message_stop' }),
     ],
   }),
@@ -364,6 +475,14 @@ const geminiVendor: Vendor = {
   keyOf: (req, query) => header(req, 'x-goog-api-key') ?? query.key,
   userTexts: (body) => geminiTexts(body, 'user'),
   allTexts: (body) => [...geminiTexts(body), ...((body?.systemInstruction?.parts ?? []) as Array<{ text?: string }>).map((p) => p.text ?? '')],
+  hasTools: (body) => Array.isArray(body?.tools?.[0]?.functionDeclarations),
+  lastToolResult: (body) => {
+    const parts: any[] = body?.contents?.at?.(-1)?.parts ?? [];
+    const response = parts.find((p) => p?.functionResponse)?.functionResponse?.response;
+    return response === undefined ? undefined : typeof response.content === 'string' ? response.content : JSON.stringify(response);
+  },
+  embedTexts: (body) => (Array.isArray(body?.requests) ? body.requests.map((r: any) => r?.content?.parts?.[0]?.text ?? '') : []),
+  embeddings: (vectors) => ({ embeddings: vectors.map((values) => ({ values })) }),
   maxTokens: (body) => body?.generationConfig?.maxOutputTokens,
   errorBody: (status, message) => ({
     error: {
@@ -380,14 +499,18 @@ const geminiVendor: Vendor = {
   }),
   contextLength: () => ({ status: 400, body: { error: { code: 400, message: 'The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).', status: 'INVALID_ARGUMENT' } } }),
   json: (r) => ({
-    candidates: [{ content: { parts: [{ text: r.pieces.join('') }], role: 'model' }, finishReason: r.finish === 'length' ? 'MAX_TOKENS' : 'STOP', index: 0 }],
+    candidates: [{ content: { parts: geminiParts(r), role: 'model' }, finishReason: r.finish === 'length' ? 'MAX_TOKENS' : 'STOP', index: 0 }],
     usageMetadata: { promptTokenCount: r.promptTokens, candidatesTokenCount: r.completionTokens, totalTokenCount: r.promptTokens + r.completionTokens },
     modelVersion: r.model,
   }),
   // Google separates events with CRLF pairs, which clients must handle as well as LF.
   frames: (r) => ({
     head: [],
-    deltas: r.pieces.map((p) => geminiData({ candidates: [{ content: { parts: [{ text: p }], role: 'model' }, index: 0 }], usageMetadata: { promptTokenCount: r.promptTokens }, modelVersion: r.model })),
+    deltas: [
+      ...r.pieces.map((p) => geminiData({ candidates: [{ content: { parts: [{ text: p }], role: 'model' }, index: 0 }], usageMetadata: { promptTokenCount: r.promptTokens }, modelVersion: r.model })),
+      // Gemini sends a function call whole.
+      ...r.toolCalls.map((c) => geminiData({ candidates: [{ content: { parts: [{ functionCall: { name: c.name, args: c.args } }], role: 'model' }, index: 0 }], modelVersion: r.model })),
+    ],
     tail: [
       geminiData({
         candidates: [{ content: { parts: [{ text: '' }], role: 'model' }, finishReason: r.finish === 'length' ? 'MAX_TOKENS' : 'STOP', index: 0 }],
@@ -408,14 +531,21 @@ const ollama: Vendor = {
   keyOf: (req) => bearer(req),
   userTexts: (body) => messagesText(body?.messages, 'user'),
   allTexts: (body) => messagesText(body?.messages),
+  hasTools: (body) => Array.isArray(body?.tools) && body.tools.length > 0,
+  lastToolResult: (body) => (body?.messages?.at?.(-1)?.role === 'tool' ? String(body.messages.at(-1).content) : undefined),
+  embedTexts: (body) => (Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')]),
+  embeddings: (vectors, tokens) => ({ model: 'fake-embedding', embeddings: vectors, total_duration: 1_000, load_duration: 1_000, prompt_eval_count: tokens }),
   maxTokens: (body) => body?.options?.num_predict,
   errorBody: (_status, message) => ({ error: message }),
   authFailure: () => ({ status: 401, body: { error: 'unauthorized' } }),
   contextLength: () => ({ status: 400, body: { error: 'the input length exceeds the context length' } }),
-  json: (r) => ({ ...ollamaDone(r), message: { role: 'assistant', content: r.pieces.join('') } }),
+  json: (r) => ({ ...ollamaDone(r), message: { role: 'assistant', content: r.pieces.join(''), ...ollamaToolCalls(r) } }),
   frames: (r) => ({
     head: [],
-    deltas: r.pieces.map((p) => `${JSON.stringify({ model: r.model, created_at: '2026-01-01T00:00:00Z', message: { role: 'assistant', content: p }, done: false })}\n`),
+    deltas: [
+      ...r.pieces.map((p) => `${JSON.stringify({ model: r.model, created_at: '2026-01-01T00:00:00Z', message: { role: 'assistant', content: p }, done: false })}\n`),
+      ...(r.toolCalls.length > 0 ? [`${JSON.stringify({ model: r.model, created_at: '2026-01-01T00:00:00Z', message: { role: 'assistant', content: '', ...ollamaToolCalls(r) }, done: false })}\n`] : []),
+    ],
     tail: [`${JSON.stringify(ollamaDone(r))}\n`],
   }),
   errorFrame: () => `${JSON.stringify({ error: 'an error was encountered while running the model: unexpected EOF' })}\n`,
@@ -436,6 +566,20 @@ function ollamaDone(r: Reply): object {
     eval_count: r.completionTokens,
     eval_duration: 1_000,
   };
+}
+
+function ollamaToolCalls(r: Reply): object {
+  return r.toolCalls.length > 0 ? { tool_calls: r.toolCalls.map((c) => ({ function: { name: c.name, arguments: c.args } })) } : {};
+}
+
+function geminiParts(r: Reply): object[] {
+  return [...(r.pieces.length > 0 || r.toolCalls.length === 0 ? [{ text: r.pieces.join('') }] : []), ...r.toolCalls.map((c) => ({ functionCall: { name: c.name, args: c.args } }))];
+}
+
+/** A text in two pieces, as vendors split a streamed call's arguments. */
+function halves(text: string): string[] {
+  const half = Math.ceil(text.length / 2);
+  return [text.slice(0, half), text.slice(half)].filter((piece) => piece.length > 0);
 }
 
 function sseData(data: unknown): string {

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
-import type { FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, Usage } from '../types.js';
+import type { JsonObject } from '../../queue/types.js';
+import type { ChatMessage, FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, ToolCall, ToolChoice, Usage } from '../types.js';
 import { VendorHttp, type HttpOptions, type VendorErrorInfo } from './http.js';
 import { sseEvents } from './stream-parsers.js';
+import { argumentsObject, newToolCallId } from './tools.js';
 
 export interface AnthropicModelOptions extends Partial<HttpOptions> {
   model: string;
@@ -20,7 +22,7 @@ const DEFAULT_MAX_TOKENS = 1024;
 const UsageSchema = z.object({ input_tokens: z.number().nullish(), output_tokens: z.number().nullish() });
 
 const MessageSchema = z.object({
-  content: z.array(z.object({ type: z.string(), text: z.string().optional() })),
+  content: z.array(z.object({ type: z.string(), text: z.string().optional(), id: z.string().optional(), name: z.string().optional(), input: z.unknown().optional() })),
   stop_reason: z.string().nullish(),
   usage: UsageSchema.nullish(),
 });
@@ -29,7 +31,9 @@ const MessageSchema = z.object({
 // future events parse as an object and are ignored.
 const EventSchema = z.object({
   message: z.object({ usage: UsageSchema.nullish() }).optional(),
-  delta: z.object({ type: z.string().optional(), text: z.string().optional(), stop_reason: z.string().nullish() }).optional(),
+  index: z.number().optional(),
+  content_block: z.object({ type: z.string(), id: z.string().optional(), name: z.string().optional() }).optional(),
+  delta: z.object({ type: z.string().optional(), text: z.string().optional(), partial_json: z.string().optional(), stop_reason: z.string().nullish() }).optional(),
   usage: UsageSchema.nullish(),
   error: z.object({ type: z.string().optional(), message: z.string().optional() }).optional(),
 });
@@ -48,8 +52,12 @@ export class AnthropicModel implements LanguageModel {
   async doGenerate(request: GenerateRequest): Promise<GenerateResult> {
     const body = await this.http.send('POST', '/v1/messages', this.headers(), this.body(request, false), request.signal);
     const message = await this.http.readJson(body, MessageSchema, request.signal);
+    const toolCalls = message.content
+      .filter((block) => block.type === 'tool_use')
+      .map((block) => ({ id: block.id ?? newToolCallId(), name: block.name ?? '', arguments: JSON.stringify(block.input ?? {}) }));
     return {
       text: message.content.map((block) => (block.type === 'text' ? (block.text ?? '') : '')).join(''),
+      ...(toolCalls.length > 0 && { toolCalls }),
       finishReason: toFinishReason(message.stop_reason),
       usage: { inputTokens: message.usage?.input_tokens ?? 0, outputTokens: message.usage?.output_tokens ?? 0 },
     };
@@ -57,6 +65,12 @@ export class AnthropicModel implements LanguageModel {
 
   doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
     return this.http.guard(this.stream(request), request.signal);
+  }
+
+  /** Listing models opens a pooled connection and proves the key, without spending tokens. */
+  async warmUp(signal: AbortSignal): Promise<void> {
+    const body = await this.http.send('GET', '/v1/models', this.headers(), undefined, signal);
+    await this.http.readJson(body, z.object({ data: z.array(z.unknown()) }), signal);
   }
 
   close(): Promise<void> {
@@ -67,6 +81,8 @@ export class AnthropicModel implements LanguageModel {
     const body = await this.http.send('POST', '/v1/messages', { ...this.headers(), accept: 'text/event-stream' }, this.body(request, true), request.signal);
     let finishReason: FinishReason = 'stop';
     const usage: Usage = { inputTokens: 0, outputTokens: 0 };
+    // A tool_use block's input arrives as pieces of JSON text; the call is whole at its block's stop.
+    const calls = new Map<number, ToolCall>();
     for await (const event of sseEvents(body)) {
       const data = this.http.parse(event.data, EventSchema, `${event.event} event`);
       switch (event.event) {
@@ -74,9 +90,24 @@ export class AnthropicModel implements LanguageModel {
           usage.inputTokens = data.message?.usage?.input_tokens ?? usage.inputTokens;
           usage.outputTokens = data.message?.usage?.output_tokens ?? usage.outputTokens;
           break;
-        case 'content_block_delta':
-          if (data.delta?.type === 'text_delta' && data.delta.text) yield { type: 'text-delta', delta: data.delta.text };
+        case 'content_block_start':
+          if (data.content_block?.type === 'tool_use') calls.set(data.index ?? 0, { id: data.content_block.id ?? newToolCallId(), name: data.content_block.name ?? '', arguments: '' });
           break;
+        case 'content_block_delta': {
+          if (data.delta?.type === 'text_delta' && data.delta.text) yield { type: 'text-delta', delta: data.delta.text };
+          const call = calls.get(data.index ?? 0);
+          if (call && data.delta?.type === 'input_json_delta') call.arguments += data.delta.partial_json ?? '';
+          break;
+        }
+        case 'content_block_stop': {
+          const call = calls.get(data.index ?? 0);
+          if (call) {
+            calls.delete(data.index ?? 0);
+            // A tool without parameters streams no input at all.
+            yield { type: 'tool-call', toolCall: { ...call, arguments: call.arguments || '{}' } };
+          }
+          break;
+        }
         case 'message_delta':
           if (data.delta?.stop_reason) finishReason = toFinishReason(data.delta.stop_reason);
           // message_delta's usage counts are cumulative, so they replace the start's.
@@ -105,11 +136,47 @@ export class AnthropicModel implements LanguageModel {
       model: this.options.model,
       max_tokens: request.maxTokens ?? this.options.defaultMaxTokens ?? DEFAULT_MAX_TOKENS,
       ...(system.length > 0 && { system: system.join('\n\n') }),
-      messages: request.messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content })),
+      messages: toAnthropicMessages(request.messages),
       ...(request.temperature !== undefined && { temperature: request.temperature }),
+      ...(request.tools?.length && {
+        tools: request.tools.map((t) => ({ name: t.name, ...(t.description && { description: t.description }), input_schema: t.parameters })),
+      }),
+      ...(request.toolChoice !== undefined && { tool_choice: toAnthropicToolChoice(request.toolChoice) }),
       ...(stream && { stream: true }),
     };
   }
+}
+
+type AnthropicBlock = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: JsonObject } | { type: 'tool_result'; tool_use_id: string; content: string };
+
+/**
+ * Anthropic has no tool role: a tool's result is a `tool_result` block in a user turn, and
+ * the results of one assistant turn's calls must share a single user turn.
+ */
+function toAnthropicMessages(messages: readonly ChatMessage[]): Array<{ role: 'user' | 'assistant'; content: string | AnthropicBlock[] }> {
+  const out: Array<{ role: 'user' | 'assistant'; content: string | AnthropicBlock[] }> = [];
+  for (const m of messages) {
+    if (m.role === 'system') continue;
+    if (m.role === 'tool') {
+      const block: AnthropicBlock = { type: 'tool_result', tool_use_id: m.toolCallId ?? '', content: m.content };
+      const last = out.at(-1);
+      if (last?.role === 'user' && Array.isArray(last.content) && last.content.every((b) => b.type === 'tool_result')) last.content.push(block);
+      else out.push({ role: 'user', content: [block] });
+    } else if (m.role === 'assistant' && m.toolCalls?.length) {
+      out.push({
+        role: 'assistant',
+        content: [...(m.content ? [{ type: 'text' as const, text: m.content }] : []), ...m.toolCalls.map((c) => ({ type: 'tool_use' as const, id: c.id, name: c.name, input: argumentsObject(c) }))],
+      });
+    } else {
+      out.push({ role: m.role, content: m.content });
+    }
+  }
+  return out;
+}
+
+function toAnthropicToolChoice(choice: ToolChoice): Record<string, string> {
+  if (typeof choice === 'object') return { type: 'tool', name: choice.name };
+  return { type: choice === 'required' ? 'any' : choice };
 }
 
 export function createAnthropicModel(options: AnthropicModelOptions): AnthropicModel {

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
-import type { FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, Usage } from '../types.js';
+import type { JsonObject } from '../../queue/types.js';
+import type { EmbeddingModel, EmbedRequest, EmbedResult, FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, ToolCall, ToolChoice, Usage } from '../types.js';
 import { VendorHttp, type HttpOptions, type VendorErrorInfo } from './http.js';
 import { sseEvents } from './stream-parsers.js';
+import { argumentsObject, newToolCallId, toolNameOf } from './tools.js';
 
 export interface GeminiModelOptions extends Partial<HttpOptions> {
   /** e.g. `gemini-2.5-flash`; a `models/` prefix, as the API lists them, is accepted. */
@@ -18,7 +20,19 @@ const ResponseSchema = z.object({
   candidates: z
     .array(
       z.object({
-        content: z.object({ parts: z.array(z.object({ text: z.string().optional(), thought: z.boolean().optional() })).nullish() }).nullish(),
+        content: z
+          .object({
+            parts: z
+              .array(
+                z.object({
+                  text: z.string().optional(),
+                  thought: z.boolean().optional(),
+                  functionCall: z.object({ id: z.string().nullish(), name: z.string(), args: z.record(z.string(), z.unknown()).nullish() }).optional(),
+                }),
+              )
+              .nullish(),
+          })
+          .nullish(),
         finishReason: z.string().nullish(),
       }),
     )
@@ -50,11 +64,18 @@ export class GeminiModel implements LanguageModel {
     if (response.error !== undefined) throw new ModelError('bad_response', this.provider, `the response reported an error: ${JSON.stringify(response.error)}`);
     const finish = finishOf(response);
     if (!finish) throw new ModelError('bad_response', this.provider, 'the response has neither a finished candidate nor a block reason');
-    return { text: textOf(response), finishReason: finish, usage: usageOf(response) };
+    const toolCalls = toolCallsOf(response);
+    return { text: textOf(response), ...(toolCalls.length > 0 && { toolCalls }), finishReason: toolCalls.length > 0 ? 'tool-calls' : finish, usage: usageOf(response) };
   }
 
   doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
     return this.http.guard(this.stream(request), request.signal);
+  }
+
+  /** Fetching the model's description opens a pooled connection and proves both the key and the model name. */
+  async warmUp(signal: AbortSignal): Promise<void> {
+    const body = await this.http.send('GET', this.modelPath, this.headers(), undefined, signal);
+    await this.http.readJson(body, z.object({ name: z.string() }), signal);
   }
 
   close(): Promise<void> {
@@ -65,18 +86,25 @@ export class GeminiModel implements LanguageModel {
     const body = await this.http.send('POST', `${this.modelPath}:streamGenerateContent?alt=sse`, { ...this.headers(), accept: 'text/event-stream' }, this.body(request), request.signal);
     let finishReason: FinishReason | undefined;
     let usage: Usage = { inputTokens: 0, outputTokens: 0 };
+    let calledTools = false;
     for await (const event of sseEvents(body)) {
       const chunk = this.http.parse(event.data, ResponseSchema, 'stream event');
       if (chunk.error !== undefined) throw new ModelError('bad_response', this.provider, `the stream reported an error: ${JSON.stringify(chunk.error)}`);
       const text = textOf(chunk);
       if (text) yield { type: 'text-delta', delta: text };
+      // Gemini sends each function call whole, in one chunk.
+      for (const toolCall of toolCallsOf(chunk)) {
+        calledTools = true;
+        yield { type: 'tool-call', toolCall };
+      }
       if (chunk.usageMetadata) usage = usageOf(chunk);
       finishReason = finishOf(chunk) ?? finishReason;
     }
     // Gemini has no end-of-stream event: the last chunk carries the finishReason, so a stream
     // that ends without one was cut.
     if (!finishReason) throw new ModelError('bad_response', this.provider, 'the stream ended before a finishReason');
-    yield { type: 'finish', finishReason, usage };
+    // A reply that calls functions still finishes with STOP.
+    yield { type: 'finish', finishReason: calledTools && finishReason === 'stop' ? 'tool-calls' : finishReason, usage };
   }
 
   private headers(): Record<string, string> {
@@ -87,13 +115,18 @@ export class GeminiModel implements LanguageModel {
     const system = request.messages.filter((m) => m.role === 'system').map((m) => ({ text: m.content }));
     // Gemini calls the assistant `model` and wants turns alternating, so consecutive messages
     // of one role become one turn of several parts.
-    const contents: Array<{ role: 'user' | 'model'; parts: Array<{ text: string }> }> = [];
+    // A tool's result is a functionResponse part in a user turn, matched to its call by name.
+    const contents: Array<{ role: 'user' | 'model'; parts: GeminiPart[] }> = [];
     for (const m of request.messages) {
       if (m.role === 'system') continue;
       const role = m.role === 'assistant' ? 'model' : 'user';
+      const parts: GeminiPart[] =
+        m.role === 'tool'
+          ? [{ functionResponse: { name: toolNameOf(m, request.messages), response: toolResponse(m.content) } }]
+          : [...(m.content || !m.toolCalls?.length ? [{ text: m.content }] : []), ...(m.toolCalls ?? []).map((c) => ({ functionCall: { name: c.name, args: argumentsObject(c) } }))];
       const last = contents.at(-1);
-      if (last?.role === role) last.parts.push({ text: m.content });
-      else contents.push({ role, parts: [{ text: m.content }] });
+      if (last?.role === role) last.parts.push(...parts);
+      else contents.push({ role, parts });
     }
     const generationConfig = {
       ...(request.maxTokens !== undefined && { maxOutputTokens: request.maxTokens }),
@@ -102,6 +135,10 @@ export class GeminiModel implements LanguageModel {
     return {
       contents,
       ...(system.length > 0 && { systemInstruction: { parts: system } }),
+      ...(request.tools?.length && {
+        tools: [{ functionDeclarations: request.tools.map((t) => ({ name: t.name, ...(t.description && { description: t.description }), parameters: t.parameters })) }],
+      }),
+      ...(request.toolChoice !== undefined && { toolConfig: { functionCallingConfig: toFunctionCallingConfig(request.toolChoice) } }),
       ...(Object.keys(generationConfig).length > 0 && { generationConfig }),
     };
   }
@@ -109,6 +146,29 @@ export class GeminiModel implements LanguageModel {
 
 export function createGeminiModel(options: GeminiModelOptions): GeminiModel {
   return new GeminiModel(options);
+}
+
+type GeminiPart = { text: string } | { functionCall: { name: string; args: JsonObject } } | { functionResponse: { name: string; response: JsonObject } };
+
+/** Gemini wants a function's response as an object: a JSON object result is sent as is, anything else wrapped. */
+function toolResponse(content: string): JsonObject {
+  try {
+    const value: unknown = JSON.parse(content);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as JsonObject;
+  } catch {
+    // plain text
+  }
+  return { content };
+}
+
+function toFunctionCallingConfig(choice: ToolChoice): Record<string, unknown> {
+  if (typeof choice === 'object') return { mode: 'ANY', allowedFunctionNames: [choice.name] };
+  return { mode: choice === 'required' ? 'ANY' : choice.toUpperCase() };
+}
+
+function toolCallsOf(response: GeminiResponse): ToolCall[] {
+  const parts = response.candidates?.[0]?.content?.parts ?? [];
+  return parts.flatMap((p) => (p.functionCall ? [{ id: p.functionCall.id ?? newToolCallId(), name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}) }] : []));
 }
 
 /** Thinking models interleave their thoughts as parts flagged `thought`: not part of the reply. */
@@ -173,4 +233,34 @@ export function readGeminiError(_status: number, body: unknown, text: string): V
     contextLength: /exceeds the maximum number of tokens|context (length|window)/i.test(message),
     ...(delay?.[1] !== undefined && { retryAfterMs: Math.round(Number(delay[1]) * 1000) }),
   };
+}
+
+const BatchEmbeddingsSchema = z.object({ embeddings: z.array(z.object({ values: z.array(z.number()) })) });
+
+/** Gemini's batchEmbedContents (e.g. text-embedding-004, gemini-embedding-001). */
+export class GeminiEmbeddingModel implements EmbeddingModel {
+  readonly id: string;
+  readonly provider = 'gemini';
+  private readonly http: VendorHttp;
+  private readonly model: string;
+
+  constructor(private readonly options: GeminiModelOptions) {
+    this.model = options.model.replace(/^models\//, '');
+    this.id = `gemini/${this.model}`;
+    this.http = new VendorHttp(this.provider, { ...options, baseUrl: options.baseUrl ?? GEMINI_BASE_URL }, readGeminiError);
+  }
+
+  async doEmbed(request: EmbedRequest): Promise<EmbedResult> {
+    const requests = request.values.map((text) => ({ model: `models/${this.model}`, content: { parts: [{ text }] } }));
+    const headers = { 'x-goog-api-key': this.options.apiKey, ...this.options.headers };
+    const body = await this.http.send('POST', `/v1beta/models/${encodeURIComponent(this.model)}:batchEmbedContents`, headers, { requests }, request.signal);
+    const response = await this.http.readJson(body, BatchEmbeddingsSchema, request.signal);
+    if (response.embeddings.length !== request.values.length) throw new ModelError('bad_response', this.provider, `asked for ${request.values.length} embeddings, got ${response.embeddings.length}`);
+    // The API reports no token count for embeddings.
+    return { embeddings: response.embeddings.map((e) => e.values), usage: { inputTokens: 0 } };
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
-import type { FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart } from '../types.js';
+import type { ChatMessage, EmbeddingModel, EmbedRequest, EmbedResult, FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, ToolCall } from '../types.js';
 import { VendorHttp, type HttpOptions, type VendorErrorInfo } from './http.js';
 import { ndjsonLines } from './stream-parsers.js';
+import { argumentsObject, newToolCallId, toolNameOf } from './tools.js';
 
 export interface OllamaModelOptions extends Partial<HttpOptions> {
   model: string;
@@ -16,7 +17,12 @@ export interface OllamaModelOptions extends Partial<HttpOptions> {
 export const OLLAMA_BASE_URL = 'http://127.0.0.1:11434';
 
 const ChatSchema = z.object({
-  message: z.object({ content: z.string().nullish() }).nullish(),
+  message: z
+    .object({
+      content: z.string().nullish(),
+      tool_calls: z.array(z.object({ function: z.object({ name: z.string(), arguments: z.record(z.string(), z.unknown()).nullish() }) })).nullish(),
+    })
+    .nullish(),
   done: z.boolean().optional(),
   done_reason: z.string().nullish(),
   prompt_eval_count: z.number().nullish(),
@@ -42,11 +48,23 @@ export class OllamaModel implements LanguageModel {
     const reply = await this.http.readJson(body, ChatSchema, request.signal);
     if (reply.error !== undefined) throw new ModelError('bad_response', this.provider, `the response reported an error: ${JSON.stringify(reply.error)}`);
     if (reply.done !== true) throw new ModelError('bad_response', this.provider, 'the response is not marked done');
-    return { text: reply.message?.content ?? '', ...finishOf(reply) };
+    const toolCalls = toolCallsOf(reply);
+    return { text: reply.message?.content ?? '', ...(toolCalls.length > 0 && { toolCalls }), ...finishOf(reply, toolCalls.length > 0) };
   }
 
   doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
     return this.http.guard(this.stream(request), request.signal);
+  }
+
+  /**
+   * Ollama loads a model into memory on its first call, which takes seconds to minutes; a
+   * generate request without a prompt loads it (and keeps it loaded for keep_alive) without
+   * generating anything, so the first user does not wait for it.
+   */
+  async warmUp(signal: AbortSignal): Promise<void> {
+    const body = await this.http.send('POST', '/api/generate', this.headers(), { model: this.options.model, ...(this.options.keepAlive !== undefined && { keep_alive: this.options.keepAlive }) }, signal);
+    const reply = await this.http.readJson(body, ChatSchema, signal);
+    if (reply.error !== undefined) throw new ModelError('bad_response', this.provider, `loading ${this.options.model} failed: ${JSON.stringify(reply.error)}`);
   }
 
   close(): Promise<void> {
@@ -55,12 +73,18 @@ export class OllamaModel implements LanguageModel {
 
   private async *stream(request: GenerateRequest): AsyncGenerator<StreamPart> {
     const body = await this.http.send('POST', '/api/chat', this.headers(), this.body(request, true), request.signal);
+    let calledTools = false;
     for await (const line of ndjsonLines(body)) {
       const chunk = this.http.parse(line, ChatSchema, 'stream line');
       if (chunk.error !== undefined) throw new ModelError('bad_response', this.provider, `the stream reported an error: ${JSON.stringify(chunk.error)}`);
       if (chunk.message?.content) yield { type: 'text-delta', delta: chunk.message.content };
+      // Ollama sends tool calls whole, in one line.
+      for (const toolCall of toolCallsOf(chunk)) {
+        calledTools = true;
+        yield { type: 'tool-call', toolCall };
+      }
       if (chunk.done === true) {
-        yield { type: 'finish', ...finishOf(chunk) };
+        yield { type: 'finish', ...finishOf(chunk, calledTools) };
         return;
       }
     }
@@ -78,7 +102,12 @@ export class OllamaModel implements LanguageModel {
     };
     return {
       model: this.options.model,
-      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: request.messages.map((m) => toOllamaMessage(m, request.messages)),
+      // Ollama has no tool_choice: `none` is honoured by not offering the tools.
+      ...(request.tools?.length &&
+        request.toolChoice !== 'none' && {
+          tools: request.tools.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description && { description: t.description }), parameters: t.parameters } })),
+        }),
       // Explicit both ways: /api/chat streams unless told not to.
       stream,
       ...(Object.keys(options).length > 0 && { options }),
@@ -91,9 +120,22 @@ export function createOllamaModel(options: OllamaModelOptions): OllamaModel {
   return new OllamaModel(options);
 }
 
-function finishOf(line: ChatLine): { finishReason: FinishReason; usage: { inputTokens: number; outputTokens: number } } {
-  // done_reason is `stop`, `length`, or `load`/`unload` for calls that only (un)loaded the model.
-  const finishReason: FinishReason = line.done_reason === 'length' ? 'length' : 'stop';
+function toOllamaMessage(m: ChatMessage, messages: readonly ChatMessage[]): Record<string, unknown> {
+  if (m.role === 'tool') return { role: 'tool', content: m.content, tool_name: toolNameOf(m, messages) };
+  if (m.role === 'assistant' && m.toolCalls?.length) {
+    return { role: 'assistant', content: m.content, tool_calls: m.toolCalls.map((c) => ({ function: { name: c.name, arguments: argumentsObject(c) } })) };
+  }
+  return { role: m.role, content: m.content };
+}
+
+function toolCallsOf(line: ChatLine): ToolCall[] {
+  return (line.message?.tool_calls ?? []).map((c) => ({ id: newToolCallId(), name: c.function.name, arguments: JSON.stringify(c.function.arguments ?? {}) }));
+}
+
+function finishOf(line: ChatLine, calledTools = false): { finishReason: FinishReason; usage: { inputTokens: number; outputTokens: number } } {
+  // done_reason is `stop`, `length`, or `load`/`unload` for calls that only (un)loaded the model;
+  // a reply that called tools still says `stop`.
+  const finishReason: FinishReason = line.done_reason === 'length' ? 'length' : calledTools ? 'tool-calls' : 'stop';
   return { finishReason, usage: { inputTokens: line.prompt_eval_count ?? 0, outputTokens: line.eval_count ?? 0 } };
 }
 
@@ -104,4 +146,30 @@ export function readOllamaError(_status: number, body: unknown, text: string): V
   const parsed = ErrorBodySchema.safeParse(body);
   const message = parsed.success ? parsed.data.error : text;
   return { message, contextLength: /context (length|window|size)/i.test(message) };
+}
+
+const EmbedSchema = z.object({ embeddings: z.array(z.array(z.number())), prompt_eval_count: z.number().nullish() });
+
+/** Ollama's /api/embed (e.g. nomic-embed-text), which takes a batch of inputs. */
+export class OllamaEmbeddingModel implements EmbeddingModel {
+  readonly id: string;
+  readonly provider = 'ollama';
+  private readonly http: VendorHttp;
+
+  constructor(private readonly options: OllamaModelOptions) {
+    this.id = `ollama/${options.model}`;
+    this.http = new VendorHttp(this.provider, { ...options, baseUrl: options.baseUrl ?? OLLAMA_BASE_URL }, readOllamaError);
+  }
+
+  async doEmbed(request: EmbedRequest): Promise<EmbedResult> {
+    const headers = { ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}), ...this.options.headers };
+    const body = await this.http.send('POST', '/api/embed', headers, { model: this.options.model, input: request.values }, request.signal);
+    const response = await this.http.readJson(body, EmbedSchema, request.signal);
+    if (response.embeddings.length !== request.values.length) throw new ModelError('bad_response', this.provider, `asked for ${request.values.length} embeddings, got ${response.embeddings.length}`);
+    return { embeddings: response.embeddings, usage: { inputTokens: response.prompt_eval_count ?? 0 } };
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
-import type { FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, Usage } from '../types.js';
+import type { ChatMessage, EmbeddingModel, EmbedRequest, EmbedResult, FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, ToolCall, Usage } from '../types.js';
 import { VendorHttp, type HttpOptions, type VendorErrorInfo } from './http.js';
 import { sseEvents } from './stream-parsers.js';
+import { newToolCallId } from './tools.js';
 
 export interface OpenAIModelOptions extends HttpOptions {
   model: string;
@@ -21,13 +22,24 @@ export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 const UsageSchema = z.object({ prompt_tokens: z.number(), completion_tokens: z.number() });
 
+const ToolCallSchema = z.object({ id: z.string(), function: z.object({ name: z.string(), arguments: z.string() }) });
+
 const CompletionSchema = z.object({
-  choices: z.array(z.object({ message: z.object({ content: z.string().nullish() }), finish_reason: z.string().nullish() })),
+  choices: z.array(z.object({ message: z.object({ content: z.string().nullish(), tool_calls: z.array(ToolCallSchema).nullish() }), finish_reason: z.string().nullish() })),
   usage: UsageSchema.nullish(),
 });
 
+// A streamed call arrives in pieces keyed by index: the first names it, the rest append arguments.
+const ToolCallDeltaSchema = z.object({
+  index: z.number(),
+  id: z.string().nullish(),
+  function: z.object({ name: z.string().nullish(), arguments: z.string().nullish() }).nullish(),
+});
+
 const ChunkSchema = z.object({
-  choices: z.array(z.object({ delta: z.object({ content: z.string().nullish() }).nullish(), finish_reason: z.string().nullish() })).nullish(),
+  choices: z
+    .array(z.object({ delta: z.object({ content: z.string().nullish(), tool_calls: z.array(ToolCallDeltaSchema).nullish() }).nullish(), finish_reason: z.string().nullish() }))
+    .nullish(),
   usage: UsageSchema.nullish(),
   // Some servers report a failure inside a stream that already answered 200.
   error: z.unknown().optional(),
@@ -52,7 +64,13 @@ export class OpenAIModel implements LanguageModel {
     const completion = await this.http.readJson(body, CompletionSchema, request.signal);
     const [choice] = completion.choices;
     if (!choice) throw new ModelError('bad_response', this.provider, 'the completion has no choices');
-    return { text: choice.message.content ?? '', finishReason: toFinishReason(choice.finish_reason), usage: toUsage(completion.usage) };
+    const toolCalls = (choice.message.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
+    return {
+      text: choice.message.content ?? '',
+      ...(toolCalls.length > 0 && { toolCalls }),
+      finishReason: toFinishReason(choice.finish_reason),
+      usage: toUsage(completion.usage),
+    };
   }
 
   doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
@@ -78,9 +96,11 @@ export class OpenAIModel implements LanguageModel {
     const body = await this.http.send('POST', '/chat/completions', { ...this.headers(), accept: 'text/event-stream' }, this.body(request, true), request.signal);
     let finishReason: FinishReason = 'stop';
     let usage: Usage = { inputTokens: 0, outputTokens: 0 };
+    const calls = new Map<number, ToolCall>();
     for await (const event of sseEvents(body)) {
       // Only [DONE] proves the reply is whole: the finish_reason chunk precedes the usage one.
       if (event.data === '[DONE]') {
+        for (const toolCall of calls.values()) yield { type: 'tool-call', toolCall };
         yield { type: 'finish', finishReason, usage };
         return;
       }
@@ -88,6 +108,12 @@ export class OpenAIModel implements LanguageModel {
       if (chunk.error !== undefined) throw new ModelError('bad_response', this.provider, `the stream reported an error: ${JSON.stringify(chunk.error)}`);
       for (const choice of chunk.choices ?? []) {
         if (choice.delta?.content) yield { type: 'text-delta', delta: choice.delta.content };
+        for (const piece of choice.delta?.tool_calls ?? []) {
+          const call = calls.get(piece.index) ?? { id: piece.id ?? newToolCallId(), name: '', arguments: '' };
+          call.name += piece.function?.name ?? '';
+          call.arguments += piece.function?.arguments ?? '';
+          calls.set(piece.index, call);
+        }
         if (choice.finish_reason) finishReason = toFinishReason(choice.finish_reason);
       }
       if (chunk.usage) usage = toUsage(chunk.usage);
@@ -102,14 +128,30 @@ export class OpenAIModel implements LanguageModel {
   private body(request: GenerateRequest, stream: boolean): Record<string, unknown> {
     return {
       model: this.options.model,
-      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: request.messages.map(toOpenAIMessage),
       // OpenAI deprecated max_tokens (its reasoning models refuse it); compatible servers
       // mostly know only max_tokens.
       ...(request.maxTokens !== undefined && { [this.provider === 'openai' ? 'max_completion_tokens' : 'max_tokens']: request.maxTokens }),
       ...(request.temperature !== undefined && { temperature: request.temperature }),
+      ...(request.tools?.length && {
+        tools: request.tools.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description && { description: t.description }), parameters: t.parameters } })),
+      }),
+      ...(request.toolChoice !== undefined && { tool_choice: typeof request.toolChoice === 'string' ? request.toolChoice : { type: 'function', function: { name: request.toolChoice.name } } }),
       ...(stream && { stream: true, stream_options: { include_usage: true } }),
     };
   }
+}
+
+function toOpenAIMessage(m: ChatMessage): Record<string, unknown> {
+  if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId ?? '', content: m.content };
+  if (m.role === 'assistant' && m.toolCalls?.length) {
+    return {
+      role: 'assistant',
+      content: m.content || null,
+      tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+    };
+  }
+  return { role: m.role, content: m.content };
 }
 
 export function createOpenAIModel(options: OpenAIModelOptions): OpenAIModel {
@@ -152,4 +194,36 @@ export function readOpenAIError(_status: number, body: unknown, text: string): V
   const code = typeof error === 'object' ? error.code : undefined;
   const type = typeof error === 'object' ? error.type : undefined;
   return { message, contextLength: code === 'context_length_exceeded' || type === 'exceed_context_size_error' || /context (length|size|window)/i.test(message) };
+}
+
+const EmbeddingsSchema = z.object({
+  data: z.array(z.object({ index: z.number(), embedding: z.array(z.number()) })),
+  usage: z.object({ prompt_tokens: z.number() }).nullish(),
+});
+
+/** OpenAI's /embeddings (text-embedding-3-small and kin), and compatible servers' copies of it. */
+export class OpenAIEmbeddingModel implements EmbeddingModel {
+  readonly id: string;
+  readonly provider: string;
+  private readonly http: VendorHttp;
+
+  constructor(private readonly options: OpenAIModelOptions) {
+    this.provider = options.provider ?? 'openai';
+    this.id = `${this.provider}/${options.model}`;
+    this.http = new VendorHttp(this.provider, options, readOpenAIError);
+  }
+
+  async doEmbed(request: EmbedRequest): Promise<EmbedResult> {
+    const headers = this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}`, ...this.options.headers } : { ...this.options.headers };
+    const body = await this.http.send('POST', '/embeddings', headers, { model: this.options.model, input: request.values, encoding_format: 'float' }, request.signal);
+    const response = await this.http.readJson(body, EmbeddingsSchema, request.signal);
+    if (response.data.length !== request.values.length) throw new ModelError('bad_response', this.provider, `asked for ${request.values.length} embeddings, got ${response.data.length}`);
+    // The API documents `index`; order by it rather than trusting the array's order.
+    const embeddings = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+    return { embeddings, usage: { inputTokens: response.usage?.prompt_tokens ?? 0 } };
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
 }
