@@ -100,3 +100,24 @@ describe('the model responder', () => {
     expect(seen).toEqual([['system', 'user']]);
   });
 });
+
+describe('built-in embeddings', () => {
+  const model = new LocalModel({ botName: 'Pincer', version: '1.0.0' });
+  const cosine = (a: number[], b: number[]) => a.reduce((sum, v, i) => sum + v * (b[i] ?? 0), 0);
+
+  it('gives unit vectors of a fixed size, the same for the same text', async () => {
+    const { embeddings, usage } = await model.doEmbed({ values: ['Translate this sentence please', 'Translate this sentence please', ''] });
+    expect(embeddings).toHaveLength(3);
+    expect(embeddings[0]).toHaveLength(256);
+    expect(Math.hypot(...(embeddings[0] ?? []))).toBeCloseTo(1, 6);
+    expect(embeddings[1]).toEqual(embeddings[0]);
+    expect(embeddings[2]?.every((v) => v === 0)).toBe(true);
+    expect(usage.inputTokens).toBe(8);
+  });
+
+  it('puts texts that share words and spellings closer than unrelated ones', async () => {
+    const [a, b, c] = (await model.doEmbed({ values: ['please translate this text to Spanish', 'can you do a translation of this text into Spanish', 'what is the weather like tomorrow'] })).embeddings as [number[], number[], number[]];
+    expect(cosine(a, b)).toBeGreaterThan(0.4);
+    expect(cosine(a, b)).toBeGreaterThan(cosine(a, c) + 0.3);
+  });
+});

@@ -1,5 +1,6 @@
 import type { JsonObject } from '../../queue/types.js';
-import type { AnalysisResult, GenerateRequest, GenerateResult, NLPModel, StreamPart } from '../types.js';
+import type { AnalysisResult, EmbeddingModel, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, NLPModel, StreamPart } from '../types.js';
+import { hashedEmbedding } from './hashed-embedding.js';
 import { FALLBACK_REPLY, INTENTS, type Intent } from './corpus.js';
 import { NaiveBayes } from './naive-bayes.js';
 import { words } from './text.js';
@@ -19,7 +20,7 @@ const DEFAULT_MIN_CONFIDENCE = 0.45;
  * templates. It needs no key and no download, so a fresh `npm start` answers sensibly, and it
  * says plainly when a question is beyond it.
  */
-export class LocalModel implements NLPModel {
+export class LocalModel implements NLPModel, EmbeddingModel {
   readonly id = 'local/intents';
   readonly provider = 'local';
   private readonly classifier: NaiveBayes;
@@ -34,6 +35,15 @@ export class LocalModel implements NLPModel {
 
   async analyze(text: string): Promise<AnalysisResult> {
     return this.classify(text);
+  }
+
+  /** Hashed word and trigram vectors (see hashed-embedding.ts): offline, instant, lexical. */
+  async doEmbed(request: EmbedRequest): Promise<EmbedResult> {
+    request.signal?.throwIfAborted();
+    return {
+      embeddings: request.values.map((text) => hashedEmbedding(text)),
+      usage: { inputTokens: request.values.reduce((n, text) => n + words(text).length, 0) },
+    };
   }
 
   async doGenerate(request: GenerateRequest): Promise<GenerateResult> {
