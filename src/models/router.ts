@@ -105,7 +105,12 @@ abstract class DeploymentRouter<M extends RoutedModel> {
   }
 
   /** Runs `call` on deployments in order until one succeeds, within one retry budget and deadline. */
-  protected async withFallback<T>(callerSignal: AbortSignal | undefined, call: (state: State<M>, signal: AbortSignal, controller: AbortController, deadline: number) => Promise<T>): Promise<T> {
+  protected async withFallback<T>(
+    callerSignal: AbortSignal | undefined,
+    call: (state: State<M>, signal: AbortSignal, controller: AbortController, deadline: number) => Promise<T>,
+    /** A stream is not a success until its finish part: its caller records the outcome (settle). */
+    deferSuccess = false,
+  ): Promise<T> {
     const deadline = this.now() + this.options.timeouts.totalMs;
     let attempts = 0;
     let last: ModelError | undefined;
@@ -120,7 +125,7 @@ abstract class DeploymentRouter<M extends RoutedModel> {
         const started = this.now();
         try {
           const value = await call(state, controller.signal, controller, deadline);
-          this.succeeded(state, started);
+          if (!deferSuccess) this.succeeded(state, started);
           return value;
         } catch (err) {
           if (callerSignal?.aborted) throw new ModelError('aborted', this.id, 'the caller aborted the call');
@@ -177,20 +182,20 @@ abstract class DeploymentRouter<M extends RoutedModel> {
     return Math.round(base * (0.8 + 0.4 * this.random()));
   }
 
-  private classify(err: unknown, state: State<M>, signal: AbortSignal): ModelError {
+  protected classify(err: unknown, state: State<M>, signal: AbortSignal): ModelError {
     if (err instanceof ModelError) return err;
     if (signal.aborted && signal.reason instanceof ModelError) return signal.reason;
     return new ModelError('server', state.deployment.model.provider, err instanceof Error ? err.message : String(err));
   }
 
-  private succeeded(state: State<M>, started: number): void {
+  protected succeeded(state: State<M>, started: number): void {
     state.stats.calls++;
     state.stats.consecutiveFailures = 0;
     state.stats.coolingDownUntil = null;
     this.emit({ type: 'attempt', deployment: state.deployment.id, ok: true, ms: this.now() - started });
   }
 
-  private failed(state: State<M>, started: number, error: ModelError): void {
+  protected failed(state: State<M>, started: number, error: ModelError): void {
     state.stats.calls++;
     state.stats.failures++;
     state.stats.consecutiveFailures++;
@@ -231,14 +236,19 @@ export class ModelRouter extends DeploymentRouter<LanguageModel> implements Lang
    * error too.
    */
   async *doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
-    let pending: { parts: AsyncIterator<StreamPart>; first: StreamPart; controller: AbortController; state: State<LanguageModel>; deadline: number } | undefined;
-    pending = await this.withFallback(request.signal, async (state, signal, controller, deadline) => {
-      const parts = state.deployment.model.doStream({ ...request, signal })[Symbol.asyncIterator]();
-      const first = await this.next(parts, controller, Math.min(this.options.timeouts.firstTokenMs, deadline - this.now()), state, 'the first token');
-      if (first.done) throw new ModelError('bad_response', state.deployment.model.provider, 'the stream ended before its final part');
-      return { parts, first: first.value, controller, state, deadline };
-    });
-    const { parts, controller, state, deadline } = pending;
+    let pending: { parts: AsyncIterator<StreamPart>; first: StreamPart; controller: AbortController; state: State<LanguageModel>; deadline: number; started: number } | undefined;
+    pending = await this.withFallback(
+      request.signal,
+      async (state, signal, controller, deadline) => {
+        const started = this.now();
+        const parts = state.deployment.model.doStream({ ...request, signal })[Symbol.asyncIterator]();
+        const first = await this.next(parts, controller, Math.min(this.options.timeouts.firstTokenMs, deadline - this.now()), state, 'the first token');
+        if (first.done) throw new ModelError('bad_response', state.deployment.model.provider, 'the stream ended before its final part');
+        return { parts, first: first.value, controller, state, deadline, started };
+      },
+      true,
+    );
+    const { parts, controller, state, deadline, started } = pending;
     let part: StreamPart = pending.first;
     pending = undefined;
     // The caller can still abort after the first token, and a consumer that stops reading
@@ -250,13 +260,24 @@ export class ModelRouter extends DeploymentRouter<LanguageModel> implements Lang
       for (;;) {
         if (part.type === 'finish') {
           this.account(state, part.usage);
+          this.succeeded(state, started);
           finished = true;
           yield part;
           return;
         }
         yield part;
-        const next = await this.next(parts, controller, Math.min(this.options.timeouts.chunkMs, deadline - this.now()), state, 'the next chunk');
-        if (next.done) throw new ModelError('bad_response', state.deployment.model.provider, 'the stream ended before its final part');
+        let next: IteratorResult<StreamPart>;
+        try {
+          next = await this.next(parts, controller, Math.min(this.options.timeouts.chunkMs, deadline - this.now()), state, 'the next chunk');
+          if (next.done) throw new ModelError('bad_response', state.deployment.model.provider, 'the stream ended before its final part');
+        } catch (err) {
+          if (request.signal?.aborted) throw new ModelError('aborted', this.id, 'the caller aborted the call');
+          // Too late to fall back (text reached the caller), but the deployment's record must
+          // show it, or one that breaks every stream mid-way would stay first in line.
+          const error = this.classify(err, state, controller.signal);
+          this.failed(state, started, error);
+          throw error;
+        }
         part = next.value;
       }
     } finally {

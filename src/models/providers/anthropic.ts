@@ -22,6 +22,9 @@ const DEFAULT_MAX_TOKENS = 1024;
 const UsageSchema = z.object({ input_tokens: z.number().nullish(), output_tokens: z.number().nullish() });
 
 const MessageSchema = z.object({
+  // `{type: "error", error}` in place of a message: a failure reported with a 200.
+  type: z.string().optional(),
+  error: z.object({ type: z.string().optional(), message: z.string().optional() }).optional(),
   content: z.array(z.object({ type: z.string(), text: z.string().optional(), id: z.string().optional(), name: z.string().optional(), input: z.unknown().optional() })),
   stop_reason: z.string().nullish(),
   usage: UsageSchema.nullish(),
@@ -51,7 +54,10 @@ export class AnthropicModel implements LanguageModel {
 
   async doGenerate(request: GenerateRequest): Promise<GenerateResult> {
     const body = await this.http.send('POST', '/v1/messages', this.headers(), this.body(request, false), request.signal);
-    const message = await this.http.readJson(body, MessageSchema, request.signal);
+    const message = await this.http.readJson(body, MessageSchema.partial({ content: true }), request.signal);
+    if (message.type === 'error' || !message.content) {
+      throw new ModelError('server', this.provider, `the response reported ${message.error?.type ?? 'an error'}: ${message.error?.message ?? 'no content'}`);
+    }
     const toolCalls = message.content
       .filter((block) => block.type === 'tool_use')
       .map((block) => ({ id: block.id ?? newToolCallId(), name: block.name ?? '', arguments: JSON.stringify(block.input ?? {}) }));
@@ -118,7 +124,8 @@ export class AnthropicModel implements LanguageModel {
           yield { type: 'finish', finishReason, usage };
           return;
         case 'error':
-          throw new ModelError('bad_response', this.provider, `the stream reported ${data.error?.type ?? 'an error'}: ${data.error?.message ?? event.data}`);
+          // Mid-stream errors are overloads and the like: worth a retry, like a 529 or 500.
+          throw new ModelError(data.error?.type === 'rate_limit_error' ? 'rate_limit' : 'server', this.provider, `the stream reported ${data.error?.type ?? 'an error'}: ${data.error?.message ?? event.data}`);
       }
     }
     throw new ModelError('bad_response', this.provider, 'the stream ended before message_stop');

@@ -61,7 +61,7 @@ export class GeminiModel implements LanguageModel {
   async doGenerate(request: GenerateRequest): Promise<GenerateResult> {
     const body = await this.http.send('POST', `${this.modelPath}:generateContent`, this.headers(), this.body(request), request.signal);
     const response = await this.http.readJson(body, ResponseSchema, request.signal);
-    if (response.error !== undefined) throw new ModelError('bad_response', this.provider, `the response reported an error: ${JSON.stringify(response.error)}`);
+    if (response.error !== undefined) throw new ModelError('server', this.provider, `the response reported an error: ${JSON.stringify(response.error)}`);
     const finish = finishOf(response);
     if (!finish) throw new ModelError('bad_response', this.provider, 'the response has neither a finished candidate nor a block reason');
     const toolCalls = toolCallsOf(response);
@@ -89,7 +89,7 @@ export class GeminiModel implements LanguageModel {
     let calledTools = false;
     for await (const event of sseEvents(body)) {
       const chunk = this.http.parse(event.data, ResponseSchema, 'stream event');
-      if (chunk.error !== undefined) throw new ModelError('bad_response', this.provider, `the stream reported an error: ${JSON.stringify(chunk.error)}`);
+      if (chunk.error !== undefined) throw new ModelError('server', this.provider, `the stream reported an error: ${JSON.stringify(chunk.error)}`);
       const text = textOf(chunk);
       if (text) yield { type: 'text-delta', delta: text };
       // Gemini sends each function call whole, in one chunk.

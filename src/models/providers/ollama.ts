@@ -46,7 +46,7 @@ export class OllamaModel implements LanguageModel {
   async doGenerate(request: GenerateRequest): Promise<GenerateResult> {
     const body = await this.http.send('POST', '/api/chat', this.headers(), this.body(request, false), request.signal);
     const reply = await this.http.readJson(body, ChatSchema, request.signal);
-    if (reply.error !== undefined) throw new ModelError('bad_response', this.provider, `the response reported an error: ${JSON.stringify(reply.error)}`);
+    if (reply.error !== undefined) throw new ModelError('server', this.provider, `the response reported an error: ${JSON.stringify(reply.error)}`);
     if (reply.done !== true) throw new ModelError('bad_response', this.provider, 'the response is not marked done');
     const toolCalls = toolCallsOf(reply);
     return { text: reply.message?.content ?? '', ...(toolCalls.length > 0 && { toolCalls }), ...finishOf(reply, toolCalls.length > 0) };
@@ -76,7 +76,7 @@ export class OllamaModel implements LanguageModel {
     let calledTools = false;
     for await (const line of ndjsonLines(body)) {
       const chunk = this.http.parse(line, ChatSchema, 'stream line');
-      if (chunk.error !== undefined) throw new ModelError('bad_response', this.provider, `the stream reported an error: ${JSON.stringify(chunk.error)}`);
+      if (chunk.error !== undefined) throw new ModelError('server', this.provider, `the stream reported an error: ${JSON.stringify(chunk.error)}`);
       if (chunk.message?.content) yield { type: 'text-delta', delta: chunk.message.content };
       // Ollama sends tool calls whole, in one line.
       for (const toolCall of toolCallsOf(chunk)) {

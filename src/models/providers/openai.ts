@@ -25,9 +25,11 @@ const UsageSchema = z.object({ prompt_tokens: z.number(), completion_tokens: z.n
 const ToolCallSchema = z.object({ id: z.string(), function: z.object({ name: z.string(), arguments: z.string() }) });
 
 const CompletionSchema = z.object({
+  // Absent when a server answers 200 with only an error.
+  error: z.unknown().optional(),
   choices: z.array(z.object({ message: z.object({ content: z.string().nullish(), tool_calls: z.array(ToolCallSchema).nullish() }), finish_reason: z.string().nullish() })),
   usage: UsageSchema.nullish(),
-});
+}).partial({ choices: true });
 
 // A streamed call arrives in pieces keyed by index: the first names it, the rest append arguments.
 const ToolCallDeltaSchema = z.object({
@@ -62,7 +64,8 @@ export class OpenAIModel implements LanguageModel {
   async doGenerate(request: GenerateRequest): Promise<GenerateResult> {
     const body = await this.http.send('POST', '/chat/completions', this.headers(), this.body(request, false), request.signal);
     const completion = await this.http.readJson(body, CompletionSchema, request.signal);
-    const [choice] = completion.choices;
+    if (completion.error !== undefined) throw new ModelError('server', this.provider, `the response reported an error: ${JSON.stringify(completion.error)}`);
+    const [choice] = completion.choices ?? [];
     if (!choice) throw new ModelError('bad_response', this.provider, 'the completion has no choices');
     const toolCalls = (choice.message.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
     return {
@@ -105,7 +108,7 @@ export class OpenAIModel implements LanguageModel {
         return;
       }
       const chunk = this.http.parse(event.data, ChunkSchema, 'stream event');
-      if (chunk.error !== undefined) throw new ModelError('bad_response', this.provider, `the stream reported an error: ${JSON.stringify(chunk.error)}`);
+      if (chunk.error !== undefined) throw new ModelError('server', this.provider, `the stream reported an error: ${JSON.stringify(chunk.error)}`);
       for (const choice of chunk.choices ?? []) {
         if (choice.delta?.content) yield { type: 'text-delta', delta: choice.delta.content };
         for (const piece of choice.delta?.tool_calls ?? []) {
