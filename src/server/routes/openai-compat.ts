@@ -4,6 +4,8 @@ import { PincerError } from '../../errors.js';
 import type { JsonObject, MessageRecord } from '../../queue/types.js';
 import type { ServerDeps } from '../deps.js';
 import { messageWaiter } from '../message-wait.js';
+import type { Usage } from '../../models/types.js';
+import { ChatBodySchema, openCompletionStream, textOf, wireUsage, type ChatBody } from '../openai-wire.js';
 import { ErrorSchema, idPattern, object, string } from '../schemas.js';
 
 /**
@@ -14,52 +16,13 @@ import { ErrorSchema, idPattern, object, string } from '../schemas.js';
 
 export const BOT_MODEL_ID = 'pincer';
 
-const ContentPart = object({ type: string(), text: string() }, ['type']);
-const ChatMessage = object(
-  {
-    role: { enum: ['system', 'developer', 'user', 'assistant', 'tool'] },
-    content: { anyOf: [string(), { type: 'array', items: ContentPart }, { type: 'null' }] },
-    name: string(),
-  },
-  ['role'],
-);
-const ChatBody = object(
-  {
-    model: string({ minLength: 1 }),
-    messages: { type: 'array', items: ChatMessage, minItems: 1, maxItems: 1000 },
-    stream: { type: 'boolean' },
-    stream_options: { anyOf: [object({ include_usage: { type: 'boolean' } }, []), { type: 'null' }] },
-    temperature: { anyOf: [{ type: 'number', minimum: 0, maximum: 2 }, { type: 'null' }] },
-    max_tokens: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
-    max_completion_tokens: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
-    n: { anyOf: [{ type: 'integer', minimum: 1, maximum: 1 }, { type: 'null' }] },
-    user: string({ maxLength: 128 }),
-  },
-  ['model', 'messages'],
-);
-
-interface ChatBody {
-  model: string;
-  messages: Array<{ role: string; content?: string | Array<{ type: string; text?: string }> | null }>;
-  stream?: boolean;
-  stream_options?: { include_usage?: boolean } | null;
-  temperature?: number | null;
-  max_tokens?: number | null;
-  max_completion_tokens?: number | null;
-  user?: string;
-}
-
-function textOf(content: ChatBody['messages'][number]['content']): string {
-  if (typeof content === 'string') return content;
-  return (content ?? []).filter((p) => p.type === 'text' && typeof p.text === 'string').map((p) => p.text).join('\n');
-}
-
-function usageOf(record: MessageRecord): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
+function usageOf(record: MessageRecord): Usage {
   const usage = (record.reply?.data as { usage?: { inputTokens?: number; outputTokens?: number } } | undefined)?.usage;
   // Replies not made by a model (a command) have no token counts; words are a fair estimate.
-  const prompt = usage?.inputTokens ?? record.text.split(/\s+/).filter(Boolean).length;
-  const completion = usage?.outputTokens ?? (record.reply?.text ?? '').split(/\s+/).filter(Boolean).length;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  return {
+    inputTokens: usage?.inputTokens ?? record.text.split(/\s+/).filter(Boolean).length,
+    outputTokens: usage?.outputTokens ?? (record.reply?.text ?? '').split(/\s+/).filter(Boolean).length,
+  };
 }
 
 export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void {
@@ -81,7 +44,7 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
         summary: 'OpenAI-compatible chat completion (stream and non-stream), answered through the queue and pipeline',
         description: `The last user message is the message sent to the bot. Header \`x-conversation-id\` (or the \`user\` field) keeps turns in one conversation. Model: "${BOT_MODEL_ID}".`,
         security: [{ bearer: [] }],
-        body: ChatBody,
+        body: ChatBodySchema,
         headers: object({ 'x-conversation-id': string({ pattern: idPattern }) }, []),
         response: { 400: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema, 502: ErrorSchema, 504: ErrorSchema },
       },
@@ -89,6 +52,8 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
     async (request: FastifyRequest<{ Body: ChatBody }>, reply: FastifyReply) => {
       const body = request.body;
       if (body.model !== BOT_MODEL_ID) throw new PincerError('MODEL_NOT_FOUND', `model "${body.model}" does not exist here; use "${BOT_MODEL_ID}" (GET /v1/models)`, 404);
+      // The bot answers with its own pipeline; a client's tools would have nowhere to go.
+      if (body.tools?.length) throw new PincerError('VALIDATION_ERROR', `tools are not supported by the bot ("${BOT_MODEL_ID}"); call a model directly for tool use (pincer model serve, or the vendor)`, 400);
       const last = body.messages[body.messages.length - 1] as ChatBody['messages'][number];
       if (last.role !== 'user') throw new PincerError('VALIDATION_ERROR', `the last message must have role "user" (it has "${last.role}")`, 400);
       const text = textOf(last.content).trim();
@@ -120,7 +85,7 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
       created: Math.floor(record.createdAt / 1000),
       model: BOT_MODEL_ID,
       choices: [{ index: 0, message: { role: 'assistant', content: record.reply?.text ?? '', refusal: null }, logprobs: null, finish_reason: 'stop' }],
-      usage: usageOf(record),
+      usage: wireUsage(usageOf(record)),
     };
   }
 
@@ -129,33 +94,29 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
    * of it the live tokens did not carry (they may start before this subscription) is sent last.
    */
   async function streamCompletion(request: FastifyRequest, reply: FastifyReply, messageId: string, id: string, body: ChatBody): Promise<void> {
-    const createdAt = Math.floor(Date.now() / 1000);
     let sent = '';
-    const chunk = (delta: Record<string, string>, finish: string | null) => ({ id, object: 'chat.completion.chunk', created: createdAt, model: BOT_MODEL_ID, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
-    const write = (data: unknown) => reply.raw.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
-    reply.hijack();
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': request.id });
-    write(chunk({ role: 'assistant', content: '' }, null));
+    const stream = openCompletionStream(request, reply, id, BOT_MODEL_ID);
+    stream.delta({ role: 'assistant', content: '' });
     const unsubscribe = events.subscribe(messageId, (event) => {
       if (event.type !== 'token') return;
       sent += event.delta;
-      write(chunk({ content: event.delta }, null));
+      stream.delta({ content: event.delta });
     });
     try {
       const record = await waitForFinal(messageId, config.server.max_wait, request);
       if (!record || record.state === 'dead' || !record.reply) {
         const error = record ? `the bot could not answer: ${record.lastError ?? 'unknown error'}` : `no reply within ${Math.round(config.server.max_wait / 1000)} s (GET /v1/messages/${messageId})`;
-        write({ error: { code: record ? 'REPLY_FAILED' : 'REPLY_TIMEOUT', message: error, type: 'server_error' } });
+        stream.error(record ? 'REPLY_FAILED' : 'REPLY_TIMEOUT', error);
         return;
       }
       const full = record.reply.text;
-      if (full.startsWith(sent) && full.length > sent.length) write(chunk({ content: full.slice(sent.length) }, null));
-      write(chunk({}, 'stop'));
-      if (body.stream_options?.include_usage) write({ id, object: 'chat.completion.chunk', created: createdAt, model: BOT_MODEL_ID, choices: [], usage: usageOf(record) });
-      write('[DONE]');
+      if (full.startsWith(sent) && full.length > sent.length) stream.delta({ content: full.slice(sent.length) });
+      stream.delta({}, 'stop');
+      if (body.stream_options?.include_usage) stream.usage(usageOf(record));
+      stream.done();
     } finally {
       unsubscribe();
-      reply.raw.end();
+      if (!reply.raw.writableEnded) reply.raw.end();
     }
   }
 }
