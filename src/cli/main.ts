@@ -6,6 +6,7 @@ import type { ClientOptions } from './client.js';
 import { chatCommand } from './commands/chat.js';
 import { doctorCommand } from './commands/doctor.js';
 import { initCommand } from './commands/init.js';
+import { modelServeCommand } from './commands/model-serve.js';
 import { modelsCommand } from './commands/models.js';
 import { pluginCommand } from './commands/plugin.js';
 import { queueCommand } from './commands/queue.js';
@@ -32,6 +33,7 @@ chatCommand(program, globals);
 queueCommand(program, globals);
 pluginCommand(program, globals);
 modelsCommand(program, globals);
+modelServeCommand(program, globals);
 initCommand(program, globals);
 doctorCommand(program, globals);
 

@@ -114,7 +114,7 @@ const pluginsSchema = z
   .strict()
   .prefault({});
 
-const PROVIDERS = ['local', 'openai', 'openai-compatible', 'anthropic', 'gemini', 'ollama'] as const;
+const PROVIDERS = ['local', 'openai', 'openai-compatible', 'anthropic', 'gemini', 'ollama', 'llama-cpp'] as const;
 
 const deploymentSchema = z
   .object({
@@ -125,6 +125,10 @@ const deploymentSchema = z
     base_url: z.string().url().optional(),
     /** Falls back to the vendor's usual variable (OPENAI_API_KEY, ...) and then API_KEY. */
     api_key: z.string().min(1).optional(),
+    /** llama-cpp: the GGUF file to run in-process (relative to the working folder). */
+    path: z.string().regex(/\.gguf$/i, 'expected the path of a .gguf file').optional(),
+    /** llama-cpp: tokens per conversation (prompt and reply); default 4096, capped at the model's. */
+    context_size: z.number().int().min(16).optional(),
     id: z.string().min(1).optional(),
     priority: z.number().int().min(0).default(0),
     weight: z.number().positive().default(1),
@@ -141,6 +145,11 @@ const modelsSchema = z
      * built-in local model.
      */
     default: z.array(deploymentSchema).default([]),
+    /**
+     * The deployments answering POST /v1/embeddings, tried like `default`. Empty: the built-in
+     * hashed embedding (and MODEL_PATH's GGUF model first, when set).
+     */
+    embeddings: z.array(deploymentSchema).default([]),
     system_prompt: z.string().default('You are {bot}, a helpful assistant in a chat. Answer briefly and plainly.'),
     /** Earlier turns sent with each message, in approximate tokens (newest first until spent). */
     history_tokens: z.number().int().min(0).default(2000),
@@ -169,6 +178,20 @@ const modelsSchema = z
 
 export type DeploymentConfig = z.output<typeof deploymentSchema>;
 
+/** `pincer model serve`: the local models as an OpenAI-compatible service of their own (S2.3). */
+const modelServiceSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(7701),
+    /** Bearer tokens clients must send; required when binding beyond loopback. */
+    tokens: z.array(z.string().min(8, 'a token must be at least 8 characters')).default([]),
+    /** Generations running at once per model; more wait their turn (a 429 past `max_waiting`). */
+    concurrency: positiveInt(2),
+    max_waiting: positiveInt(64),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     data_dir: z.string().min(1).default('./data'),
@@ -185,6 +208,7 @@ export const configSchema = z
     bot: botSchema,
     plugins: pluginsSchema,
     models: modelsSchema,
+    model_service: modelServiceSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {

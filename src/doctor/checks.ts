@@ -8,6 +8,10 @@ import { errorMessage } from '../errors.js';
 import { queueOptionsFrom, redactUrl } from '../queue/open.js';
 import { SqliteQueue } from '../queue/sqlite-queue.js';
 import { isLoopback } from '../server/auth.js';
+import { buildModelLayer, type ModelLayer } from '../models/setup.js';
+import { PINCER_VERSION } from '../version.js';
+
+const MODEL_CHECK_TIMEOUT_MS = 60_000;
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export interface CheckResult {
@@ -32,7 +36,34 @@ export async function runChecks(load: LoadConfigOptions): Promise<CheckResult[]>
   results.push(await checkStorage(config));
   results.push(checkDisk(config));
   results.push(await checkPort(config));
+  results.push(...(await checkModels(config, load.env ?? process.env)));
   return results;
+}
+
+/**
+ * Each model deployment, warmed as at start: that proves the key and reachability (a listing
+ * call) or loads a GGUF file, without spending tokens. `pincer models test` asks for a reply.
+ */
+async function checkModels(config: PincerConfig, env: NodeJS.ProcessEnv): Promise<CheckResult[]> {
+  let layer: ModelLayer;
+  try {
+    layer = buildModelLayer(config, env, PINCER_VERSION);
+  } catch (err) {
+    return [{ name: 'models', status: 'fail', detail: errorMessage(err) }];
+  }
+  try {
+    const started = performance.now();
+    const failures = await layer.warmUp(MODEL_CHECK_TIMEOUT_MS);
+    const ms = Math.round(performance.now() - started);
+    return layer.deployments.map((d) => {
+      const failure = failures.find((f) => f.id === d.id);
+      const what = `${d.model} (from ${d.source})`;
+      if (failure) return { name: `model ${d.id}`, status: 'fail', detail: `${what}: ${failure.error}` };
+      return { name: `model ${d.id}`, status: 'ok', detail: d.provider === 'local' ? `${what}: built in, needs no key or download` : `${what}: reachable, warmed in ${ms} ms` };
+    });
+  } finally {
+    await layer.close();
+  }
 }
 
 function checkNode(): CheckResult {

@@ -1,3 +1,4 @@
+import type { JsonObject } from '../queue/types.js';
 import { ModelError, type ModelErrorClass } from './errors.js';
 import type { EmbeddingModel, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, LanguageModel, StreamPart, Usage } from './types.js';
 
@@ -226,7 +227,7 @@ export class ModelRouter extends DeploymentRouter<LanguageModel> implements Lang
     return this.withFallback(request.signal, async (state, signal) => {
       const result = await state.deployment.model.doGenerate({ ...request, signal });
       this.account(state, result.usage);
-      return result;
+      return { ...result, data: this.answeredBy(state, result.data) };
     });
   }
 
@@ -262,7 +263,7 @@ export class ModelRouter extends DeploymentRouter<LanguageModel> implements Lang
           this.account(state, part.usage);
           this.succeeded(state, started);
           finished = true;
-          yield part;
+          yield { ...part, data: this.answeredBy(state, part.data) };
           return;
         }
         yield part;
@@ -284,6 +285,11 @@ export class ModelRouter extends DeploymentRouter<LanguageModel> implements Lang
       request.signal?.removeEventListener('abort', onAbort);
       if (!finished) controller.abort(new ModelError('aborted', this.id, 'the stream was not read to its end'));
     }
+  }
+
+  /** Which deployment and model answered, kept with the reply (the model's own data wins). */
+  private answeredBy(state: State<LanguageModel>, data: JsonObject | undefined): JsonObject {
+    return { deployment: state.deployment.id, model: state.deployment.model.id, ...data };
   }
 
   private async next(parts: AsyncIterator<StreamPart>, controller: AbortController, ms: number, state: State<LanguageModel>, what: string): Promise<IteratorResult<StreamPart>> {

@@ -4,11 +4,12 @@ import { ModelError } from './errors.js';
 import { CachedModel } from './cache.js';
 import { LocalModel } from './local/local-model.js';
 import { createAnthropicModel } from './providers/anthropic.js';
-import { createGeminiModel } from './providers/gemini.js';
-import { createOllamaModel, OLLAMA_BASE_URL } from './providers/ollama.js';
-import { createOpenAIModel } from './providers/openai.js';
-import { ModelRouter, type Deployment } from './router.js';
-import type { LanguageModel } from './types.js';
+import { createGeminiModel, GeminiEmbeddingModel } from './providers/gemini.js';
+import { createLlamaCppModel } from './providers/llama-cpp.js';
+import { createOllamaModel, OLLAMA_BASE_URL, OllamaEmbeddingModel } from './providers/ollama.js';
+import { createOpenAIModel, OPENAI_BASE_URL, OpenAIEmbeddingModel } from './providers/openai.js';
+import { EmbeddingRouter, ModelRouter, type Deployment, type RouterOptions } from './router.js';
+import type { EmbeddingModel, LanguageModel } from './types.js';
 
 /** Models used when a vendor key is set but no model is named. */
 const DEFAULT_MODELS: Record<'openai' | 'anthropic' | 'gemini' | 'ollama', string> = {
@@ -54,53 +55,64 @@ export interface ModelLayer {
    * usable when at least one deployment warmed (or needs no warming).
    */
   warmUp(timeoutMs: number): Promise<Array<{ id: string; error: string }>>;
+  /** What POST /v1/embeddings calls, and its deployments. */
+  embeddings: EmbeddingRouter;
+  embeddingDeployments: DeploymentView[];
   /** Ask each deployment (or one) for a tiny reply, bypassing the router: is it usable? */
   check(id?: string, timeoutMs?: number): Promise<DeploymentCheck[]>;
   close(): Promise<void>;
 }
 
 /**
- * Turns configuration into the model layer. Mistakes (a missing key, an unsupported
- * MODEL_PATH) are errors here, at start, naming the setting: never a hang at first use.
+ * Turns configuration into the model layer. Mistakes (a missing key, a MODEL_PATH that is no
+ * .gguf file) are errors here, at start, naming the setting: never a hang at first use.
  */
 export function buildModelLayer(config: PincerConfig, env: NodeJS.ProcessEnv, version: string): ModelLayer {
-  if (env.MODEL_PATH) {
-    throw new PincerError(
-      'MODEL_CONFIG_INVALID',
-      `MODEL_PATH=${env.MODEL_PATH}: local GGUF models (node-llama-cpp) are not supported by this version of Pincer yet; unset MODEL_PATH to use the built-in model, or serve the file with an OpenAI-compatible server (llama.cpp's llama-server) and configure models.default with provider openai-compatible`,
-    );
-  }
   const configured = config.models.default.length > 0;
   const entries = configured ? config.models.default.map((d, i) => ({ d, source: `models.default[${i}]` })) : fromEnvironment(env);
   const closers: Array<() => Promise<void>> = [];
   const deployments: Deployment[] = [];
   const views: DeploymentView[] = [];
-  const ids = new Set<string>();
-  for (const { d, source } of entries) {
-    const model = create(d, source, env, config, version);
-    if ('close' in model && typeof model.close === 'function') closers.push(() => (model.close as () => Promise<void>)());
+  const closing = new Set<object>();
+  /** Adds a deployment with an id unique in its list; closes each model instance once. */
+  const add = <M extends { id: string; provider: string }>(d: DeploymentConfig, source: string, model: NoInfer<M>, into: Array<Deployment<M>>, views: DeploymentView[]) => {
+    const close = (model as { close?: () => Promise<void> }).close;
+    if (close && !closing.has(model)) {
+      closing.add(model);
+      closers.push(() => close.call(model));
+    }
+    const ids = new Set(into.map((x) => x.id));
     let id = d.id ?? `${d.provider}${d.model ? `:${d.model}` : ''}`;
     for (let n = 2; ids.has(id); n++) id = `${d.id ?? d.provider}#${n}`;
-    ids.add(id);
-    deployments.push({ id, model, priority: d.priority, weight: d.weight, ...(d.cost ? { cost: d.cost } : {}) });
+    into.push({ id, model, priority: d.priority, weight: d.weight, ...(d.cost ? { cost: d.cost } : {}) });
     views.push({ id, provider: d.provider, model: model.id, priority: d.priority, weight: d.weight, source });
+  };
+  for (const { d, source } of entries) add(d, source, create(d, source, env, config, version), deployments, views);
+
+  // Embeddings: as configured; else the chat deployments that embed too (a GGUF file, the
+  // built-in model: the same instance, never loaded twice), else the built-in embedding.
+  const embeddingDeployments: Array<Deployment<EmbeddingModel>> = [];
+  const embeddingViews: DeploymentView[] = [];
+  if (config.models.embeddings.length > 0) {
+    config.models.embeddings.forEach((d, i) => add(d, `models.embeddings[${i}]`, createEmbedding(d, `models.embeddings[${i}]`, env, config, version), embeddingDeployments, embeddingViews));
+  } else {
+    entries.forEach(({ d, source }, i) => {
+      const model = deployments[i]?.model;
+      if (model && isEmbeddingModel(model)) add(d, source, model, embeddingDeployments, embeddingViews);
+    });
+    if (embeddingDeployments.length === 0) add({ provider: 'local', priority: 0, weight: 1 }, 'default (built-in embedding)', new LocalModel({ botName: config.bot.name, version }), embeddingDeployments, embeddingViews);
   }
-  const r = config.models.router;
-  const router = new ModelRouter('default', deployments, {
-    attemptsPerDeployment: r.attempts_per_deployment,
-    maxAttempts: r.max_attempts,
-    backoffMs: r.backoff,
-    maxBackoffMs: r.max_backoff,
-    maxRetryAfterMs: r.max_retry_after,
-    cooldownAfter: r.cooldown_after,
-    cooldownMs: r.cooldown,
-    timeouts: { totalMs: r.timeout, firstTokenMs: r.first_token_timeout, chunkMs: r.chunk_timeout },
-  });
+
+  const routerOptions = routerOptionsFrom(config);
+  const router = new ModelRouter('default', deployments, routerOptions);
+  const embeddings = new EmbeddingRouter('embeddings', embeddingDeployments, routerOptions);
   const cache = config.models.cache;
   return {
     model: cache.max_entries > 0 ? new CachedModel(router, { maxEntries: cache.max_entries, ttlMs: cache.ttl }) : router,
     router,
     deployments: views,
+    embeddings,
+    embeddingDeployments: embeddingViews,
     systemPrompt: config.models.system_prompt.replace(/\{bot\}/g, config.bot.name),
     warmUp: async (timeoutMs) => {
       const results = await Promise.all(
@@ -127,6 +139,24 @@ export function buildModelLayer(config: PincerConfig, env: NodeJS.ProcessEnv, ve
   };
 }
 
+function routerOptionsFrom(config: PincerConfig): RouterOptions {
+  const r = config.models.router;
+  return {
+    attemptsPerDeployment: r.attempts_per_deployment,
+    maxAttempts: r.max_attempts,
+    backoffMs: r.backoff,
+    maxBackoffMs: r.max_backoff,
+    maxRetryAfterMs: r.max_retry_after,
+    cooldownAfter: r.cooldown_after,
+    cooldownMs: r.cooldown,
+    timeouts: { totalMs: r.timeout, firstTokenMs: r.first_token_timeout, chunkMs: r.chunk_timeout },
+  };
+}
+
+function isEmbeddingModel(model: object): model is EmbeddingModel {
+  return typeof (model as Partial<EmbeddingModel>).doEmbed === 'function';
+}
+
 async function checkDeployment(d: Deployment, timeoutMs: number): Promise<DeploymentCheck> {
   const started = performance.now();
   const signal = AbortSignal.timeout(timeoutMs);
@@ -140,11 +170,15 @@ async function checkDeployment(d: Deployment, timeoutMs: number): Promise<Deploy
   }
 }
 
-/** Without models.default: every vendor whose usual variable is set, in this order, else the built-in model. */
+/**
+ * Without models.default: a local GGUF file (MODEL_PATH) first, then every vendor whose usual
+ * variable is set, in this order, else the built-in model.
+ */
 function fromEnvironment(env: NodeJS.ProcessEnv): Array<{ d: DeploymentConfig; source: string }> {
   const out: Array<{ d: DeploymentConfig; source: string }> = [];
   const add = (provider: DeploymentConfig['provider'], source: string, extra: Partial<DeploymentConfig> = {}) =>
     out.push({ d: { provider, priority: out.length, weight: 1, ...extra }, source });
+  if (env.MODEL_PATH) add('llama-cpp', 'MODEL_PATH', { path: env.MODEL_PATH });
   if (env.OPENAI_API_KEY) add('openai', 'OPENAI_API_KEY');
   if (env.ANTHROPIC_API_KEY) add('anthropic', 'ANTHROPIC_API_KEY');
   if (env.GEMINI_API_KEY) add('gemini', 'GEMINI_API_KEY');
@@ -153,7 +187,8 @@ function fromEnvironment(env: NodeJS.ProcessEnv): Array<{ d: DeploymentConfig; s
   return out;
 }
 
-function create(d: DeploymentConfig, source: string, env: NodeJS.ProcessEnv, config: PincerConfig, version: string): LanguageModel {
+/** How a deployment's key, model name and endpoint are found, with errors naming the setting. */
+function settingsOf(d: DeploymentConfig, source: string, env: NodeJS.ProcessEnv) {
   const keyVariable = KEY_VARIABLES[d.provider];
   const apiKey = d.api_key ?? (keyVariable ? env[keyVariable] : undefined) ?? env.API_KEY;
   const needKey = (): string => {
@@ -165,21 +200,62 @@ function create(d: DeploymentConfig, source: string, env: NodeJS.ProcessEnv, con
     if (!name) throw new PincerError('MODEL_CONFIG_INVALID', `${source}: provider ${d.provider} needs a model name (model: ...)`);
     return name;
   };
+  const baseUrl = (): string => {
+    if (!d.base_url) throw new PincerError('MODEL_CONFIG_INVALID', `${source}: provider openai-compatible needs base_url, e.g. http://127.0.0.1:8080/v1`);
+    return d.base_url;
+  };
+  const ollamaUrl = (): string => {
+    const host = d.base_url ?? env.OLLAMA_HOST ?? OLLAMA_BASE_URL;
+    return /^https?:\/\//.test(host) ? host : `http://${host}`;
+  };
+  const gguf = () => {
+    // The environment's MODEL_PATH is named as itself; a configured one by its key.
+    const setting = source === 'MODEL_PATH' ? source : `${source}.path`;
+    if (!d.path) throw new PincerError('MODEL_CONFIG_INVALID', `${setting}: provider llama-cpp needs path, the .gguf file to run`);
+    return createLlamaCppModel({ path: d.path, setting, ...(d.context_size ? { contextSize: d.context_size } : {}) });
+  };
+  return { apiKey, needKey, model, baseUrl, ollamaUrl, gguf };
+}
+
+function create(d: DeploymentConfig, source: string, env: NodeJS.ProcessEnv, config: PincerConfig, version: string): LanguageModel {
+  const { apiKey, needKey, model, baseUrl, ollamaUrl, gguf } = settingsOf(d, source, env);
   switch (d.provider) {
     case 'local':
       return new LocalModel({ botName: config.bot.name, version });
     case 'openai':
-      return createOpenAIModel({ provider: 'openai', baseUrl: d.base_url ?? 'https://api.openai.com/v1', apiKey: needKey(), model: model(env.OPENAI_MODEL ?? DEFAULT_MODELS.openai) });
+      return createOpenAIModel({ provider: 'openai', baseUrl: d.base_url ?? OPENAI_BASE_URL, apiKey: needKey(), model: model(env.OPENAI_MODEL ?? DEFAULT_MODELS.openai) });
     case 'openai-compatible':
-      if (!d.base_url) throw new PincerError('MODEL_CONFIG_INVALID', `${source}: provider openai-compatible needs base_url, e.g. http://127.0.0.1:8080/v1`);
-      return createOpenAIModel({ provider: 'openai-compatible', baseUrl: d.base_url, model: model(), ...(apiKey ? { apiKey } : {}) });
+      return createOpenAIModel({ provider: 'openai-compatible', baseUrl: baseUrl(), model: model(), ...(apiKey ? { apiKey } : {}) });
     case 'anthropic':
       return createAnthropicModel({ apiKey: needKey(), model: model(env.ANTHROPIC_MODEL ?? DEFAULT_MODELS.anthropic), ...(d.base_url ? { baseUrl: d.base_url } : {}) });
     case 'gemini':
       return createGeminiModel({ apiKey: needKey(), model: model(env.GEMINI_MODEL ?? DEFAULT_MODELS.gemini), ...(d.base_url ? { baseUrl: d.base_url } : {}) });
-    case 'ollama': {
-      const host = d.base_url ?? env.OLLAMA_HOST ?? OLLAMA_BASE_URL;
-      return createOllamaModel({ baseUrl: /^https?:\/\//.test(host) ? host : `http://${host}`, model: model(env.OLLAMA_MODEL ?? DEFAULT_MODELS.ollama), ...(d.api_key ? { apiKey: d.api_key } : {}) });
-    }
+    case 'ollama':
+      return createOllamaModel({ baseUrl: ollamaUrl(), model: model(env.OLLAMA_MODEL ?? DEFAULT_MODELS.ollama), ...(d.api_key ? { apiKey: d.api_key } : {}) });
+    case 'llama-cpp':
+      return gguf();
+  }
+}
+
+/** Embedding models are their own models at every vendor: text-embedding-3-small, not gpt-4o. */
+const DEFAULT_EMBEDDING_MODELS = { openai: 'text-embedding-3-small', gemini: 'text-embedding-004', ollama: 'nomic-embed-text' };
+
+function createEmbedding(d: DeploymentConfig, source: string, env: NodeJS.ProcessEnv, config: PincerConfig, version: string): EmbeddingModel {
+  const { apiKey, needKey, model, baseUrl, ollamaUrl, gguf } = settingsOf(d, source, env);
+  switch (d.provider) {
+    case 'local':
+      return new LocalModel({ botName: config.bot.name, version });
+    case 'openai':
+      return new OpenAIEmbeddingModel({ provider: 'openai', baseUrl: d.base_url ?? OPENAI_BASE_URL, apiKey: needKey(), model: model(DEFAULT_EMBEDDING_MODELS.openai) });
+    case 'openai-compatible':
+      return new OpenAIEmbeddingModel({ provider: 'openai-compatible', baseUrl: baseUrl(), model: model(), ...(apiKey ? { apiKey } : {}) });
+    case 'gemini':
+      return new GeminiEmbeddingModel({ apiKey: needKey(), model: model(DEFAULT_EMBEDDING_MODELS.gemini), ...(d.base_url ? { baseUrl: d.base_url } : {}) });
+    case 'ollama':
+      return new OllamaEmbeddingModel({ baseUrl: ollamaUrl(), model: model(DEFAULT_EMBEDDING_MODELS.ollama), ...(d.api_key ? { apiKey: d.api_key } : {}) });
+    case 'llama-cpp':
+      return gguf();
+    case 'anthropic':
+      throw new PincerError('MODEL_CONFIG_INVALID', `${source}: Anthropic has no embeddings API; use openai, gemini, ollama, llama-cpp or local`);
   }
 }

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PincerError } from '../errors.js';
 import type { JsonObject } from '../queue/types.js';
-import type { ChatMessage, FinishReason, GenerateRequest, ToolCall, ToolChoice, Usage } from '../models/types.js';
+import type { ChatMessage, EmbedResult, FinishReason, GenerateRequest, ToolCall, ToolChoice, Usage } from '../models/types.js';
 import { object, string } from './schemas.js';
 
 /**
@@ -114,6 +114,43 @@ export function wireUsage(usage: Usage): { prompt_tokens: number; completion_tok
 
 export function wireToolCalls(calls: readonly ToolCall[]): Array<{ id: string; type: 'function'; function: { name: string; arguments: string } }> {
   return calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
+}
+
+export const EmbeddingsBodySchema = object(
+  {
+    model: string({ minLength: 1 }),
+    input: { anyOf: [string(), { type: 'array', items: string(), minItems: 1, maxItems: 2048 }] },
+    encoding_format: { enum: ['float', 'base64'] },
+    dimensions: { type: 'integer', minimum: 1 },
+    user: string(),
+  },
+  ['model', 'input'],
+);
+
+export interface EmbeddingsBody {
+  model: string;
+  input: string | string[];
+  encoding_format?: 'float' | 'base64';
+  dimensions?: number;
+}
+
+export function embeddingsInput(body: EmbeddingsBody): string[] {
+  return typeof body.input === 'string' ? [body.input] : body.input;
+}
+
+/** OpenAI's embeddings answer; `dimensions` cannot be honoured by cutting a vector short, so a mismatch is a 400. */
+export function embeddingsResponse(body: EmbeddingsBody, result: EmbedResult): JsonObject {
+  const length = result.embeddings[0]?.length ?? 0;
+  if (body.dimensions !== undefined && body.dimensions !== length) {
+    throw new PincerError('VALIDATION_ERROR', `model "${body.model}" gives ${length} dimensions; it cannot give ${body.dimensions}`, 400);
+  }
+  return {
+    object: 'list',
+    // The official SDKs ask for base64 by default: little-endian float32, as OpenAI sends.
+    data: result.embeddings.map((vector, index) => ({ object: 'embedding', index, embedding: body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector })),
+    model: body.model,
+    usage: { prompt_tokens: result.usage.inputTokens, total_tokens: result.usage.inputTokens },
+  };
 }
 
 export interface CompletionStream {

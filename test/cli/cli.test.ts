@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeLlm } from '../support/fake-llm.js';
 import { linkBuildTools, npm, tempDir } from '../support/index.js';
 import { freePort, runCli, spawnPincer, type PincerProcess } from '../support/process.js';
 
@@ -92,6 +93,30 @@ describe('pincer CLI without a server', () => {
     const port_ = JSON.parse(taken.stdout).checks.find((c: any) => c.name === 'port');
     expect(port_).toMatchObject({ status: 'fail' });
     expect(port_.detail).toMatch(/taken by another program/);
+  });
+
+  it('doctor checks each model deployment: built in, reachable, a refused key, a missing MODEL_PATH', async () => {
+    const fake = await FakeLlm.start({ apiKey: 'sk-right-key' });
+    const project = tempDir('pincer-cli-doctor-');
+    try {
+      const deployment = (id: string, key: string) => `{ id: ${id}, provider: openai-compatible, base_url: "${fake.url}/v1", model: fake-model, api_key: ${key} }`;
+      writeFileSync(path.join(project.dir, 'pincer.config.yaml'), `models: { default: [ ${deployment('good', 'sk-right-key')}, ${deployment('refused', 'sk-wrong-key')}, { provider: local } ] }\n`);
+      const env = { PINCER_DATA_DIR: project.dir, PINCER_PORT: String(await freePort()) };
+      const result = await runCli(['--json', 'doctor'], { cwd: project.dir, env });
+      expect(result.code).toBe(1);
+      const byName = Object.fromEntries(JSON.parse(result.stdout).checks.map((c: any) => [c.name, c]));
+      expect(byName['model good']).toMatchObject({ status: 'ok', detail: expect.stringMatching(/fake-model \(from models\.default\[0\]\): reachable/) });
+      expect(byName['model refused']).toMatchObject({ status: 'fail', detail: expect.stringMatching(/Incorrect API key/) });
+      expect(byName['model local']).toMatchObject({ status: 'ok', detail: expect.stringMatching(/built in, needs no key/) });
+
+      writeFileSync(path.join(project.dir, 'pincer.config.yaml'), '{}\n');
+      const missing = await runCli(['doctor'], { cwd: project.dir, env: { ...env, MODEL_PATH: path.join(project.dir, 'absent.gguf') } });
+      expect(missing.code).toBe(1);
+      expect(missing.stdout).toMatch(/FAIL\s+models\s+MODEL_PATH=\S+absent\.gguf: no such file/);
+    } finally {
+      await fake.close();
+      project.cleanup();
+    }
   });
 
   it('send explains an unreachable server', async () => {

@@ -100,12 +100,13 @@ describe('model configuration', () => {
     expect(ready.body.reason).toMatch(/^models: no model deployment is usable: openai-compatible:m: .*/);
   });
 
-  it('refuses to start with a missing key or an unsupported MODEL_PATH, naming the setting', async () => {
+  it('refuses to start with a missing key or a MODEL_PATH that is no GGUF file, naming the setting', async () => {
     await expect(bot('models: { default: [ { provider: openai } ] }')).rejects.toMatchObject({
       code: 'MODEL_CONFIG_INVALID',
       message: 'models.default[0]: provider openai needs an API key: set api_key, OPENAI_API_KEY or API_KEY',
     });
-    await expect(bot(undefined, { MODEL_PATH: '/models/tiny.gguf' })).rejects.toMatchObject({ code: 'MODEL_CONFIG_INVALID', message: expect.stringMatching(/^MODEL_PATH=\/models\/tiny\.gguf: local GGUF models/) });
+    await expect(bot(undefined, { MODEL_PATH: '/models/tiny.gguf' })).rejects.toMatchObject({ code: 'MODEL_CONFIG_INVALID', message: 'MODEL_PATH=/models/tiny.gguf: no such file' });
+    await expect(bot(undefined, { MODEL_PATH: '/models/tiny.bin' })).rejects.toMatchObject({ code: 'MODEL_CONFIG_INVALID', message: expect.stringMatching(/^MODEL_PATH=\/models\/tiny\.bin: expected a \.gguf file/) });
     const fromEnv = await bot(undefined, { OPENAI_API_KEY: 'sk-test-key', OLLAMA_HOST: '127.0.0.1:1' });
     expect(fromEnv.pincer.models.deployments.map((d) => [d.provider, d.source, d.priority])).toEqual([
       ['openai', 'OPENAI_API_KEY', 0],

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashedEmbedding } from '../../src/models/local/hashed-embedding.js';
 import { Pincer } from '../../src/pincer.js';
 import { FakeLlm } from '../support/fake-llm.js';
 import { LogCapture, getJson, startPincer, tempDir, testConfig, type RunningPincer } from '../support/index.js';
@@ -52,6 +53,18 @@ describe('OpenAI-compatible API', () => {
     expect(usage).toMatchObject({ total_tokens: expect.any(Number) });
     const ping = await client.chat.completions.create({ model: 'pincer', messages: [{ role: 'user', content: '/ping' }] });
     expect(ping.choices[0]?.message.content).toBe('pong');
+  });
+
+  it('embeds with the configured embedding deployments (the built-in one by default)', async () => {
+    const input = ['hello world', 'translate this'];
+    const result = await client.embeddings.create({ model: 'pincer', input, encoding_format: 'float' });
+    expect(result.data.map((d) => d.embedding)).toEqual(input.map((text) => hashedEmbedding(text)));
+    expect(result.usage.prompt_tokens).toBe(4);
+    // The SDK's default, base64 float32.
+    const packed = await client.embeddings.create({ model: 'pincer', input: 'hello world' });
+    expect(packed.data[0]?.embedding).toHaveLength(256);
+    await expect(client.embeddings.create({ model: 'text-embedding-3-small', input: 'x' })).rejects.toMatchObject({ status: 404 });
+    await expect(client.embeddings.create({ model: 'pincer', input: [] })).rejects.toMatchObject({ status: 400 });
   });
 
   it('answers bad requests with 4xx errors the SDK understands', async () => {

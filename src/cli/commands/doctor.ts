@@ -7,7 +7,7 @@ const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
 export function doctorCommand(program: Command, globals: () => { config?: string; json?: boolean }): void {
   program
     .command('doctor')
-    .description('check configuration, storage, disk and port; exits 1 if anything fails')
+    .description('check configuration, storage, disk, port and model deployments (keys, reachability, MODEL_PATH); exits 1 if anything fails')
     .action(async () => {
       const g = globals();
       const results = await runChecks({ file: g.config });

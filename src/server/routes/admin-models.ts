@@ -12,10 +12,14 @@ interface TestBody {
 export function adminModelRoutes(app: FastifyInstance, models: ModelLayer): void {
   app.get(
     '/v1/admin/models',
-    { schema: { tags: ['admin'], summary: 'Model deployments with their calls, failures, cooldown, tokens and cost', security, response: { 200: object({ deployments: { type: 'array', items: anyObject } }, ['deployments']) } } },
+    { schema: { tags: ['admin'], summary: 'Model deployments with their calls, failures, cooldown, tokens and cost', security, response: { 200: object({ deployments: { type: 'array', items: anyObject }, embeddings: { type: 'array', items: anyObject } }, ['deployments', 'embeddings']) } } },
     async () => {
       const stats = new Map(models.router.stats().map((s) => [s.id, s]));
-      return { deployments: models.deployments.map((d) => ({ ...d, ...stats.get(d.id) })) };
+      const embeddingStats = new Map(models.embeddings.stats().map((s) => [s.id, s]));
+      return {
+        deployments: models.deployments.map((d) => ({ ...d, ...stats.get(d.id) })),
+        embeddings: models.embeddingDeployments.map((d) => ({ ...d, ...embeddingStats.get(d.id) })),
+      };
     },
   );
 

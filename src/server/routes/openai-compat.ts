@@ -5,7 +5,7 @@ import type { JsonObject, MessageRecord } from '../../queue/types.js';
 import type { ServerDeps } from '../deps.js';
 import { messageWaiter } from '../message-wait.js';
 import type { Usage } from '../../models/types.js';
-import { ChatBodySchema, openCompletionStream, textOf, wireUsage, type ChatBody } from '../openai-wire.js';
+import { ChatBodySchema, EmbeddingsBodySchema, embeddingsInput, embeddingsResponse, openCompletionStream, textOf, wireUsage, type ChatBody, type EmbeddingsBody } from '../openai-wire.js';
 import { ErrorSchema, idPattern, object, string } from '../schemas.js';
 
 /**
@@ -69,6 +69,26 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
 
       const record = await waitForFinal(result.id, config.server.max_wait, request);
       return reply.send(completion(id, failIfNotAnswered(record, result.id, config.server.max_wait)));
+    },
+  );
+
+  app.post(
+    '/v1/embeddings',
+    {
+      schema: {
+        tags: ['openai'],
+        summary: 'OpenAI-compatible embeddings from the configured embedding deployments (models.embeddings)',
+        description: `Answered by the model layer directly, not through the queue: an embedding is a lookup, not a message. Model: "${BOT_MODEL_ID}".`,
+        security: [{ bearer: [] }],
+        body: EmbeddingsBodySchema,
+        response: { 400: ErrorSchema, 404: ErrorSchema, 502: ErrorSchema, 504: ErrorSchema },
+      },
+    },
+    async (request: FastifyRequest<{ Body: EmbeddingsBody }>) => {
+      const body = request.body;
+      if (body.model !== BOT_MODEL_ID) throw new PincerError('MODEL_NOT_FOUND', `model "${body.model}" does not exist here; use "${BOT_MODEL_ID}" (GET /v1/models)`, 404);
+      const result = await deps.models.embeddings.doEmbed({ values: embeddingsInput(body) });
+      return embeddingsResponse(body, result);
     },
   );
 
