@@ -18,6 +18,17 @@ export default tseslint.config(
     },
   },
   {
+    // The built-in dashboard's script runs in the browser (plain ES module, no build step).
+    files: ['src/server/dashboard/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        window: 'readonly', document: 'readonly', localStorage: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', crypto: 'readonly',
+        getComputedStyle: 'readonly', matchMedia: 'readonly', ResizeObserver: 'readonly', TextDecoderStream: 'readonly',
+      },
+    },
+  },
+  {
     // Tests read JSON bodies whose shape is what the assertions check.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -11,6 +11,9 @@ import { modelResponder } from './models/responder.js';
 import { buildModelLayer, type ModelLayer } from './models/setup.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PipelineRegistry } from './pipeline/registry.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { HostCpu, memory } from './metrics/host.js';
+import { PincerMetrics, type WorkerView } from './metrics/metrics.js';
 import { PluginManager } from './plugins/plugin-manager.js';
 import { openQueue } from './queue/open.js';
 import type { ClaimedMessage, Completion, Queue } from './queue/types.js';
@@ -18,6 +21,7 @@ import { assertSafeBind } from './server/auth.js';
 import { buildServer } from './server/app.js';
 import type { ReadinessReport, ServerDeps } from './server/deps.js';
 import { PINCER_ROOT, PINCER_VERSION } from './version.js';
+import { Autoscaler, DEFAULT_POLICY } from './workers/autoscaler.js';
 import { WorkerPool } from './workers/worker-pool.js';
 
 export interface PincerOptions {
@@ -47,6 +51,7 @@ export class Pincer {
   readonly workers: WorkerPool;
   readonly plugins: PluginManager;
   readonly models: ModelLayer;
+  readonly metrics: PincerMetrics;
   readonly startedAt = Date.now();
 
   private httpServer: FastifyInstance | undefined;
@@ -56,6 +61,7 @@ export class Pincer {
   private listening = false;
   private modelsStatus = 'warming up';
   private pluginsStarted = false;
+  private autoscaler: Autoscaler | undefined;
 
   private constructor(config: PincerConfig, logger: PincerLogger, env: NodeJS.ProcessEnv) {
     this.config = config;
@@ -64,10 +70,23 @@ export class Pincer {
     this.queue = openQueue(config, this.log);
     this.closers.push({ name: 'queue', close: () => this.queue.close() });
     this.pipeline = new Pipeline(this.registry, config.workers.stage_timeout);
+    this.metrics = new PincerMetrics({
+      version: PINCER_VERSION,
+      botName: config.bot.name,
+      dataDir: config.data_dir,
+      startedAt: this.startedAt,
+      queueStats: () => this.queue.stats(),
+      workers: () => this.workerView(),
+      models: () => this.models.router.stats(),
+      modelViews: () => this.models.deployments,
+      plugins: () => this.plugins.list(),
+    });
+    this.closers.push({ name: 'metrics', close: () => this.metrics.stop() });
     this.workers = new WorkerPool(this.queue, (message, signal) => this.handle(message, signal), this.events, this.log, {
       concurrency: config.workers.concurrency,
       shutdownTimeoutMs: config.workers.shutdown_timeout,
       leaseMs: config.queue.lease,
+      observer: { started: (m) => this.metrics.messageStarted(m), finished: (m, outcome) => this.metrics.messageFinished(m, outcome) },
     });
     this.plugins = new PluginManager({
       config,
@@ -82,6 +101,9 @@ export class Pincer {
     // The built-in model answers unless models.default or a vendor key says otherwise (docs/models.md).
     this.models = buildModelLayer(config, env, PINCER_VERSION);
     this.closers.push({ name: 'models', close: () => this.models.close() });
+    const providerOf = new Map(this.models.deployments.map((d) => [d.id, d.provider]));
+    this.models.router.onEvent((event) => this.metrics.routerEvent(event, (id) => providerOf.get(id) ?? 'unknown'));
+    this.plugins.onEvent((event) => this.metrics.pluginEvent(event));
     // The built-in model reads only the message itself: reading history for it would be a
     // query per message for nothing.
     const wantsHistory = config.models.history_tokens > 0 && this.models.deployments.some((d) => d.provider !== 'local');
@@ -123,11 +145,57 @@ export class Pincer {
       events: this.events,
       plugins: this.plugins,
       models: this.models,
+      metrics: this.metrics,
       version: PINCER_VERSION,
       readiness: () => this.readiness(),
       workerStats: () => this.workers.stats(),
       shutdownSignal: this.shutdown.signal,
     };
+  }
+
+  private workerView(): WorkerView {
+    const stats = this.workers.stats();
+    const auto = this.config.workers.autoscale;
+    if (!this.autoscaler) return { concurrency: stats.concurrency, busy: stats.inFlight, min: stats.concurrency, max: stats.concurrency, autoscale: false, lastChange: null };
+    const last = this.autoscaler.lastChange;
+    return { concurrency: stats.concurrency, busy: stats.inFlight, min: auto.min, max: auto.max, autoscale: true, lastChange: last ? { at: last.at, from: last.from, to: last.to, reason: last.reason } : null };
+  }
+
+  /** Ticks the autoscaler from the queue's backlog and the process's strain (docs/operations.md#autoscaling). */
+  private startAutoscaler(): void {
+    const auto = this.config.workers.autoscale;
+    const autoscaler = new Autoscaler(
+      { ...DEFAULT_POLICY, min: auto.min, max: auto.max, upAfter: auto.up_after, downAfter: auto.down_after, maxLagMs: auto.max_event_loop_lag, maxCpu: auto.max_cpu, maxMemory: auto.max_memory },
+      () => this.workers.concurrency,
+      (n) => this.workers.setConcurrency(n),
+    );
+    this.autoscaler = autoscaler;
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
+    const cpu = new HostCpu();
+    let ticking = false;
+    const timer = setInterval(() => {
+      if (ticking) return;
+      ticking = true;
+      void this.queue
+        .stats()
+        .then((stats) => {
+          const heap = memory();
+          const decision = autoscaler.tick({ backlog: stats.byState.queued, busy: this.workers.stats().inFlight, lagMs: lag.percentile(99) / 1e6, cpu: cpu.sample(), memory: heap.heapUsedBytes / heap.heapLimitBytes });
+          lag.reset();
+          if (decision) this.log.info({ event: 'workers.autoscale', ...decision }, `workers ${decision.from} -> ${decision.to}: ${decision.reason}`);
+        })
+        .catch((err: unknown) => this.log.warn({ err }, 'autoscaler could not read the queue; trying again next tick'))
+        .finally(() => (ticking = false));
+    }, auto.interval);
+    timer.unref();
+    this.closers.push({
+      name: 'autoscaler',
+      close: () => {
+        clearInterval(timer);
+        lag.disable();
+      },
+    });
   }
 
   private handle(message: ClaimedMessage, signal: AbortSignal): Promise<Completion> {
@@ -150,9 +218,11 @@ export class Pincer {
     if (this.config.workers.enabled) {
       this.workers.start();
       this.closers.push({ name: 'workers', close: () => this.workers.stop() });
+      if (this.config.workers.autoscale.enabled) this.startAutoscaler();
     } else {
       this.log.info({ event: 'workers.disabled' }, 'workers disabled (workers.enabled = false): this node only accepts messages');
     }
+    this.metrics.start();
     const purge = setInterval(() => void this.purgeOld(), PURGE_EVERY_MS);
     purge.unref();
     this.closers.push({ name: 'purge', close: () => clearInterval(purge) });

@@ -70,12 +70,36 @@ const workersSchema = z
   .object({
     /** false runs this node API-only: messages are stored and wait for a node with workers. */
     enabled: z.boolean().default(true),
+    /** Concurrent workers at start; the autoscaler moves it between autoscale.min and max. */
     concurrency: positiveInt(32),
     shutdown_timeout: duration('10s'),
     /** Time budget of one analyzer, hook or responder call on one message. */
     stage_timeout: duration('30s'),
+    /** Worker autoscaling (S3.2); the policy is in docs/operations.md#autoscaling. */
+    autoscale: z
+      .object({
+        enabled: z.boolean().default(true),
+        min: positiveInt(4),
+        max: positiveInt(256),
+        interval: duration('1s'),
+        /** Ticks of backlog (with the workers saturated) before scaling up, and of slack before scaling down. */
+        up_after: positiveInt(2),
+        down_after: positiveInt(10),
+        /** Strain limits: above them the autoscaler never scales up. */
+        max_event_loop_lag: duration('100ms'),
+        max_cpu: z.number().gt(0).max(1).default(0.95),
+        max_memory: z.number().gt(0).max(1).default(0.85),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
+  .superRefine((w, ctx) => {
+    if (w.autoscale.max < w.autoscale.min) ctx.addIssue({ code: 'custom', path: ['autoscale', 'max'], message: `must be at least workers.autoscale.min (${w.autoscale.min})` });
+    else if (w.autoscale.enabled && (w.concurrency < w.autoscale.min || w.concurrency > w.autoscale.max)) {
+      ctx.addIssue({ code: 'custom', path: ['concurrency'], message: `must be within workers.autoscale.min and max (${w.autoscale.min}..${w.autoscale.max}) while autoscaling is enabled` });
+    }
+  })
   .prefault({});
 
 const logSchema = z

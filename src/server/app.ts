@@ -3,14 +3,17 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installAuth } from './auth.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import type { ServerDeps } from './deps.js';
 import { installErrorHandling } from './errors.js';
+import { installHttpMetrics } from '../metrics/http-metrics.js';
 import { adminModelRoutes } from './routes/admin-models.js';
 import { adminPluginRoutes } from './routes/admin-plugins.js';
 import { adminQueueRoutes } from './routes/admin-queue.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { openAICompatRoutes } from './routes/openai-compat.js';
 import { pluginHttpRoutes } from './routes/plugin-http.js';
 import { ErrorSchema, MessageViewSchema } from './schemas.js';
@@ -55,6 +58,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       );
     });
   }
+  // Before auth, whose refusals end the request in its own hook: a 401 is counted too.
+  installHttpMetrics(app, deps.metrics);
   installAuth(app, { tokens: config.auth.tokens, adminTokens: config.auth.admin_tokens });
 
   await app.register(swagger, {
@@ -84,20 +89,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   adminPluginRoutes(app, deps.plugins);
   adminModelRoutes(app, deps.models);
   pluginHttpRoutes(app, deps.plugins);
+  metricsRoutes(app, deps);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/', { schema: { hide: true } }, async (_request, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .send(
-        `<!doctype html><meta charset="utf-8"><title>${escapeHtml(config.bot.name)}</title>` +
-          `<h1>${escapeHtml(config.bot.name)} is running</h1><p>Pincer ${escapeHtml(deps.version)}. ` +
-          `API documentation: <a href="/docs">/docs</a> (OpenAPI: <a href="/openapi.json">/openapi.json</a>).</p>`,
-      ),
-  );
+  dashboardRoutes(app, deps);
   return app;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

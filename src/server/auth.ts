@@ -44,7 +44,7 @@ function bearer(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-/** Bearer tokens on /v1; admin tokens on /v1/admin. Health, readiness and docs stay public. */
+/** Bearer tokens on /v1 and /metrics; admin tokens on /v1/admin. Health, readiness, docs and the dashboard's shell stay public. */
 export function installAuth(app: FastifyInstance, auth: AuthSettings): void {
   const open = auth.tokens.length === 0 && auth.adminTokens.length === 0;
   if (open) return;
@@ -53,7 +53,8 @@ export function installAuth(app: FastifyInstance, auth: AuthSettings): void {
     // percent-escapes and absolute-form targets, so "/%761/admin" or "http://x/v1/..." must not
     // slip past a prefix check. Unmatched requests get the 404 handler and reveal nothing.
     const route = request.routeOptions.url;
-    if (route === undefined || !route.startsWith('/v1/')) return;
+    // /metrics is an API route too: it tells a stranger how busy the bot is and what it runs.
+    if (route === undefined || (!route.startsWith('/v1/') && route !== '/metrics')) return;
     const admin = route.startsWith('/v1/admin/');
     const token = bearer(request);
     if (!token) {

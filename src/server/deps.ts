@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { PincerConfig } from '../config/schema.js';
 import type { MessageEvents } from '../events/message-events.js';
+import type { PincerMetrics } from '../metrics/metrics.js';
 import type { ModelLayer } from '../models/setup.js';
 import type { PluginManager } from '../plugins/plugin-manager.js';
 import type { Queue } from '../queue/types.js';
@@ -21,6 +22,7 @@ export interface ServerDeps {
   events: MessageEvents;
   plugins: PluginManager;
   models: ModelLayer;
+  metrics: PincerMetrics;
   version: string;
   readiness(): Promise<ReadinessReport>;
   workerStats(): WorkerPoolStats;

@@ -11,6 +11,13 @@ export interface WorkerPoolOptions {
   leaseMs: number;
   /** Longest sleep between looks at the queue when nothing wakes the pool (retries, leases). */
   idlePollMs?: number;
+  /** Told when a message starts and when its outcome is recorded (metrics). */
+  observer?: WorkerObserver;
+}
+
+export interface WorkerObserver {
+  started(message: ClaimedMessage): void;
+  finished(message: ClaimedMessage, outcome: 'done' | 'retry' | 'dead'): void;
 }
 
 interface InFlight {
@@ -187,6 +194,7 @@ export class WorkerPool {
     const flight: InFlight = { message, controller, released: false, done: Promise.resolve() };
     this.inFlight.set(message.id, flight);
     this.events.emit({ type: 'status', id: message.id, status: 'processing', attempts: message.attempts });
+    this.options.observer?.started(message);
     flight.done = this.handle(flight);
   }
 
@@ -219,6 +227,7 @@ export class WorkerPool {
         return;
       }
       this.processed++;
+      this.options.observer?.finished(message, 'done');
       this.events.emit({ type: 'reply', id: message.id, reply: completion.reply });
       this.events.emit({ type: 'status', id: message.id, status: 'done', attempts: message.attempts });
     } catch (err) {
@@ -234,6 +243,7 @@ export class WorkerPool {
     try {
       const outcome = await this.queue.fail(message, { error, analysis });
       if (outcome === 'stale') return;
+      this.options.observer?.finished(message, outcome);
       if (outcome === 'retry') void this.scheduleIdleLook(true);
       const status = outcome === 'dead' ? 'dead' : 'failed';
       this.log.warn({ id: message.id, attempt: message.attempts, outcome, err: error }, outcome === 'dead' ? 'message dead-lettered' : 'message failed; will retry');
