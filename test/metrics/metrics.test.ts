@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RollingWindow } from '../../src/metrics/rolling.js';
 import type { LiveStats } from '../../src/metrics/live-types.js';
@@ -74,6 +75,17 @@ describe('metrics', () => {
     // No message or conversation id, nor any raw URL, ever becomes a label.
     expect(text).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/);
     expect(text).not.toMatch(/route="[^"]*\?/);
+  });
+
+  it('scrapes cleanly: promtool finds nothing wrong in the exposition', async () => {
+    const text = await (await fetch(`${bot.url}/metrics`, { headers: auth })).text();
+    // promtool comes from Debian's prometheus package (.ci/system-deps installs it).
+    const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    if (result.error) throw new Error(`promtool is needed (Debian package "prometheus"): ${result.error.message}`);
+    // prom-client's own default gauges nodejs_active_*_total break the _total naming rule
+    // (a known upstream quirk kept for compatibility); anything else is a real problem.
+    const problems = (result.stderr + result.stdout).split('\n').filter((line) => line && !/^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/.test(line));
+    expect(problems).toEqual([]);
   });
 
   it('counts a streamed response when it ends, and unmatched URLs as one route', async () => {
