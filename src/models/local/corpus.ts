@@ -78,6 +78,7 @@ export const INTENTS: Readonly<Record<string, Intent>> = {
       'will my messages get lost', 'is this reliable', 'what happens if you crash', 'do you lose messages',
       'how durable are you', 'what if the server restarts', 'are messages persisted', 'what is the queue',
       'how does the queue work', 'is it fast', 'how fast are you', 'how many messages can you handle',
+      'tell me about the queue', 'explain the message queue', 'tell me about reliability', 'what about durability',
     ],
     replies: [
       'Every message is written to a durable queue before it is acknowledged, then answered by concurrent workers with retries and dead letters. A crash or restart loses nothing that was accepted.',
@@ -100,6 +101,23 @@ export const INTENTS: Readonly<Record<string, Intent>> = {
     replies: [
       'Why did the message queue go to therapy? It had too many unresolved issues, but it acknowledged every one of them.',
       'I would tell you a UDP joke, but you might not get it.',
+    ],
+  },
+  praise: {
+    examples: [
+      'i love this bot', 'i love you', 'you are great', 'you are awesome', 'this is amazing', 'great bot', 'nice work',
+      'good job', 'well done', 'you are really helpful', 'you are so friendly', 'i like you', 'this bot is cool', 'you rock',
+      'this is really helpful', 'love it',
+    ],
+    replies: ['Thank you, that is kind of you! Is there anything I can do for you?', 'Glad you like it! What would you like to do next?'],
+  },
+  complaint: {
+    examples: [
+      'you are useless', 'this is terrible', 'you are stupid', 'i hate this bot', 'this does not work', 'you are wrong',
+      'that was not helpful', 'bad bot', 'this is annoying', 'you are slow', 'that answer is bad', 'worst bot ever',
+    ],
+    replies: [
+      'Sorry about that. I am a small built-in model and know only a little: send /help for what I can do, or connect a language model for real conversations (docs/models.md).',
     ],
   },
   affirm: {
