@@ -12,6 +12,7 @@ import { pluginCommand } from './commands/plugin.js';
 import { queueCommand } from './commands/queue.js';
 import { sendCommand } from './commands/send.js';
 import { startCommand } from './commands/start.js';
+import { upstreamCheckCommand } from './commands/upstream-check.js';
 
 const program = new Command('pincer')
   .description('Pincer: a durable, fast, extensible chat bot server')
@@ -36,6 +37,7 @@ modelsCommand(program, globals);
 modelServeCommand(program, globals);
 initCommand(program, globals);
 doctorCommand(program, globals);
+upstreamCheckCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {
