@@ -302,3 +302,20 @@ describe('HTTP API: authentication', () => {
     }
   });
 });
+
+describe('HTTP API: /health for load balancers', () => {
+  it('answers 503 once the node cannot reach its store', async () => {
+    const bot = await startPincer();
+    try {
+      const ok = await fetch(`${bot.url}/health`);
+      expect([ok.status, await ok.text()]).toEqual([200, 'OK']);
+      // The store goes away under a running server (as a lost disk or database would).
+      await bot.pincer.queue.close();
+      const down = await fetch(`${bot.url}/health`);
+      expect(down.status).toBe(503);
+      expect(await down.text()).toMatch(/^UNAVAILABLE: store: /);
+    } finally {
+      await bot.close();
+    }
+  });
+});
