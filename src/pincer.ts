@@ -63,11 +63,11 @@ export class Pincer {
   private pluginsStarted = false;
   private autoscaler: Autoscaler | undefined;
 
-  private constructor(config: PincerConfig, logger: PincerLogger, env: NodeJS.ProcessEnv) {
+  private constructor(config: PincerConfig, logger: PincerLogger, env: NodeJS.ProcessEnv, queue: Queue) {
     this.config = config;
     this.log = logger.logger;
     this.closers.push({ name: 'log', close: logger.flush });
-    this.queue = openQueue(config, this.log);
+    this.queue = queue;
     this.closers.push({ name: 'queue', close: () => this.queue.close() });
     this.pipeline = new Pipeline(this.registry, config.workers.stage_timeout);
     this.metrics = new PincerMetrics({
@@ -117,13 +117,19 @@ export class Pincer {
     assertSafeBind(config.server.host, { tokens: config.auth.tokens, adminTokens: config.auth.admin_tokens });
     const logger = createLogger({ level: config.log.level, destination: options.logDestination });
     let instance: Pincer | undefined;
+    let queue: Queue | undefined;
     try {
-      instance = new Pincer(config, logger, options.env ?? process.env);
+      // Opening may be asynchronous (PostgreSQL connects and migrates); the instance owns it after.
+      queue = await openQueue(config, logger.logger);
+      instance = new Pincer(config, logger, options.env ?? process.env, queue);
       instance.httpServer = await buildServer(instance.serverDeps());
       return instance;
     } catch (err) {
       if (instance) await instance.close();
-      else logger.flush();
+      else {
+        await queue?.close().catch(() => undefined);
+        logger.flush();
+      }
       throw err;
     }
   }

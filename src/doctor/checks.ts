@@ -5,7 +5,9 @@ import { request } from 'undici';
 import { loadConfig, type LoadConfigOptions } from '../config/load.js';
 import type { PincerConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
-import { queueOptionsFrom, redactUrl } from '../queue/open.js';
+import { isPostgresStore, queueOptionsFrom, redactUrl } from '../queue/open.js';
+import { PostgresQueue } from '../queue/postgres-queue.js';
+import { SCHEMA_VERSION } from '../queue/postgres-schema.js';
 import { SqliteQueue } from '../queue/sqlite-queue.js';
 import { isLoopback } from '../server/auth.js';
 import { buildModelLayer, type ModelLayer } from '../models/setup.js';
@@ -89,8 +91,9 @@ function checkAuth(config: PincerConfig): CheckResult {
 
 async function checkStorage(config: PincerConfig): Promise<CheckResult> {
   const store = config.store as string;
+  if (isPostgresStore(store)) return checkPostgresStorage(store, config);
   if (!store.startsWith('sqlite:')) {
-    return { name: 'storage', status: 'fail', detail: `${redactUrl(store)}: only sqlite:<path> is supported by this version` };
+    return { name: 'storage', status: 'fail', detail: `${redactUrl(store)}: expected sqlite:<path> or postgres://...` };
   }
   const file = store.slice('sqlite:'.length);
   try {
@@ -110,6 +113,27 @@ async function checkStorage(config: PincerConfig): Promise<CheckResult> {
       return { name: 'storage', status: 'ok', detail: `${file} is open in a running Pincer (locked; its numbers: pincer queue stats)` };
     }
     return { name: 'storage', status: 'fail', detail: `${file}: ${errorMessage(err)}` };
+  }
+}
+
+/** Connects, migrates the schema if needed (as a starting node would) and reports the cluster's counts. */
+async function checkPostgresStorage(store: string, config: PincerConfig): Promise<CheckResult> {
+  const where = redactUrl(store);
+  try {
+    const queue = await PostgresQueue.open(store, queueOptionsFrom(config));
+    try {
+      const stats = await queue.stats();
+      return {
+        name: 'storage',
+        status: 'ok',
+        detail: `${where} (schema "${queue.settings.schema}", version ${SCHEMA_VERSION}, pool ${queue.settings.poolSize}): ${stats.depth} unfinished, ${stats.byState.done} done, ${stats.byState.dead} dead`,
+      };
+    } finally {
+      await queue.close();
+    }
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return { name: 'storage', status: 'fail', detail: code === 'STORE_UNAVAILABLE' ? errorMessage(err) : `${where}: ${errorMessage(err)}` };
   }
 }
 

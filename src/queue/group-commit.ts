@@ -7,6 +7,11 @@
  * Flushes run one after another, in submission order. When `durable` is given, each batch's
  * callers are answered only after it resolves (e.g. an fsync), but the next flush does not wait
  * for it: the write of batch n+1 overlaps the sync of batch n.
+ *
+ * With `inFlight` set (a store reached over the network, where a flush takes round trips), a
+ * batch is cut only when fewer than that many flushes are running: everything submitted while
+ * they run waits and goes out together in the next one, so batches grow with the load instead
+ * of being one event-loop turn each.
  */
 export class GroupCommit<T, R> {
   private pending: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
@@ -14,10 +19,13 @@ export class GroupCommit<T, R> {
   private writes: Promise<void> = Promise.resolve();
   private answered: Promise<void> = Promise.resolve();
 
+  private running = 0;
+
   constructor(
     private readonly flush: (items: T[]) => Promise<Array<R | Error>> | Array<R | Error>,
     private readonly maxBatch: number,
     private readonly durable?: () => Promise<void>,
+    private readonly inFlight?: number,
   ) {}
 
   submit(item: T): Promise<R> {
@@ -33,6 +41,10 @@ export class GroupCommit<T, R> {
 
   /** Resolves once everything submitted so far has been flushed and answered. */
   async settled(): Promise<void> {
+    while (this.inFlight !== undefined && (this.pending.length > 0 || this.scheduled || this.running > 0)) {
+      this.drain();
+      await this.answered;
+    }
     while (this.pending.length > 0 || this.scheduled) {
       this.drain();
       await this.writes;
@@ -43,6 +55,10 @@ export class GroupCommit<T, R> {
   private drain(): void {
     this.scheduled = false;
     if (this.pending.length === 0) return;
+    if (this.inFlight !== undefined) {
+      while (this.pending.length > 0 && this.running < this.inFlight) this.start(this.pending.splice(0, this.maxBatch));
+      return;
+    }
     const batch = this.pending.splice(0, this.maxBatch);
     if (this.pending.length > 0 && !this.scheduled) {
       this.scheduled = true;
@@ -64,6 +80,29 @@ export class GroupCommit<T, R> {
       })
       .catch((err: unknown) => {
         for (const p of batch) p.reject(err);
+      });
+    this.answered = Promise.all([this.answered, answered]).then(() => undefined);
+  }
+
+  /** `inFlight` mode: run one batch now; when it is answered, the next batch goes out. */
+  private start(batch: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }>): void {
+    this.running++;
+    const answered = Promise.resolve()
+      .then(() => this.flush(batch.map((p) => p.item)))
+      .then(async (outcomes) => {
+        if (this.durable) await this.durable();
+        batch.forEach((p, i) => {
+          const outcome = outcomes[i] as R | Error;
+          if (outcome instanceof Error) p.reject(outcome);
+          else p.resolve(outcome);
+        });
+      })
+      .catch((err: unknown) => {
+        for (const p of batch) p.reject(err);
+      })
+      .finally(() => {
+        this.running--;
+        if (this.pending.length > 0) this.drain();
       });
     this.answered = Promise.all([this.answered, answered]).then(() => undefined);
   }

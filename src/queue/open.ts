@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { PincerConfig } from '../config/schema.js';
 import { PincerError } from '../errors.js';
+import { PostgresQueue } from './postgres-queue.js';
 import { SqliteQueue } from './sqlite-queue.js';
+import { redactUrl } from './store-url.js';
 import type { Queue, QueueOptions } from './types.js';
 
 export function queueOptionsFrom(config: PincerConfig): QueueOptions {
@@ -19,17 +21,22 @@ export function queueOptionsFrom(config: PincerConfig): QueueOptions {
   };
 }
 
-/** Open the queue backend named by `store` (PINCER_STORE). */
-export function openQueue(config: PincerConfig, log?: Logger): Queue {
+/**
+ * Open the queue backend named by `store` (PINCER_STORE): `sqlite:<path>` (embedded, one
+ * process) or `postgres://` / `postgresql://` (cluster mode; connects and migrates the schema).
+ */
+export async function openQueue(config: PincerConfig, log?: Logger): Promise<Queue> {
   const store = config.store as string;
   if (store.startsWith('sqlite:')) return new SqliteQueue(store.slice('sqlite:'.length), queueOptionsFrom(config), log);
-  throw new PincerError(
-    'STORE_UNSUPPORTED',
-    `store "${redactUrl(store)}": this Pincer version ships only the embedded SQLite backend (sqlite:<path>); the PostgreSQL backend comes with cluster mode`,
-    500,
-  );
+  if (isPostgresStore(store)) {
+    log?.info({ event: 'store.open', store: redactUrl(store) }, `opening PostgreSQL store ${redactUrl(store)}`);
+    return PostgresQueue.open(store, queueOptionsFrom(config), log);
+  }
+  throw new PincerError('STORE_UNSUPPORTED', `store "${redactUrl(store)}": expected sqlite:<path> or postgres://user@host/db`, 500);
 }
 
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
+export function isPostgresStore(store: string): boolean {
+  return /^postgres(ql)?:\/\//.test(store);
 }
+
+export { redactUrl };

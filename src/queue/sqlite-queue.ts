@@ -9,6 +9,7 @@ import { GroupCommit } from './group-commit.js';
 import { timeOrderedId } from './ids.js';
 import { RateMeter, retryAfterSeconds } from './rate-meter.js';
 import { PRIORITY_CODE, PRIORITY_NAME, rankOf, retryDelay } from './ranking.js';
+import { jsonOrNull, toRecord, type MessageRow } from './rows.js';
 import { ACTIVE_STATES_SQL, migrate } from './sqlite-schema.js';
 import type {
   ClaimedMessage,
@@ -18,40 +19,15 @@ import type {
   EnqueueResult,
   Failure,
   FailOutcome,
-  JsonObject,
   ListOptions,
   MessageRecord,
   MessageState,
   Queue,
   QueueOptions,
   QueueStats,
-  Reply,
 } from './types.js';
 
-interface Row {
-  seq: number;
-  id: string;
-  conversation_id: string;
-  idempotency_key: string | null;
-  text: string;
-  sender: string | null;
-  channel: string;
-  priority: number;
-  metadata: string | null;
-  state: MessageState;
-  head: number;
-  rank: number;
-  due_at: number;
-  lease: number;
-  attempts: number;
-  created_at: number;
-  updated_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  analysis: string | null;
-  reply: string | null;
-  last_error: string | null;
-}
+type Row = MessageRow<string>;
 
 type Claim = Pick<ClaimedMessage, 'id' | 'lease'>;
 
@@ -272,8 +248,7 @@ export class SqliteQueue implements Queue {
           continue;
         }
         this.stmt.markProcessing.run(leaseUntil, now, now, row.seq, row.id);
-        const record = toRecord(row);
-        out.push({ ...record, state: 'processing', attempts: row.attempts + 1, startedAt: now, updatedAt: now, lease: row.lease + 1, leaseUntil });
+        out.push({ ...record(row), state: 'processing', attempts: row.attempts + 1, startedAt: now, updatedAt: now, lease: row.lease + 1, leaseUntil });
       }
       return out;
     });
@@ -363,22 +338,22 @@ export class SqliteQueue implements Queue {
   async get(id: string): Promise<MessageRecord | undefined> {
     this.assertOpen();
     const row = this.stmt.get.get(id);
-    return row ? toRecord(row) : undefined;
+    return row ? record(row) : undefined;
   }
 
   async conversation(conversationId: string, options: ListOptions): Promise<MessageRecord[]> {
     this.assertOpen();
-    return this.stmt.conversation.all(conversationId, options.limit, options.offset ?? 0).map(toRecord);
+    return this.stmt.conversation.all(conversationId, options.limit, options.offset ?? 0).map(record);
   }
 
   async latest(conversationId: string, limit: number): Promise<MessageRecord[]> {
     this.assertOpen();
-    return this.stmt.latest.all(conversationId, limit).map(toRecord);
+    return this.stmt.latest.all(conversationId, limit).map(record);
   }
 
   async listDead(options: ListOptions): Promise<MessageRecord[]> {
     this.assertOpen();
-    return this.stmt.dead.all(options.limit, options.offset ?? 0).map(toRecord);
+    return this.stmt.dead.all(options.limit, options.offset ?? 0).map(record);
   }
 
   async retryDead(ids: readonly string[] | 'all'): Promise<number> {
@@ -570,29 +545,8 @@ function fsyncDirectory(dir: string): void {
   }
 }
 
-function jsonOrNull(value: JsonObject | undefined): string | null {
-  return value && Object.keys(value).length > 0 ? JSON.stringify(value) : null;
-}
+const parse = (text: string): unknown => JSON.parse(text);
 
-function toRecord(row: Row): MessageRecord {
-  return {
-    id: row.id,
-    conversationId: row.conversation_id,
-    text: row.text,
-    sender: row.sender,
-    channel: row.channel,
-    priority: PRIORITY_NAME[row.priority] ?? 'normal',
-    metadata: row.metadata ? (JSON.parse(row.metadata) as JsonObject) : null,
-    idempotencyKey: row.idempotency_key,
-    state: row.state,
-    attempts: row.attempts,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    availableAt: row.due_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    analysis: row.analysis ? (JSON.parse(row.analysis) as JsonObject) : {},
-    reply: row.reply ? (JSON.parse(row.reply) as Reply) : null,
-    lastError: row.last_error,
-  };
+function record(row: Row): MessageRecord {
+  return toRecord(row, parse);
 }

@@ -52,6 +52,36 @@ describe('GroupCommit', () => {
     expect(batches.flat()).toEqual(Array.from({ length: 25 }, (_, i) => i));
   });
 
+  it('with inFlight, gathers what arrives during a running flush into the next batch', async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const group = new GroupCommit<number, number>(
+      async (items) => {
+        batches.push(items);
+        if (batches.length === 1) await gate;
+        return items;
+      },
+      100,
+      undefined,
+      1,
+    );
+    const first = group.submit(0);
+    await new Promise((r) => setImmediate(r));
+    // Submitted over several turns while the first flush is still running.
+    const later: Array<Promise<number>> = [];
+    for (let turn = 1; turn <= 3; turn++) {
+      later.push(group.submit(turn));
+      await new Promise((r) => setImmediate(r));
+    }
+    release();
+    expect(await Promise.all([first, ...later])).toEqual([0, 1, 2, 3]);
+    expect(batches).toEqual([[0], [1, 2, 3]]);
+    group.submit(4);
+    await group.settled();
+    expect(batches).toEqual([[0], [1, 2, 3], [4]]);
+  });
+
   it('rejects only the items whose outcome is an error, or all when the flush throws', async () => {
     const group = new GroupCommit<number, number>((items) => items.map((i) => (i % 2 ? new Error(`odd ${i}`) : i)), 10);
     const settled = await Promise.allSettled([0, 1, 2].map((i) => group.submit(i)));
