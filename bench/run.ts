@@ -14,6 +14,7 @@ import { Pincer } from '../src/pincer.js';
 import { SqliteQueue } from '../src/queue/sqlite-queue.js';
 import { queueOptionsFrom } from '../src/queue/open.js';
 import { WorkerPool } from '../src/workers/worker-pool.js';
+import { clusterThroughput, postgresQueueAlone, postgresReachable } from './cluster.js';
 import { instantLlm, modelOverhead } from './models.js';
 import { analyzerCost } from './plugins.js';
 import { CLI, DIST, percentile, printTable, rssMiB, sleep, spawnServer, type Row } from './lib.js';
@@ -213,8 +214,8 @@ async function enqueueToStart(plugins: string): Promise<{ p50: number; p99: numb
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const verdict = (ok: boolean): Row['verdict'] => (ok ? 'met' : 'missed');
 
-/** BENCH_ONLY=startup,http,queue,latency,plugins,models measures a subset (for working on one figure). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'startup,http,queue,latency,plugins,models').split(',').map((s) => s.trim()));
+/** BENCH_ONLY=startup,http,queue,latency,plugins,models,cluster measures a subset (for working on one figure). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'startup,http,queue,latency,plugins,models,cluster').split(',').map((s) => s.trim()));
 
 async function main(): Promise<void> {
   console.log(`Pincer benchmark: ${HTTP_SECONDS} s HTTP runs with ${CONNECTIONS} connections, ${QUEUE_JOBS} queue jobs; Node ${process.versions.node}`);
@@ -273,6 +274,28 @@ async function main(): Promise<void> {
       rows.push({ measure: 'End to end turns through the model responder (instant LLM)', result: `${fmt(turns.rate)} turns/s`, reference: `backlog drained ${fmt(turns.drainSeconds, 1)} s after load`, target: '>= 3,000 turns/s', verdict: verdict(turns.rate >= 3000) });
     } finally {
       await llm.close();
+    }
+  }
+  if (ONLY.has('cluster')) {
+    const unreachable = await postgresReachable();
+    if (unreachable) {
+      rows.push({ measure: 'Cluster on PostgreSQL', result: unreachable, verdict: 'n/a' });
+    } else {
+      const sqlite = await pincerQueueAlone();
+      const pgQueue = await postgresQueueAlone(QUEUE_JOBS, queueOptionsFrom(loadConfig({ cwd: temp(), env: {} }).config));
+      rows.push({ measure: 'Queue alone on PostgreSQL: enqueue', result: `${fmt(pgQueue.enqueue)} jobs/s`, reference: `SQLite ${fmt(sqlite.enqueue)} jobs/s` });
+      rows.push({ measure: 'Queue alone on PostgreSQL: process', result: `${fmt(pgQueue.process)} jobs/s`, reference: `SQLite ${fmt(sqlite.process)} jobs/s` });
+      for (const nodes of [1, 3]) {
+        const c = await clusterThroughput(nodes, HTTP_SECONDS, CONNECTIONS, BODY);
+        const errors = c.non2xx > 0 ? `; ${fmt(c.non2xx)} non-2xx` : '';
+        rows.push({ measure: `Through nginx, ${nodes} node${nodes > 1 ? 's' : ''} on PostgreSQL: ingest`, result: `${fmt(c.ingest)} msg/s`, reference: `202s per second${errors}` });
+        rows.push({
+          measure: `Through nginx, ${nodes} node${nodes > 1 ? 's' : ''} on PostgreSQL: end to end`,
+          result: `${fmt(c.endToEnd)} msg/s`,
+          reference: `backlog drained ${fmt(c.drainSeconds, 1)} s after load`,
+          ...(nodes === 3 && { target: '>= 5,000 msg/s', verdict: verdict(c.endToEnd >= 5000) }),
+        });
+      }
     }
   }
   if (ONLY.has('startup')) {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { localNginxConfig } from '../../src/cluster/local-nginx.js';
 import { eventually, getJson, tempDir } from '../support/index.js';
 import { CLI, freePort, spawnPincer, type PincerProcess } from '../support/process.js';
 
@@ -57,11 +58,11 @@ describe('cluster: three nodes on PostgreSQL behind nginx', () => {
 
     // upstream-check writes the upstream block before nginx reads it.
     const nginxDir = path.join(dir, 'nginx');
-    mkdirSync(path.join(nginxDir, 'logs'), { recursive: true });
+    mkdirSync(nginxDir, { recursive: true });
     const upstreamFile = path.join(nginxDir, 'upstream.conf');
     const nginxPort = await freePort();
     const nginxConf = path.join(nginxDir, 'nginx.conf');
-    writeFileSync(nginxConf, nginxConfig(nginxDir, upstreamFile, nginxPort));
+    writeFileSync(nginxConf, localNginxConfig({ prefix: nginxDir, upstreamFile, port: nginxPort }));
     const nodeList = ports.map((p) => `127.0.0.1:${p}`).join(',');
     const checker = spawn(process.execPath, [CLI, 'upstream-check', '--nodes', nodeList, '--file', upstreamFile, '--interval', '300ms', '--timeout', '250ms', '--fall', '3', '--rise', '2', '--reload', `nginx -p ${nginxDir} -c ${nginxConf} -s reload`], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(checker);
@@ -72,7 +73,7 @@ describe('cluster: three nodes on PostgreSQL behind nginx', () => {
     children.push(nginx);
     nginx.stderr?.on('data', (d: Buffer) => output.push(`nginx: ${d.toString()}`));
     const base = `http://127.0.0.1:${nginxPort}`;
-    await eventually(async () => (await fetch(`${base}/health`).catch(() => undefined))?.status, (s) => s === 200, 10_000, 'nginx answering');
+    await eventually(async () => (await fetch(`${base}/lb-health`).catch(() => undefined))?.status, (s) => s === 200, 10_000, 'nginx answering');
 
     const accepted = new Map<string, string>(); // idempotency key -> message id
     let acceptedWhileDown = 0;
@@ -156,33 +157,3 @@ describe('cluster: three nodes on PostgreSQL behind nginx', () => {
     console.log(`cluster: ${TOTAL} accepted (${acceptedWhileDown} while a node was down, ${served} by the restarted node), ${retries} client retries`);
   }, 180_000);
 });
-
-function nginxConfig(prefix: string, upstreamFile: string, port: number): string {
-  return `worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/client_body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  include ${upstreamFile};
-  server {
-    listen 127.0.0.1:${port};
-    location = /health { return 200 "OK"; }
-    location / {
-      proxy_pass http://pincer;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_connect_timeout 1s;
-      # POST /v1/messages is safe to resend: clients send an Idempotency-Key.
-      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
-      proxy_next_upstream_tries 3;
-    }
-  }
-}
-`;
-}
