@@ -150,6 +150,12 @@ export class PostgresQueue implements Queue {
     });
     // An idle pooled connection that drops emits here; the pool replaces it on next use.
     this.pool.on('error', (err) => this.log?.warn({ err, event: 'store.connection' }, 'an idle PostgreSQL connection failed; it will be replaced'));
+    // A connection can also die while checked out, between two statements of a transaction:
+    // node-postgres then emits 'error' on the client, which would be an uncaught exception
+    // that takes the process down. The statement that follows fails and is handled as usual.
+    this.pool.on('connect', (client) => {
+      client.on('error', (err) => this.log?.warn({ err, event: 'store.connection' }, 'a PostgreSQL connection in use failed; its transaction fails and is retried or reported'));
+    });
     this.drainRate = new RateMeter(10, this.options.now);
     this.capacity = new QueueCapacity(options.maxLength, options.maxLengthCap, (change) => {
       this.log?.warn(

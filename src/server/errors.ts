@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { PincerError, QueueFullError } from '../errors.js';
+import { isStoreUnavailable } from '../queue/store-errors.js';
 
 /** Fastify's own 4xx codes, renamed to Pincer's stable API codes. */
 const FASTIFY_CODES: Record<string, string> = {
@@ -44,9 +45,9 @@ export function installErrorHandling(app: FastifyInstance): void {
       const code = FASTIFY_CODES[fastifyErr.code] ?? 'BAD_REQUEST';
       return reply.code(status).send(errorBody(code, fastifyErr.message));
     }
-    if ((err as { code?: string }).code?.startsWith('SQLITE_')) {
+    if (isStoreUnavailable(err)) {
       request.log.error({ err }, 'storage error');
-      return reply.code(503).send(errorBody('STORE_UNAVAILABLE', 'the message store could not complete the request; try again shortly'));
+      return reply.code(503).header('retry-after', '1').send(errorBody('STORE_UNAVAILABLE', 'the message store could not complete the request; try again shortly'));
     }
     request.log.error({ err }, 'unhandled error');
     return reply.code(500).send(errorBody('INTERNAL_ERROR', 'an internal error occurred; see the server log for the request id'));
