@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ConfigError, PincerError, errorMessage } from '../errors.js';
 import { PINCER_VERSION } from '../version.js';
 import type { ClientOptions } from './client.js';
+import { benchCommand } from './commands/bench.js';
 import { chatCommand } from './commands/chat.js';
 import { doctorCommand } from './commands/doctor.js';
 import { initCommand } from './commands/init.js';
@@ -38,6 +39,7 @@ modelServeCommand(program, globals);
 initCommand(program, globals);
 doctorCommand(program, globals);
 upstreamCheckCommand(program);
+benchCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -139,6 +139,8 @@ async function checkPostgresStorage(store: string, config: PincerConfig): Promis
 
 function checkDisk(config: PincerConfig): CheckResult {
   try {
+    // With a PostgreSQL store nothing may have created data_dir yet (it holds plugin state).
+    mkdirSync(config.data_dir, { recursive: true });
     const fs = statfsSync(config.data_dir);
     const free = fs.bavail * fs.bsize;
     const share = fs.bavail / fs.blocks;

@@ -119,6 +119,12 @@ describe('pincer CLI without a server', () => {
     }
   });
 
+  it('bench refuses an unknown section, naming the known ones', async () => {
+    const result = await runCli(['bench', '--only', 'nope'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/BENCH_UNKNOWN_SECTION: --only: no section "nope"; sections: startup, http, queue, latency, plugins, models, cluster/);
+  });
+
   it('send explains an unreachable server', async () => {
     const port = await freePort();
     const result = await runCli(['send', 'hi'], { cwd: dir, env: { PINCER_URL: `http://127.0.0.1:${port}` } });
