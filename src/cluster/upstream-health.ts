@@ -44,6 +44,8 @@ export class UpstreamHealth {
   private readonly states: NodeState[];
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
+  /** A state change that nginx has not been given yet (the write or the reload failed): retried each round. */
+  private dirty = false;
 
   constructor(private readonly options: UpstreamHealthOptions) {
     if (options.nodes.length === 0) throw new Error('upstream health: no nodes to check');
@@ -59,7 +61,9 @@ export class UpstreamHealth {
   async start(): Promise<void> {
     await this.write();
     this.timer = setInterval(() => {
-      this.checking ??= this.check().finally(() => (this.checking = undefined));
+      this.checking ??= this.check()
+        .catch((err: unknown) => this.options.log.error({ event: 'upstream.check_failed', err: errorMessage(err) }, `health round failed: ${errorMessage(err)}`))
+        .finally(() => (this.checking = undefined));
     }, this.options.intervalMs);
   }
 
@@ -87,13 +91,16 @@ export class UpstreamHealth {
         this.options.log.warn({ event: 'upstream.state', node: s.node, up: s.up }, `${s.node} is ${s.up ? 'up' : 'down'} (${s.up ? this.options.rise : this.options.fall} probes of /health in a row)`);
       }
     });
-    if (!changed) return;
-    await this.write();
+    if (changed) this.dirty = true;
+    if (!this.dirty) return;
     try {
+      await this.write();
       const [command, ...args] = this.options.reload;
       await run(command as string, args);
+      this.dirty = false;
     } catch (err) {
-      this.options.log.error({ event: 'upstream.reload_failed', err: errorMessage(err) }, `could not reload nginx: ${errorMessage(err)}`);
+      // Kept dirty: the next round writes and reloads again, so nginx is not left stale.
+      this.options.log.error({ event: 'upstream.reload_failed', err: errorMessage(err) }, `could not update nginx (will retry next round): ${errorMessage(err)}`);
     }
   }
 

@@ -54,6 +54,11 @@ export class PincerMetrics {
   private last: { stats?: QueueStats; models: Map<string, DeploymentStats> } = { models: new Map() };
   private ticker: NodeJS.Timeout | undefined;
   private latestQueue: QueueStats | undefined;
+  /** Reads of the queue's stats are numbered: one that resolves after a newer one is not applied (its deltas would count twice). */
+  private statsReads = 0;
+  private appliedRead = 0;
+  /** The enqueued count at the previous one-second sample (scrapes keep their own baseline). */
+  private lastTickEnqueued: number | undefined;
 
   readonly httpRequests = new Counter({ name: 'pincer_http_requests_total', help: 'HTTP requests answered', labelNames: ['method', 'route', 'status'] as const, registers: [this.registry] });
   readonly httpDuration = new Histogram({ name: 'pincer_http_request_duration_seconds', help: 'Time to answer an HTTP request (a stream: to its end)', labelNames: ['method', 'route'] as const, buckets: SECONDS_BUCKETS, registers: [this.registry] });
@@ -142,6 +147,8 @@ export class PincerMetrics {
   }
 
   async live(): Promise<LiveStats> {
+    // Before the first tick (a page opened in the first second), take the first sample now.
+    if (this.history.length === 0) await this.tick();
     const stats = this.latestQueue ?? (await this.sources.queueStats());
     const now = this.history.at(-1) ?? (await this.sample(stats));
     const disk = safeDisk(this.sources.dataDir);
@@ -178,10 +185,16 @@ export class PincerMetrics {
     });
   }
 
+  private async readQueue(): Promise<{ stats: QueueStats; read: number }> {
+    const read = ++this.statsReads;
+    return { stats: await this.sources.queueStats(), read };
+  }
+
   private async tick(): Promise<void> {
     try {
-      const stats = await this.sources.queueStats();
+      const { stats, read } = await this.readQueue();
       this.latestQueue = stats;
+      this.syncQueue(stats, read);
       this.history.push(await this.sample(stats));
       if (this.history.length > HISTORY_SECONDS) this.history.shift();
     } catch {
@@ -197,9 +210,8 @@ export class PincerMetrics {
     if (this.outcomesPerSecond.length > SUCCESS_WINDOW_SECONDS) this.outcomesPerSecond.shift();
     const window = this.outcomesPerSecond.reduce((sum, o) => ({ done: sum.done + o.done, retry: sum.retry + o.retry, dead: sum.dead + o.dead }), { done: 0, retry: 0, dead: 0 });
     const attempts = window.done + window.retry + window.dead;
-    const previous = this.last.stats;
-    const accepted = previous ? Math.max(0, stats.enqueued - previous.enqueued) : 0;
-    this.syncQueue(stats);
+    const accepted = this.lastTickEnqueued === undefined ? 0 : Math.max(0, stats.enqueued - this.lastTickEnqueued);
+    this.lastTickEnqueued = stats.enqueued;
     const workers = this.sources.workers();
     const lag = this.loopDelay.percentile(99) / 1e6;
     this.loopDelay.reset();
@@ -221,7 +233,9 @@ export class PincerMetrics {
   }
 
   /** Queue gauges, and the queue's own counters brought over as deltas. */
-  private syncQueue(stats: QueueStats): void {
+  private syncQueue(stats: QueueStats, read: number): void {
+    if (read <= this.appliedRead) return;
+    this.appliedRead = read;
     const previous = this.last.stats;
     this.last.stats = stats;
     for (const state of MESSAGE_STATES) this.messages.set({ state }, stats.byState[state]);
@@ -234,8 +248,8 @@ export class PincerMetrics {
   }
 
   private async refresh(): Promise<void> {
-    const stats = await this.sources.queueStats();
-    this.syncQueue(stats);
+    const { stats, read } = await this.readQueue();
+    this.syncQueue(stats, read);
     const workers = this.sources.workers();
     this.concurrency.set(workers.concurrency);
     this.concurrencyMin.set(workers.min);

@@ -26,6 +26,7 @@ export class Admission {
     if (this.waiting.length >= this.maxWaiting) {
       throw new PincerError('MODEL_BUSY', `${this.name} is busy: ${this.running} calls running and ${this.waiting.length} waiting; retry shortly`, 429);
     }
+    // A waiter resolves holding the slot its releaser handed over: `running` is unchanged.
     await new Promise<void>((resolve, reject) => {
       const entry = {
         resolve,
@@ -39,20 +40,26 @@ export class Admission {
       signal?.addEventListener('abort', entry.onAbort, { once: true });
       this.waiting.push(entry);
     });
-    return this.grant();
+    return this.releaser();
   }
 
   private grant(): () => void {
     this.running++;
+    return this.releaser();
+  }
+
+  /** Frees the slot, or hands it straight to the next waiter (so no newcomer slips in between). */
+  private releaser(): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.running--;
       const next = this.waiting.shift();
       if (next) {
         next.signal?.removeEventListener('abort', next.onAbort);
         next.resolve();
+      } else {
+        this.running--;
       }
     };
   }

@@ -10,6 +10,7 @@ import {
   EmbeddingsBodySchema,
   embeddingsInput,
   embeddingsResponse,
+  modelHttpError,
   openCompletionStream,
   toGenerateRequest,
   wireFinishReason,
@@ -48,8 +49,6 @@ export interface ModelServiceAppOptions {
   ready: () => boolean;
 }
 
-/** How a model's failure reaches the client: the status OpenAI would use, so clients retry (or not) rightly. */
-const STATUS: Record<ModelError['errorClass'], number> = { auth: 401, rate_limit: 429, context_length: 400, timeout: 504, server: 502, bad_response: 502, aborted: 499 };
 
 export async function buildModelServiceApp(options: ModelServiceAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -87,7 +86,7 @@ export async function buildModelServiceApp(options: ModelServiceAppOptions): Pro
       return await call(controller.signal);
     } catch (err) {
       if (err instanceof PincerError && err.code === 'MODEL_BUSY') void reply.header('retry-after', '1');
-      throw toHttpError(err);
+      throw modelHttpError(err);
     } finally {
       release?.();
       reply.raw.off('close', onClose);
@@ -151,7 +150,7 @@ export async function buildModelServiceApp(options: ModelServiceAppOptions): Pro
     await admitted(request, reply, entry, async (signal) => {
       const parts = model.doStream({ ...generate, signal })[Symbol.asyncIterator]();
       let next = await parts.next().catch((err: unknown) => {
-        throw toHttpError(err);
+        throw modelHttpError(err);
       });
       const stream = openCompletionStream(request, reply, id, modelId);
       stream.delta({ role: 'assistant', content: '' });
@@ -172,7 +171,7 @@ export async function buildModelServiceApp(options: ModelServiceAppOptions): Pro
         }
         stream.error('MODEL_BAD_RESPONSE', 'the model stream ended before its final part');
       } catch (err) {
-        const error = toHttpError(err);
+        const error = modelHttpError(err);
         stream.error(error.code, error.message);
       }
     });
@@ -187,10 +186,4 @@ export async function buildModelServiceApp(options: ModelServiceAppOptions): Pro
   });
 
   return app;
-}
-
-function toHttpError(err: unknown): PincerError {
-  if (err instanceof ModelError) return new PincerError(err.code, err.message, STATUS[err.errorClass]);
-  if (err instanceof PincerError) return err;
-  return new PincerError('MODEL_SERVER', err instanceof Error ? err.message : String(err), 500);
 }

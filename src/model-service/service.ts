@@ -70,7 +70,15 @@ export async function startModelService(options: ModelServiceOptions): Promise<M
     log.info({ event: 'model_service.warm', ready, ms: Math.round(performance.now() - started), models: models.map((m) => m.id) }, ready ? 'models warmed up' : 'some models failed to warm up');
   })();
 
-  await app.listen({ host, port: options.port ?? settings.port });
+  try {
+    await app.listen({ host, port: options.port ?? settings.port });
+  } catch (err) {
+    // A port in use must not leave a loaded GGUF model behind in an embedding process.
+    await app.close();
+    await warmed;
+    await Promise.all(closers.map((close) => close()));
+    throw err;
+  }
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   log.info({ event: 'model_service.listening', url, models: models.map((m) => m.id) }, `model service listening on ${url}`);

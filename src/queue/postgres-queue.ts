@@ -143,6 +143,9 @@ export class PostgresQueue implements Queue {
     this.channel = `pincer:${settings.schema}`;
     this.pool = new pg.Pool({
       connectionString: settings.connectionString,
+      // A 202 promises a flushed commit, whatever the server's or role's default says; claims
+      // turn it off for themselves only (see the claim statement).
+      options: '-c synchronous_commit=on',
       max: settings.poolSize,
       types: TYPES,
       application_name: 'pincer',
@@ -296,7 +299,9 @@ export class PostgresQueue implements Queue {
       .sort((a, b) => a.rank - b.rank || a.seq - b.seq)
       .map((row): ClaimedMessage => ({ ...record(row), lease: row.lease, leaseUntil }));
     const expired = rows.filter((r) => r.expired);
-    if (expired.length > 0) await this.expire(expired, now);
+    // The claims above are committed: a failure here must not lose them to a lease timeout.
+    // Rows whose expiry was not recorded are found again by the next claim.
+    if (expired.length > 0) await this.expire(expired, now).catch((err: unknown) => this.log?.warn({ err: describeError(err), event: 'queue.expire' }, 'could not dead-letter expired messages; the next claim retries'));
     return claimed;
   }
 
@@ -318,7 +323,15 @@ export class PostgresQueue implements Queue {
     this.depth -= events.length;
     this.counters.deadLettered += events.length;
     this.capacity.observe(this.depth);
-    for (const event of events) for (const listener of this.deadLetterListeners) listener(event);
+    for (const event of events) {
+      for (const listener of this.deadLetterListeners) {
+        try {
+          listener(event);
+        } catch (err) {
+          this.log?.error({ err, id: event.id }, 'a dead-letter listener failed');
+        }
+      }
+    }
     this.notify();
   }
 

@@ -6,8 +6,8 @@
 export function isStoreUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {
-    // SQLite reports every storage failure (busy, I/O, full disk, read-only) with its own code.
-    if (code.startsWith('SQLITE_')) return true;
+    // SQLite's storage failures, not its logic errors (a constraint, a bad statement): those are bugs, not "try again".
+    if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/.test(code)) return true;
     // The network between node and database.
     if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
     // PostgreSQL SQLSTATEs: connection exceptions (08), insufficient resources (53), operator

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PincerError } from '../errors.js';
+import { ModelError } from '../models/errors.js';
 import type { JsonObject } from '../queue/types.js';
 import type { ChatMessage, EmbedResult, FinishReason, GenerateRequest, ToolCall, ToolChoice, Usage } from '../models/types.js';
 import { object, string } from './schemas.js';
@@ -183,4 +184,13 @@ export function openCompletionStream(request: FastifyRequest, reply: FastifyRepl
       reply.raw.end();
     },
   };
+}
+
+/** How a model's failure reaches an HTTP client: the status OpenAI would use, so clients retry (or not) rightly. */
+const MODEL_ERROR_STATUS: Record<ModelError['errorClass'], number> = { auth: 401, rate_limit: 429, context_length: 400, timeout: 504, server: 502, bad_response: 502, aborted: 499 };
+
+export function modelHttpError(err: unknown): PincerError {
+  if (err instanceof ModelError) return new PincerError(err.code, err.message, MODEL_ERROR_STATUS[err.errorClass]);
+  if (err instanceof PincerError) return err;
+  return new PincerError('MODEL_SERVER', err instanceof Error ? err.message : String(err), 500);
 }

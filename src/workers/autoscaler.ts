@@ -7,8 +7,8 @@
  *   limit) steps down at once: more concurrent work would only deepen it.
  * - **Pressure** (messages waiting and at least `saturation` of the slots busy) for `upAfter`
  *   ticks in a row: scale up by `upFactor` (at least one more), up to `max`.
- * - **Slack** (nothing waiting and at most `slack` of the slots busy) for `downAfter` ticks in
- *   a row: scale down by `downFactor` (at least one fewer), down to `min`.
+ * - **Slack** (at most `slack` of the slots busy; what waits then is not claimable yet) for
+ *   `downAfter` ticks in a row: scale down by `downFactor` (at least one fewer), down to `min`.
  *
  * Hysteresis keeps it from flapping: the band between `saturation` and `slack` changes
  * nothing, streaks reset whenever the condition breaks or a change is made, and scaling down
@@ -97,7 +97,9 @@ export class Autoscaler {
     }
 
     const pressure = signals.backlog > 0 && signals.busy >= current * policy.saturation;
-    const slack = signals.backlog === 0 && signals.busy <= current * policy.slack;
+    // Slack ignores the backlog: with half the workers idle, whatever waits is not claimable yet
+    // (behind its conversation's head, or due later), and more workers would not run it.
+    const slack = signals.busy <= current * policy.slack;
     this.pressureStreak = pressure ? this.pressureStreak + 1 : 0;
     this.slackStreak = slack ? this.slackStreak + 1 : 0;
 
@@ -107,7 +109,7 @@ export class Autoscaler {
     }
     if (this.slackStreak >= policy.downAfter && current > policy.min) {
       const to = Math.max(policy.min, Math.min(current - 1, Math.floor(current * policy.downFactor)));
-      return this.change(current, to, `no backlog and ${signals.busy}/${current} workers busy for ${this.slackStreak} ticks`, now);
+      return this.change(current, to, `only ${signals.busy}/${current} workers busy for ${this.slackStreak} ticks`, now);
     }
     return undefined;
   }

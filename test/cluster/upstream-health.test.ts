@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -59,5 +59,45 @@ describe('upstream health checks (S2.5)', () => {
     return health.check().then(() => {
       expect(health.render()).toMatch(/server a:1 max_fails=1 fail_timeout=2s;\n {2}server b:2 down;/);
     });
+  });
+});
+
+describe('upstream health checks when nginx cannot be reloaded', () => {
+  it('keeps retrying the write and reload until nginx has the change', async () => {
+    const { dir, cleanup } = tempDir();
+    const file = path.join(dir, 'upstream.conf');
+    const broken = path.join(dir, 'reload-broken');
+    const reloads = path.join(dir, 'reloads');
+    writeFileSync(broken, '');
+    let up = true;
+    const health = new UpstreamHealth({
+      nodes: ['10.0.0.1:7700'],
+      file,
+      name: 'pincer',
+      intervalMs: 60_000,
+      timeoutMs: 1000,
+      fall: 1,
+      rise: 1,
+      // Fails while the flag file exists, then reloads (leaving a line per success).
+      reload: ['sh', '-c', `test ! -e ${broken} && echo reload >> ${reloads}`],
+      log: pino({ level: 'silent' }),
+      probe: async () => up,
+    });
+    try {
+      await health.start();
+      up = false;
+      await health.check();
+      expect(health.view[0]?.up).toBe(false);
+      expect(existsSync(reloads)).toBe(false);
+      // Nothing changed since, but nginx still has the old block: the next round tries again.
+      rmSync(broken);
+      await health.check();
+      expect(readFileSync(reloads, 'utf8')).toBe('reload\n');
+      await health.check();
+      expect(readFileSync(reloads, 'utf8')).toBe('reload\n');
+    } finally {
+      await health.stop();
+      cleanup();
+    }
   });
 });

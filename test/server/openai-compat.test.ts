@@ -94,3 +94,43 @@ describe('OpenAI-compatible API over a configured model', () => {
     }
   });
 });
+
+describe('OpenAI-compatible streaming across a retried attempt', () => {
+  it('ends in an error, never a reply spliced from two attempts', async () => {
+    const bot = await startPincer({ PINCER_QUEUE_RETRY_DELAY: '10ms' });
+    let attempt = 0;
+    // Streams part of a reply, then fails; the retry answers differently.
+    bot.pincer.registry.addResponder({
+      name: 'flaky',
+      order: 50,
+      respond: async (ctx) => {
+        attempt++;
+        if (attempt === 1) {
+          ctx.stream('Hel');
+          throw new Error('lost the model mid-reply');
+        }
+        ctx.stream('Goodbye');
+        return { text: 'Goodbye' };
+      },
+    });
+    try {
+      const client = new OpenAI({ baseURL: `${bot.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const stream = await client.chat.completions.create({ model: 'pincer', stream: true, messages: [{ role: 'user', content: 'say something' }] });
+      let text = '';
+      const failure = await (async () => {
+        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+      })().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(attempt).toBe(2);
+      // Either the failure came before any token went out (then the retry streams cleanly), or
+      // the client is told: no "HelGoodbye".
+      if (text.startsWith('Hel')) expect(String(failure)).toMatch(/retried after part of a failed attempt/);
+      else expect(text).toBe('Goodbye');
+      expect(text).not.toMatch(/HelGoodbye/);
+    } finally {
+      await bot.close();
+    }
+  });
+});

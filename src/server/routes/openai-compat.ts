@@ -5,7 +5,7 @@ import type { JsonObject, MessageRecord } from '../../queue/types.js';
 import type { ServerDeps } from '../deps.js';
 import { messageWaiter } from '../message-wait.js';
 import type { Usage } from '../../models/types.js';
-import { ChatBodySchema, EmbeddingsBodySchema, embeddingsInput, embeddingsResponse, openCompletionStream, textOf, wireUsage, type ChatBody, type EmbeddingsBody } from '../openai-wire.js';
+import { ChatBodySchema, EmbeddingsBodySchema, modelHttpError, embeddingsInput, embeddingsResponse, openCompletionStream, textOf, wireUsage, type ChatBody, type EmbeddingsBody } from '../openai-wire.js';
 import { ErrorSchema, idPattern, object, string } from '../schemas.js';
 
 /**
@@ -87,8 +87,16 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
     async (request: FastifyRequest<{ Body: EmbeddingsBody }>) => {
       const body = request.body;
       if (body.model !== BOT_MODEL_ID) throw new PincerError('MODEL_NOT_FOUND', `model "${body.model}" does not exist here; use "${BOT_MODEL_ID}" (GET /v1/models)`, 404);
-      const result = await deps.models.embeddings.doEmbed({ values: embeddingsInput(body) });
-      return embeddingsResponse(body, result);
+      const controller = new AbortController();
+      const onClose = () => controller.abort(new Error('the client went away'));
+      request.raw.once('close', onClose);
+      try {
+        return embeddingsResponse(body, await deps.models.embeddings.doEmbed({ values: embeddingsInput(body), signal: controller.signal }));
+      } catch (err) {
+        throw modelHttpError(err);
+      } finally {
+        request.raw.off('close', onClose);
+      }
     },
   );
 
@@ -117,8 +125,12 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
     let sent = '';
     const stream = openCompletionStream(request, reply, id, BOT_MODEL_ID);
     stream.delta({ role: 'assistant', content: '' });
+    // Tokens of an attempt that then fails are already out; the retry streams its reply from
+    // the start. Forwarding stops at the failure, and the end checks what was sent.
+    let attemptFailed = false;
     const unsubscribe = events.subscribe(messageId, (event) => {
-      if (event.type !== 'token') return;
+      if (event.type === 'status' && event.status === 'failed') attemptFailed = true;
+      if (event.type !== 'token' || attemptFailed) return;
       sent += event.delta;
       stream.delta({ content: event.delta });
     });
@@ -130,7 +142,12 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
         return;
       }
       const full = record.reply.text;
-      if (full.startsWith(sent) && full.length > sent.length) stream.delta({ content: full.slice(sent.length) });
+      if (!full.startsWith(sent)) {
+        // Part of a failed attempt's reply reached the client: an error, never a spliced text.
+        stream.error('REPLY_RETRIED', `the reply was retried after part of a failed attempt had been streamed; the whole reply: GET /v1/messages/${messageId}`);
+        return;
+      }
+      if (full.length > sent.length) stream.delta({ content: full.slice(sent.length) });
       stream.delta({}, 'stop');
       if (body.stream_options?.include_usage) stream.usage(usageOf(record));
       stream.done();
