@@ -70,6 +70,8 @@ export async function clusterThroughput(nodes: number, seconds: number, connecti
       PINCER_LOG_ACCESS: 'false',
       PINCER_PLUGINS_ENABLED: 'commands',
       PINCER_QUEUE_MAX_LENGTH_CAP: '10000000',
+      // Experiments: BENCH_CLUSTER_ENV='{"PINCER_WORKERS_CONCURRENCY":"64"}'.
+      ...(JSON.parse(process.env.BENCH_CLUSTER_ENV ?? '{}') as Record<string, string>),
     });
     servers.push(await spawnServer([CLI, 'start'], env(0), dir));
     servers.push(...(await Promise.all(Array.from({ length: nodes - 1 }, (_, i) => spawnServer([CLI, 'start'], env(i + 1), dir)))));
