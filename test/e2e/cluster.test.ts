@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { localNginxConfig } from '../../src/cluster/local-nginx.js';
 import { eventually, getJson, tempDir } from '../support/index.js';
+import { shippedNginxConfig } from '../support/nginx.js';
 import { CLI, freePort, spawnPincer, type PincerProcess } from '../support/process.js';
 
 const PG_URL = process.env.PINCER_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -62,7 +62,8 @@ describe('cluster: three nodes on PostgreSQL behind nginx', () => {
     const upstreamFile = path.join(nginxDir, 'upstream.conf');
     const nginxPort = await freePort();
     const nginxConf = path.join(nginxDir, 'nginx.conf');
-    writeFileSync(nginxConf, localNginxConfig({ prefix: nginxDir, upstreamFile, port: nginxPort }));
+    // The shipped deploy/nginx/nginx.conf carries the traffic, with the upstream from upstream-check.
+    writeFileSync(nginxConf, shippedNginxConfig({ prefix: nginxDir, upstreamFile, port: nginxPort }));
     const nodeList = ports.map((p) => `127.0.0.1:${p}`).join(',');
     const checker = spawn(process.execPath, [CLI, 'upstream-check', '--nodes', nodeList, '--file', upstreamFile, '--interval', '300ms', '--timeout', '250ms', '--fall', '3', '--rise', '2', '--reload', `nginx -p ${nginxDir} -c ${nginxConf} -s reload`], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(checker);
@@ -73,7 +74,9 @@ describe('cluster: three nodes on PostgreSQL behind nginx', () => {
     children.push(nginx);
     nginx.stderr?.on('data', (d: Buffer) => output.push(`nginx: ${d.toString()}`));
     const base = `http://127.0.0.1:${nginxPort}`;
-    await eventually(async () => (await fetch(`${base}/lb-health`).catch(() => undefined))?.status, (s) => s === 200, 10_000, 'nginx answering');
+    await eventually(async () => (await fetch(`${base}/lb-health`).catch(() => undefined))?.status, (s) => s === 200, 10_000, 'nginx answering').catch((err: unknown) => {
+      throw new Error(`${String(err)}; nginx said: ${output.filter((l) => l.startsWith('nginx')).join(' ')}`);
+    });
 
     const accepted = new Map<string, string>(); // idempotency key -> message id
     let acceptedWhileDown = 0;
