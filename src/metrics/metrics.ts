@@ -65,7 +65,7 @@ export class PincerMetrics {
   private readonly accepted = new Counter({ name: 'pincer_messages_accepted_total', help: 'Messages committed to the queue', registers: [this.registry] });
   private readonly processed = new Counter({ name: 'pincer_messages_processed_total', help: 'Outcomes of processing attempts', labelNames: ['outcome'] as const, registers: [this.registry] });
   private readonly messages = new Gauge({ name: 'pincer_messages', help: 'Messages in the store by state', labelNames: ['state'] as const, registers: [this.registry] });
-  private readonly depth = new Gauge({ name: 'pincer_queue_depth', help: 'Unfinished messages by priority', labelNames: ['priority'] as const, registers: [this.registry] });
+  private readonly depth = new Gauge({ name: 'pincer_queue_depth', help: 'Messages waiting for a worker (queued, or failed and waiting for a retry) by priority', labelNames: ['priority'] as const, registers: [this.registry] });
   private readonly limit = new Gauge({ name: 'pincer_queue_limit', help: 'The current queue limit (grows under load, S5.2)', registers: [this.registry] });
   private readonly limitCap = new Gauge({ name: 'pincer_queue_limit_cap', help: 'The most the queue limit may grow to', registers: [this.registry] });
   private readonly rejected = new Counter({ name: 'pincer_queue_rejected_total', help: 'Enqueues refused because the queue was full', registers: [this.registry] });

@@ -69,6 +69,24 @@ export class GroupCommit<T, R> {
       () => undefined,
       () => undefined,
     );
+    this.answer(batch, written);
+  }
+
+  /** `inFlight` mode: run one batch now; when it is answered, the next batch goes out. */
+  private start(batch: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }>): void {
+    this.running++;
+    const answered = this.answer(
+      batch,
+      Promise.resolve().then(() => this.flush(batch.map((p) => p.item))),
+    ).finally(() => {
+      this.running--;
+      if (this.pending.length > 0) this.drain();
+    });
+    this.answered = Promise.all([this.answered, answered]).then(() => undefined);
+  }
+
+  /** Once the batch's writes are done (and durable), settle each caller with its own outcome. */
+  private answer(batch: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }>, written: Promise<Array<R | Error>>): Promise<void> {
     const answered = written
       .then(async (outcomes) => {
         if (this.durable) await this.durable();
@@ -82,28 +100,6 @@ export class GroupCommit<T, R> {
         for (const p of batch) p.reject(err);
       });
     this.answered = Promise.all([this.answered, answered]).then(() => undefined);
-  }
-
-  /** `inFlight` mode: run one batch now; when it is answered, the next batch goes out. */
-  private start(batch: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }>): void {
-    this.running++;
-    const answered = Promise.resolve()
-      .then(() => this.flush(batch.map((p) => p.item)))
-      .then(async (outcomes) => {
-        if (this.durable) await this.durable();
-        batch.forEach((p, i) => {
-          const outcome = outcomes[i] as R | Error;
-          if (outcome instanceof Error) p.reject(outcome);
-          else p.resolve(outcome);
-        });
-      })
-      .catch((err: unknown) => {
-        for (const p of batch) p.reject(err);
-      })
-      .finally(() => {
-        this.running--;
-        if (this.pending.length > 0) this.drain();
-      });
-    this.answered = Promise.all([this.answered, answered]).then(() => undefined);
+    return answered;
   }
 }
