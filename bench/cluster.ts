@@ -4,13 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import pino from 'pino';
 import { localNginxConfig } from '../src/cluster/local-nginx.js';
-import { MessageEvents } from '../src/events/message-events.js';
 import { PostgresQueue } from '../src/queue/postgres-queue.js';
 import type { Queue, QueueOptions } from '../src/queue/types.js';
-import { WorkerPool } from '../src/workers/worker-pool.js';
 import { CLI, sleep, spawnServer, type Child } from './lib.js';
+import { measureQueueAlone } from './queue-alone.js';
 
 /**
  * Cluster mode figures (issue #6): messages/s through nginx with 1 and with 3 nodes on one
@@ -105,25 +103,7 @@ export async function postgresQueueAlone(jobs: number, options: QueueOptions): P
   const schema = `pincer_bench_q_${process.pid}_${Date.now() % 1e8}`;
   const queue: Queue = await PostgresQueue.open(postgresUrl(schema, '&pool=16'), { ...options, maxLengthCap: 10_000_000 });
   try {
-    let t = performance.now();
-    for (let i = 0; i < jobs; i += 1000) {
-      await Promise.all(Array.from({ length: Math.min(1000, jobs - i) }, (_, j) => queue.enqueue({ text: `job ${i + j}`, conversationId: `c${i + j}`, channel: 'bench', priority: 'normal' })));
-    }
-    const enqueue = jobs / ((performance.now() - t) / 1000);
-    let done = 0;
-    let finish: () => void = () => {};
-    const finished = new Promise<void>((r) => (finish = r));
-    const events = new MessageEvents();
-    events.subscribeAll((e) => {
-      if (e.type === 'status' && e.status === 'done' && ++done === jobs) finish();
-    });
-    const pool = new WorkerPool(queue, async () => ({ analysis: {}, reply: { text: 'ok', responder: 'bench' } }), events, pino({ level: 'silent' }), { concurrency: 32, shutdownTimeoutMs: 5000, leaseMs: 30_000 });
-    t = performance.now();
-    pool.start();
-    await finished;
-    const process = jobs / ((performance.now() - t) / 1000);
-    await pool.stop();
-    return { enqueue, process };
+    return await measureQueueAlone(queue, jobs);
   } finally {
     await queue.close();
     await dropSchema(schema);

@@ -7,14 +7,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
-import pino from 'pino';
 import { loadConfig } from '../src/config/load.js';
-import { MessageEvents } from '../src/events/message-events.js';
 import { Pincer } from '../src/pincer.js';
 import { SqliteQueue } from '../src/queue/sqlite-queue.js';
 import { queueOptionsFrom } from '../src/queue/open.js';
-import { WorkerPool } from '../src/workers/worker-pool.js';
 import { clusterThroughput, postgresQueueAlone, postgresReachable } from './cluster.js';
+import { measureQueueAlone } from './queue-alone.js';
 import { instantLlm, modelOverhead } from './models.js';
 import { analyzerCost } from './plugins.js';
 import { CLI, DIST, percentile, printTable, rssMiB, sleep, spawnServer, type Row } from './lib.js';
@@ -118,30 +116,11 @@ async function pincerQueueAlone(): Promise<{ enqueue: number; process: number }>
   const dir = temp();
   const config = loadConfig({ cwd: dir, env: { PINCER_DATA_DIR: dir } }).config;
   const queue = new SqliteQueue(path.join(dir, 'queue.db'), { ...queueOptionsFrom(config), maxLengthCap: 10_000_000 });
-  let t = performance.now();
-  for (let i = 0; i < QUEUE_JOBS; i += 1000) {
-    await Promise.all(Array.from({ length: Math.min(1000, QUEUE_JOBS - i) }, (_, j) => queue.enqueue({ text: `job ${i + j}`, conversationId: `c${i + j}`, channel: 'bench', priority: 'normal' })));
+  try {
+    return await measureQueueAlone(queue, QUEUE_JOBS);
+  } finally {
+    await queue.close();
   }
-  const enqueue = QUEUE_JOBS / ((performance.now() - t) / 1000);
-  let done = 0;
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((r) => (finish = r));
-  const events = new MessageEvents();
-  events.subscribeAll((e) => {
-    if (e.type === 'status' && e.status === 'done' && ++done === QUEUE_JOBS) finish();
-  });
-  const pool = new WorkerPool(queue, async () => ({ analysis: {}, reply: { text: 'ok', responder: 'bench' } }), events, pino({ level: 'silent' }), {
-    concurrency: 32,
-    shutdownTimeoutMs: 5000,
-    leaseMs: 30_000,
-  });
-  t = performance.now();
-  pool.start();
-  await finished;
-  const process = QUEUE_JOBS / ((performance.now() - t) / 1000);
-  await pool.stop();
-  await queue.close();
-  return { enqueue, process };
 }
 
 async function bullmqAlone(): Promise<{ enqueue: number; process: number } | string> {
