@@ -4,10 +4,10 @@ import { ModelError } from './errors.js';
 import { CachedModel } from './cache.js';
 import { LocalModel } from './local/local-model.js';
 import { createAnthropicModel } from './providers/anthropic.js';
-import { createGeminiModel, GeminiEmbeddingModel } from './providers/gemini.js';
+import { createGeminiModel } from './providers/gemini.js';
 import { createLlamaCppModel } from './providers/llama-cpp.js';
-import { createOllamaModel, OLLAMA_BASE_URL, OllamaEmbeddingModel } from './providers/ollama.js';
-import { createOpenAIModel, OPENAI_BASE_URL, OpenAIEmbeddingModel } from './providers/openai.js';
+import { createOllamaModel, OLLAMA_BASE_URL } from './providers/ollama.js';
+import { createOpenAIModel, OPENAI_BASE_URL } from './providers/openai.js';
 import { EmbeddingRouter, ModelRouter, type Deployment, type RouterOptions } from './router.js';
 import type { EmbeddingModel, LanguageModel } from './types.js';
 
@@ -98,7 +98,8 @@ export function buildModelLayer(config: PincerConfig, env: NodeJS.ProcessEnv, ve
   } else {
     entries.forEach(({ d, source }, i) => {
       const model = deployments[i]?.model;
-      if (model && isEmbeddingModel(model)) add(d, source, model, embeddingDeployments, embeddingViews);
+      // Vendor chat models are not embedding models (gpt-4o is not text-embedding-3-small).
+      if (model && (d.provider === 'local' || d.provider === 'llama-cpp') && isEmbeddingModel(model)) add(d, source, model, embeddingDeployments, embeddingViews);
     });
     if (embeddingDeployments.length === 0) add({ provider: 'local', priority: 0, weight: 1 }, 'default (built-in embedding)', new LocalModel({ botName: config.bot.name, version }), embeddingDeployments, embeddingViews);
   }
@@ -246,13 +247,13 @@ function createEmbedding(d: DeploymentConfig, source: string, env: NodeJS.Proces
     case 'local':
       return new LocalModel({ botName: config.bot.name, version });
     case 'openai':
-      return new OpenAIEmbeddingModel({ provider: 'openai', baseUrl: d.base_url ?? OPENAI_BASE_URL, apiKey: needKey(), model: model(DEFAULT_EMBEDDING_MODELS.openai) });
+      return createOpenAIModel({ provider: 'openai', baseUrl: d.base_url ?? OPENAI_BASE_URL, apiKey: needKey(), model: model(DEFAULT_EMBEDDING_MODELS.openai) });
     case 'openai-compatible':
-      return new OpenAIEmbeddingModel({ provider: 'openai-compatible', baseUrl: baseUrl(), model: model(), ...(apiKey ? { apiKey } : {}) });
+      return createOpenAIModel({ provider: 'openai-compatible', baseUrl: baseUrl(), model: model(), ...(apiKey ? { apiKey } : {}) });
     case 'gemini':
-      return new GeminiEmbeddingModel({ apiKey: needKey(), model: model(DEFAULT_EMBEDDING_MODELS.gemini), ...(d.base_url ? { baseUrl: d.base_url } : {}) });
+      return createGeminiModel({ apiKey: needKey(), model: model(DEFAULT_EMBEDDING_MODELS.gemini), ...(d.base_url ? { baseUrl: d.base_url } : {}) });
     case 'ollama':
-      return new OllamaEmbeddingModel({ baseUrl: ollamaUrl(), model: model(DEFAULT_EMBEDDING_MODELS.ollama), ...(d.api_key ? { apiKey: d.api_key } : {}) });
+      return createOllamaModel({ baseUrl: ollamaUrl(), model: model(DEFAULT_EMBEDDING_MODELS.ollama), ...(d.api_key ? { apiKey: d.api_key } : {}) });
     case 'llama-cpp':
       return gguf();
     case 'anthropic':

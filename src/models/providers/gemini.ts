@@ -44,15 +44,19 @@ const ResponseSchema = z.object({
 });
 type GeminiResponse = z.infer<typeof ResponseSchema>;
 
+const BatchEmbeddingsSchema = z.object({ embeddings: z.array(z.object({ values: z.array(z.number()) })) });
+
 /** Google's Gemini API (generativelanguage.googleapis.com, v1beta). */
-export class GeminiModel implements LanguageModel {
+export class GeminiModel implements LanguageModel, EmbeddingModel {
   readonly id: string;
   readonly provider = 'gemini';
   private readonly http: VendorHttp;
   private readonly modelPath: string;
+  private readonly model: string;
 
   constructor(private readonly options: GeminiModelOptions) {
     const model = options.model.replace(/^models\//, '');
+    this.model = model;
     this.id = `gemini/${model}`;
     this.modelPath = `/v1beta/models/${encodeURIComponent(model)}`;
     this.http = new VendorHttp(this.provider, { ...options, baseUrl: options.baseUrl ?? GEMINI_BASE_URL }, readGeminiError);
@@ -70,6 +74,15 @@ export class GeminiModel implements LanguageModel {
 
   doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
     return this.http.guard(this.stream(request), request.signal);
+  }
+
+  /** batchEmbedContents, for embedding models (text-embedding-004, gemini-embedding-001). */
+  async doEmbed(request: EmbedRequest): Promise<EmbedResult> {
+    const requests = request.values.map((text) => ({ model: `models/${this.model}`, content: { parts: [{ text }] } }));
+    const body = await this.http.send('POST', `${this.modelPath}:batchEmbedContents`, this.headers(), { requests }, request.signal);
+    const response = await this.http.readJson(body, BatchEmbeddingsSchema, request.signal);
+    // The API reports no token count for embeddings.
+    return { embeddings: this.http.expectCount(response.embeddings.map((e) => e.values), request.values.length), usage: { inputTokens: 0 } };
   }
 
   /** Fetching the model's description opens a pooled connection and proves both the key and the model name. */
@@ -233,34 +246,4 @@ export function readGeminiError(_status: number, body: unknown, text: string): V
     contextLength: /exceeds the maximum number of tokens|context (length|window)/i.test(message),
     ...(delay?.[1] !== undefined && { retryAfterMs: Math.round(Number(delay[1]) * 1000) }),
   };
-}
-
-const BatchEmbeddingsSchema = z.object({ embeddings: z.array(z.object({ values: z.array(z.number()) })) });
-
-/** Gemini's batchEmbedContents (e.g. text-embedding-004, gemini-embedding-001). */
-export class GeminiEmbeddingModel implements EmbeddingModel {
-  readonly id: string;
-  readonly provider = 'gemini';
-  private readonly http: VendorHttp;
-  private readonly model: string;
-
-  constructor(private readonly options: GeminiModelOptions) {
-    this.model = options.model.replace(/^models\//, '');
-    this.id = `gemini/${this.model}`;
-    this.http = new VendorHttp(this.provider, { ...options, baseUrl: options.baseUrl ?? GEMINI_BASE_URL }, readGeminiError);
-  }
-
-  async doEmbed(request: EmbedRequest): Promise<EmbedResult> {
-    const requests = request.values.map((text) => ({ model: `models/${this.model}`, content: { parts: [{ text }] } }));
-    const headers = { 'x-goog-api-key': this.options.apiKey, ...this.options.headers };
-    const body = await this.http.send('POST', `/v1beta/models/${encodeURIComponent(this.model)}:batchEmbedContents`, headers, { requests }, request.signal);
-    const response = await this.http.readJson(body, BatchEmbeddingsSchema, request.signal);
-    if (response.embeddings.length !== request.values.length) throw new ModelError('bad_response', this.provider, `asked for ${request.values.length} embeddings, got ${response.embeddings.length}`);
-    // The API reports no token count for embeddings.
-    return { embeddings: response.embeddings.map((e) => e.values), usage: { inputTokens: 0 } };
-  }
-
-  close(): Promise<void> {
-    return this.http.close();
-  }
 }

@@ -61,6 +61,12 @@ export class VendorHttp {
   }
 
   /** The body of a 2xx response; any other status, and any failure to get one, is a ModelError. */
+  /** A batch answer must have one item per input, or it cannot be matched up. */
+  expectCount<T>(items: T[], asked: number): T[] {
+    if (items.length !== asked) throw new ModelError('bad_response', this.provider, `asked for ${asked} embeddings, got ${items.length}`);
+    return items;
+  }
+
   async send(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body: unknown, signal: AbortSignal | undefined): Promise<ResponseBody> {
     let response: Dispatcher.ResponseData;
     try {

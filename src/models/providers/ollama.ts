@@ -32,8 +32,10 @@ const ChatSchema = z.object({
 });
 type ChatLine = z.infer<typeof ChatSchema>;
 
+const EmbedSchema = z.object({ embeddings: z.array(z.array(z.number())), prompt_eval_count: z.number().nullish() });
+
 /** Ollama's native chat API (/api/chat), which streams NDJSON rather than SSE. */
-export class OllamaModel implements LanguageModel {
+export class OllamaModel implements LanguageModel, EmbeddingModel {
   readonly id: string;
   readonly provider = 'ollama';
   private readonly http: VendorHttp;
@@ -54,6 +56,13 @@ export class OllamaModel implements LanguageModel {
 
   doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
     return this.http.guard(this.stream(request), request.signal);
+  }
+
+  /** /api/embed, for embedding models (nomic-embed-text and kin); it takes a batch. */
+  async doEmbed(request: EmbedRequest): Promise<EmbedResult> {
+    const body = await this.http.send('POST', '/api/embed', this.headers(), { model: this.options.model, input: request.values }, request.signal);
+    const response = await this.http.readJson(body, EmbedSchema, request.signal);
+    return { embeddings: this.http.expectCount(response.embeddings, request.values.length), usage: { inputTokens: response.prompt_eval_count ?? 0 } };
   }
 
   /**
@@ -146,30 +155,4 @@ export function readOllamaError(_status: number, body: unknown, text: string): V
   const parsed = ErrorBodySchema.safeParse(body);
   const message = parsed.success ? parsed.data.error : text;
   return { message, contextLength: /context (length|window|size)/i.test(message) };
-}
-
-const EmbedSchema = z.object({ embeddings: z.array(z.array(z.number())), prompt_eval_count: z.number().nullish() });
-
-/** Ollama's /api/embed (e.g. nomic-embed-text), which takes a batch of inputs. */
-export class OllamaEmbeddingModel implements EmbeddingModel {
-  readonly id: string;
-  readonly provider = 'ollama';
-  private readonly http: VendorHttp;
-
-  constructor(private readonly options: OllamaModelOptions) {
-    this.id = `ollama/${options.model}`;
-    this.http = new VendorHttp(this.provider, { ...options, baseUrl: options.baseUrl ?? OLLAMA_BASE_URL }, readOllamaError);
-  }
-
-  async doEmbed(request: EmbedRequest): Promise<EmbedResult> {
-    const headers = { ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}), ...this.options.headers };
-    const body = await this.http.send('POST', '/api/embed', headers, { model: this.options.model, input: request.values }, request.signal);
-    const response = await this.http.readJson(body, EmbedSchema, request.signal);
-    if (response.embeddings.length !== request.values.length) throw new ModelError('bad_response', this.provider, `asked for ${request.values.length} embeddings, got ${response.embeddings.length}`);
-    return { embeddings: response.embeddings, usage: { inputTokens: response.prompt_eval_count ?? 0 } };
-  }
-
-  close(): Promise<void> {
-    return this.http.close();
-  }
 }

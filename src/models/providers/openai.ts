@@ -47,10 +47,15 @@ const ChunkSchema = z.object({
   error: z.unknown().optional(),
 });
 
+const EmbeddingsSchema = z.object({
+  data: z.array(z.object({ index: z.number(), embedding: z.array(z.number()) })),
+  usage: z.object({ prompt_tokens: z.number() }).nullish(),
+});
+
 const ModelListSchema = z.object({ data: z.array(z.object({ id: z.string() })) });
 
-/** OpenAI Chat Completions, and every server that copies it. */
-export class OpenAIModel implements LanguageModel {
+/** OpenAI Chat Completions and /embeddings, and every server that copies them; an instance is one model (a chat or an embedding one). */
+export class OpenAIModel implements LanguageModel, EmbeddingModel {
   readonly id: string;
   readonly provider: string;
   private readonly http: VendorHttp;
@@ -78,6 +83,14 @@ export class OpenAIModel implements LanguageModel {
 
   doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
     return this.http.guard(this.stream(request), request.signal);
+  }
+
+  async doEmbed(request: EmbedRequest): Promise<EmbedResult> {
+    const body = await this.http.send('POST', '/embeddings', this.headers(), { model: this.options.model, input: request.values, encoding_format: 'float' }, request.signal);
+    const response = await this.http.readJson(body, EmbeddingsSchema, request.signal);
+    // The API documents `index`; order by it rather than trusting the array's order.
+    const embeddings = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+    return { embeddings: this.http.expectCount(embeddings, request.values.length), usage: { inputTokens: response.usage?.prompt_tokens ?? 0 } };
   }
 
   /** The ids the server serves, e.g. to check a configured model exists before the first message. */
@@ -197,36 +210,4 @@ export function readOpenAIError(_status: number, body: unknown, text: string): V
   const code = typeof error === 'object' ? error.code : undefined;
   const type = typeof error === 'object' ? error.type : undefined;
   return { message, contextLength: code === 'context_length_exceeded' || type === 'exceed_context_size_error' || /context (length|size|window)/i.test(message) };
-}
-
-const EmbeddingsSchema = z.object({
-  data: z.array(z.object({ index: z.number(), embedding: z.array(z.number()) })),
-  usage: z.object({ prompt_tokens: z.number() }).nullish(),
-});
-
-/** OpenAI's /embeddings (text-embedding-3-small and kin), and compatible servers' copies of it. */
-export class OpenAIEmbeddingModel implements EmbeddingModel {
-  readonly id: string;
-  readonly provider: string;
-  private readonly http: VendorHttp;
-
-  constructor(private readonly options: OpenAIModelOptions) {
-    this.provider = options.provider ?? 'openai';
-    this.id = `${this.provider}/${options.model}`;
-    this.http = new VendorHttp(this.provider, options, readOpenAIError);
-  }
-
-  async doEmbed(request: EmbedRequest): Promise<EmbedResult> {
-    const headers = this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}`, ...this.options.headers } : { ...this.options.headers };
-    const body = await this.http.send('POST', '/embeddings', headers, { model: this.options.model, input: request.values, encoding_format: 'float' }, request.signal);
-    const response = await this.http.readJson(body, EmbeddingsSchema, request.signal);
-    if (response.data.length !== request.values.length) throw new ModelError('bad_response', this.provider, `asked for ${request.values.length} embeddings, got ${response.data.length}`);
-    // The API documents `index`; order by it rather than trusting the array's order.
-    const embeddings = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
-    return { embeddings, usage: { inputTokens: response.usage?.prompt_tokens ?? 0 } };
-  }
-
-  close(): Promise<void> {
-    return this.http.close();
-  }
 }

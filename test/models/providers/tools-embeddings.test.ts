@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../../../src/models/errors.js';
 import { AnthropicModel } from '../../../src/models/providers/anthropic.js';
-import { GeminiEmbeddingModel, GeminiModel } from '../../../src/models/providers/gemini.js';
-import { OllamaEmbeddingModel, OllamaModel } from '../../../src/models/providers/ollama.js';
-import { OpenAIEmbeddingModel, OpenAIModel } from '../../../src/models/providers/openai.js';
+import { GeminiModel } from '../../../src/models/providers/gemini.js';
+import { OllamaModel } from '../../../src/models/providers/ollama.js';
+import { OpenAIModel } from '../../../src/models/providers/openai.js';
 import type { ChatMessage, EmbeddingModel, GenerateRequest, LanguageModel, StreamPart, ToolCall } from '../../../src/models/types.js';
 import { FakeLlm, type RecordedRequest } from '../../support/fake-llm.js';
 
@@ -202,7 +202,7 @@ const TEXTS = ['hello world', 'héllo ☃ again, world'];
 const EMBED_CASES: EmbedCase[] = [
   {
     name: 'openai',
-    make: (url) => new OpenAIEmbeddingModel({ baseUrl: `${url}/v1`, apiKey: KEY, model: 'text-embedding-3-small' }),
+    make: (url) => new OpenAIModel({ baseUrl: `${url}/v1`, apiKey: KEY, model: 'text-embedding-3-small' }),
     check(req) {
       expect(req.path).toBe('/v1/embeddings');
       expect(req.headers.authorization).toBe(`Bearer ${KEY}`);
@@ -212,7 +212,7 @@ const EMBED_CASES: EmbedCase[] = [
   },
   {
     name: 'gemini',
-    make: (url) => new GeminiEmbeddingModel({ baseUrl: url, apiKey: KEY, model: 'models/text-embedding-004' }),
+    make: (url) => new GeminiModel({ baseUrl: url, apiKey: KEY, model: 'models/text-embedding-004' }),
     check(req) {
       expect(req.path).toBe('/v1beta/models/text-embedding-004:batchEmbedContents');
       expect(req.headers['x-goog-api-key']).toBe(KEY);
@@ -222,7 +222,7 @@ const EMBED_CASES: EmbedCase[] = [
   },
   {
     name: 'ollama',
-    make: (url) => new OllamaEmbeddingModel({ baseUrl: url, apiKey: KEY, model: 'nomic-embed-text' }),
+    make: (url) => new OllamaModel({ baseUrl: url, apiKey: KEY, model: 'nomic-embed-text' }),
     check(req) {
       expect(req.path).toBe('/api/embed');
       expect(req.body).toEqual({ model: 'nomic-embed-text', input: TEXTS });
