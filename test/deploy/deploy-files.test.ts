@@ -13,6 +13,7 @@ import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
+import { onPath, tool } from '../support/system-tool.js';
 
 // Not test/support/index.ts: its helpers load the whole server, and nothing here needs it.
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -25,25 +26,6 @@ const KEEPALIVED = path.join(DEPLOY, 'keepalived/keepalived.conf');
 const CHECK_SCRIPT = path.join(DEPLOY, 'keepalived/check_pincer.sh');
 const COMPOSE_SCHEMA = path.join(ROOT, 'test/fixtures/compose-spec/compose-spec.json');
 const NODES = ['pincer1', 'pincer2', 'pincer3'];
-
-function onPath(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).status === 0;
-}
-
-/** Runs a system tool; a missing one fails the test (never a silent skip) and says how to get it. */
-function tool(command: string, args: string[], debianPackage: string): { code: number | null; output: string } {
-  // nginx, haproxy and keepalived live in /usr/sbin, which a non-root PATH may lack.
-  const resolved = !onPath(command) && existsSync(`/usr/sbin/${command}`) ? `/usr/sbin/${command}` : command;
-  const result = spawnSync(resolved, args, { encoding: 'utf8', timeout: 60_000 });
-  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-    throw new Error(
-      `${command} is not installed: \`apt-get install -y --no-install-recommends ${debianPackage}\` ` +
-        '(what .ci/system-deps does; it keeps the service from starting).',
-    );
-  }
-  if (result.error) throw result.error;
-  return { code: result.status, output: `${result.stdout}${result.stderr}` };
-}
 
 /** Async, so that an HTTP server in this process can answer while the child runs. */
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; output: string }> {

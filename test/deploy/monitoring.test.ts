@@ -1,12 +1,12 @@
 // The monitoring deployment files (deploy/prometheus, deploy/grafana) against promtool and
 // against the metrics table in docs/operations.md, the contract between /metrics and them.
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { tool } from '../support/system-tool.js';
 
 // Not test/support/index.ts: its helpers load the whole server, and nothing here needs it.
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -18,17 +18,9 @@ const DASHBOARD = path.join(ROOT, 'deploy/grafana/pincer-dashboard.json');
 const OPERATIONS = path.join(ROOT, 'docs/operations.md');
 const TOKEN_FILE = '/etc/prometheus/pincer-token';
 
-/** Runs promtool; a missing promtool fails the test (never a silent skip). */
-function promtool(args: string[], cwd = ROOT): { code: number | null; output: string } {
-  const result = spawnSync('promtool', args, { cwd, encoding: 'utf8', timeout: 60_000 });
-  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-    throw new Error(
-      'promtool is not installed. Install Debian\'s "prometheus" package, which ships it: ' +
-        '`apt-get install -y --no-install-recommends prometheus` (what .ci/system-deps does).',
-    );
-  }
-  if (result.error) throw result.error;
-  return { code: result.status, output: `${result.stdout}${result.stderr}` };
+/** promtool comes from Debian's "prometheus" package. */
+function promtool(args: string[]): { code: number | null; output: string } {
+  return tool('promtool', args, 'prometheus', { cwd: ROOT });
 }
 
 interface KnownMetric {

@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RollingWindow } from '../../src/metrics/rolling.js';
 import type { LiveStats } from '../../src/metrics/live-types.js';
 import { eventually, getJson, postJson, startPincer, type RunningPincer } from '../support/index.js';
+import { tool } from '../support/system-tool.js';
 
 const TOKEN = 'metrics-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -79,12 +79,10 @@ describe('metrics', () => {
 
   it('scrapes cleanly: promtool finds nothing wrong in the exposition', async () => {
     const text = await (await fetch(`${bot.url}/metrics`, { headers: auth })).text();
-    // promtool comes from Debian's prometheus package (.ci/system-deps installs it).
-    const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    if (result.error) throw new Error(`promtool is needed (Debian package "prometheus"): ${result.error.message}`);
+    const result = tool('promtool', ['check', 'metrics'], 'prometheus', { input: text });
     // prom-client's own default gauges nodejs_active_*_total break the _total naming rule
     // (a known upstream quirk kept for compatibility); anything else is a real problem.
-    const problems = (result.stderr + result.stdout).split('\n').filter((line) => line && !/^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/.test(line));
+    const problems = result.output.split('\n').filter((line) => line && !/^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/.test(line));
     expect(problems).toEqual([]);
   });
 
