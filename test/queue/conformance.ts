@@ -12,7 +12,8 @@ export interface QueueHarness {
 
 export type QueueFactory = (options: QueueOptions) => Promise<QueueHarness>;
 
-const msg = (conversationId: string, text = 'hi', extra: Partial<EnqueueRequest> = {}): EnqueueRequest => ({
+/** A message to enqueue, with the fields the suites do not care about filled in. */
+export const msg = (conversationId: string, text = 'hi', extra: Partial<EnqueueRequest> = {}): EnqueueRequest => ({
   text,
   conversationId,
   channel: 'test',

@@ -3,9 +3,9 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PostgresQueue, describeError } from '../../src/queue/postgres-queue.js';
 import { SCHEMA_VERSION, migrate } from '../../src/queue/postgres-schema.js';
-import type { ClaimedMessage, EnqueueRequest, Queue, QueueOptions } from '../../src/queue/types.js';
+import type { ClaimedMessage, Queue, QueueOptions } from '../../src/queue/types.js';
 import { ManualClock, queueOptions } from '../support/index.js';
-import { describeQueueConformance } from './conformance.js';
+import { describeQueueConformance, msg } from './conformance.js';
 
 /**
  * Runs against a real PostgreSQL (PINCER_TEST_POSTGRES_URL or PINCER_TEST_POSTGRES, default the local test database).
@@ -73,13 +73,6 @@ describeQueueConformance('postgres', async (options) => {
   };
 });
 
-const msg = (conversationId: string, text = 'hi', extra: Partial<EnqueueRequest> = {}): EnqueueRequest => ({
-  text,
-  conversationId,
-  channel: 'test',
-  priority: 'normal',
-  ...extra,
-});
 const reply = { analysis: {}, reply: { text: 'ok', responder: 't' } };
 
 /** Resolves on the next onWork call of `queue`. */

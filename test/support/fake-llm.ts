@@ -340,16 +340,21 @@ export class FakeLlm {
   }
 }
 
-const openai: Vendor = {
-  name: 'openai',
-  streamContentType: 'text/event-stream; charset=utf-8',
-  bodyStreams: (body) => body?.stream === true,
-  keyOf: (req) => bearer(req),
+/** OpenAI and Ollama requests share a shape: `messages` with roles (tool included), `tools`, an `input` to embed. */
+const openAIShapedRequest: Pick<Vendor, 'userTexts' | 'allTexts' | 'hasTools' | 'lastToolResult' | 'embedTexts'> = {
   userTexts: (body) => messagesText(body?.messages, 'user'),
   allTexts: (body) => messagesText(body?.messages),
   hasTools: (body) => Array.isArray(body?.tools) && body.tools.length > 0,
   lastToolResult: (body) => (body?.messages?.at?.(-1)?.role === 'tool' ? String(body.messages.at(-1).content) : undefined),
   embedTexts: (body) => (Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')]),
+};
+
+const openai: Vendor = {
+  name: 'openai',
+  streamContentType: 'text/event-stream; charset=utf-8',
+  bodyStreams: (body) => body?.stream === true,
+  keyOf: (req) => bearer(req),
+  ...openAIShapedRequest,
   embeddings: (vectors, tokens) => ({
     object: 'list',
     data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
@@ -529,11 +534,7 @@ const ollama: Vendor = {
   // Ollama streams unless told not to.
   bodyStreams: (body) => body?.stream !== false,
   keyOf: (req) => bearer(req),
-  userTexts: (body) => messagesText(body?.messages, 'user'),
-  allTexts: (body) => messagesText(body?.messages),
-  hasTools: (body) => Array.isArray(body?.tools) && body.tools.length > 0,
-  lastToolResult: (body) => (body?.messages?.at?.(-1)?.role === 'tool' ? String(body.messages.at(-1).content) : undefined),
-  embedTexts: (body) => (Array.isArray(body?.input) ? body.input : [String(body?.input ?? '')]),
+  ...openAIShapedRequest,
   embeddings: (vectors, tokens) => ({ model: 'fake-embedding', embeddings: vectors, total_duration: 1_000, load_duration: 1_000, prompt_eval_count: tokens }),
   maxTokens: (body) => body?.options?.num_predict,
   errorBody: (_status, message) => ({ error: message }),
