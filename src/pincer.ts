@@ -11,8 +11,7 @@ import { modelResponder } from './models/responder.js';
 import { buildModelLayer, type ModelLayer } from './models/setup.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PipelineRegistry } from './pipeline/registry.js';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { HostCpu, memory } from './metrics/host.js';
+import { memory } from './metrics/host.js';
 import { PincerMetrics, type WorkerView } from './metrics/metrics.js';
 import { PluginManager } from './plugins/plugin-manager.js';
 import { openQueue } from './queue/open.js';
@@ -176,32 +175,17 @@ export class Pincer {
       (n) => this.workers.setConcurrency(n),
     );
     this.autoscaler = autoscaler;
-    const lag = monitorEventLoopDelay({ resolution: 10 });
-    lag.enable();
-    const cpu = new HostCpu();
-    let ticking = false;
-    const timer = setInterval(() => {
-      if (ticking) return;
-      ticking = true;
-      void this.queue
-        .stats()
-        .then((stats) => {
-          const heap = memory();
-          const decision = autoscaler.tick({ backlog: stats.byState.queued, busy: this.workers.stats().inFlight, lagMs: lag.percentile(99) / 1e6, cpu: cpu.sample(), memory: heap.heapUsedBytes / heap.heapLimitBytes });
-          lag.reset();
-          if (decision) this.log.info({ event: 'workers.autoscale', ...decision }, `workers ${decision.from} -> ${decision.to}: ${decision.reason}`);
-        })
-        .catch((err: unknown) => this.log.warn({ err }, 'autoscaler could not read the queue; trying again next tick'))
-        .finally(() => (ticking = false));
-    }, auto.interval);
-    timer.unref();
-    this.closers.push({
-      name: 'autoscaler',
-      close: () => {
-        clearInterval(timer);
-        lag.disable();
-      },
+    // The metrics' one-second sample already holds what the policy reads (the queue's counts,
+    // busy workers, event-loop lag, CPU): no second timer, queue query or lag monitor.
+    let last = -Infinity;
+    const off = this.metrics.onSample((sample, stats) => {
+      if (sample.t - last < auto.interval) return;
+      last = sample.t;
+      const heap = memory();
+      const decision = autoscaler.tick({ backlog: stats.byState.queued, busy: sample.busyWorkers, lagMs: sample.eventLoopLagMs, cpu: sample.cpuRatio, memory: heap.heapUsedBytes / heap.heapLimitBytes });
+      if (decision) this.log.info({ event: 'workers.autoscale', ...decision }, `workers ${decision.from} -> ${decision.to}: ${decision.reason}`);
     });
+    this.closers.push({ name: 'autoscaler', close: off });
   }
 
   private handle(message: ClaimedMessage, signal: AbortSignal): Promise<Completion> {

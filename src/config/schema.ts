@@ -81,6 +81,7 @@ const workersSchema = z
         enabled: z.boolean().default(true),
         min: positiveInt(4),
         max: positiveInt(256),
+        /** How often the policy runs, on the metrics' one-second sample (so at least 1 s). */
         interval: duration('1s'),
         /** Ticks of backlog (with the workers saturated) before scaling up, and of slack before scaling down. */
         up_after: positiveInt(2),

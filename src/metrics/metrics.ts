@@ -57,6 +57,7 @@ export class PincerMetrics {
   /** Reads of the queue's stats are numbered: one that resolves after a newer one is not applied (its deltas would count twice). */
   private statsReads = 0;
   private appliedRead = 0;
+  private readonly sampleListeners = new Set<(sample: LiveSample, stats: QueueStats) => void>();
   /** The enqueued count at the previous one-second sample (scrapes keep their own baseline). */
   private lastTickEnqueued: number | undefined;
 
@@ -106,6 +107,12 @@ export class PincerMetrics {
     clearInterval(this.ticker);
     this.ticker = undefined;
     this.loopDelay.disable();
+  }
+
+  /** Called with each one-second sample and the queue stats it was taken from (the autoscaler reads it). */
+  onSample(listener: (sample: LiveSample, stats: QueueStats) => void): () => void {
+    this.sampleListeners.add(listener);
+    return () => this.sampleListeners.delete(listener);
   }
 
   messageStarted(message: ClaimedMessage, now = Date.now()): void {
@@ -195,8 +202,10 @@ export class PincerMetrics {
       const { stats, read } = await this.readQueue();
       this.latestQueue = stats;
       this.syncQueue(stats, read);
-      this.history.push(await this.sample(stats));
+      const sample = await this.sample(stats);
+      this.history.push(sample);
       if (this.history.length > HISTORY_SECONDS) this.history.shift();
+      for (const listener of this.sampleListeners) listener(sample, stats);
     } catch {
       // The store is busy or closing; the next second samples again.
     }

@@ -5,7 +5,7 @@ import { MessageEvents } from '../../src/events/message-events.js';
 import { SqliteQueue } from '../../src/queue/sqlite-queue.js';
 import { Autoscaler, DEFAULT_POLICY, type AutoscaleSignals } from '../../src/workers/autoscaler.js';
 import { WorkerPool } from '../../src/workers/worker-pool.js';
-import { eventually, queueOptions, tempDir } from '../support/index.js';
+import { eventually, getJson, queueOptions, startPincer, tempDir } from '../support/index.js';
 
 const calm = { lagMs: 5, cpu: 0.3, memory: 0.2 };
 
@@ -130,6 +130,21 @@ describe('autoscaler driving a worker pool', () => {
       await pool.stop();
       await queue.close();
       cleanup();
+    }
+  });
+});
+
+describe('autoscaler in a running Pincer', () => {
+  it('acts on the metrics sample: an idle bot sheds workers, logged and shown in /v1/stats', async () => {
+    const bot = await startPincer({ PINCER_WORKERS_CONCURRENCY: '32', PINCER_WORKERS_AUTOSCALE_DOWN_AFTER: '1' });
+    try {
+      await eventually(() => bot.pincer.workers.concurrency, (n) => n < 32, 10_000, 'fewer workers once idle');
+      const stats = await getJson(`${bot.url}/v1/stats`);
+      expect(stats.body.workers).toMatchObject({ autoscale: true, min: 4, max: 256, lastChange: { reason: expect.stringMatching(/workers busy/) } });
+      expect(stats.body.workers.lastChange.to).toBeLessThan(stats.body.workers.lastChange.from);
+      expect(bot.logs.lines.some((l) => l.event === 'workers.autoscale' && l.from === 32 && l.to === 24)).toBe(true);
+    } finally {
+      await bot.close();
     }
   });
 });
