@@ -439,7 +439,11 @@ async function follow(id, bot) {
       const payload = JSON.parse(data.join('\n'));
       if (event === 'status') {
         bot.dataset.status = payload.status;
-        if (payload.status === 'failed') setText(bot, `retrying (attempt ${payload.attempts})…`);
+        if (payload.status === 'failed') {
+          // The retry streams its reply from the start.
+          streamed = '';
+          setText(bot, `retrying (attempt ${payload.attempts})…`);
+        }
         else if (payload.status === 'dead') fail(bot, payload.error ?? 'the message could not be answered');
       } else if (event === 'token') {
         streamed += payload.delta;

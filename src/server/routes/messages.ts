@@ -83,7 +83,7 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
         tags: ['messages'],
         summary: 'Server-sent events for a message',
         description:
-          'Events: `status` ({status, attempts, error?}), `token` ({delta}) while a reply streams, `reply` (the stored reply), then `end`. The stream starts with the current status and closes when the message is done or dead.',
+          'Events: `status` ({status, attempts, error?}), `token` ({delta}) while a reply streams, `reply` (the stored reply), then `end`. After a `status` of `failed`, the retry streams its tokens from the start of its reply. The stream starts with the current status and closes when the message is done or dead.',
         params: IdParams,
         produces: ['text/event-stream'],
         response: { 404: ErrorSchema },
