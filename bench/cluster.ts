@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { localNginxConfig } from '../src/cluster/local-nginx.js';
+import { localNginxConfig } from './local-nginx.js';
 import { PostgresQueue } from '../src/queue/postgres-queue.js';
 import type { Queue, QueueOptions } from '../src/queue/types.js';
 import { CLI, sleep, spawnServer, type Child } from './lib.js';

@@ -1,8 +1,7 @@
 /**
- * An nginx.conf for nodes on one host, with every path under `prefix`, so nginx runs
- * unprivileged beside them: what the cluster test and benchmark use, and a way to try the
- * three-node setup on one machine. The upstream block comes from `pincer upstream-check`
- * (its file is included); deploy/nginx/nginx.conf is the production configuration.
+ * A minimal nginx.conf for the cluster benchmark: nodes on this host, every path under
+ * `prefix`, the upstream block in an included file. The shipped configuration is
+ * deploy/nginx/nginx.conf (the cluster test runs traffic through that one).
  */
 export function localNginxConfig(options: { prefix: string; upstreamFile: string; port: number }): string {
   const { prefix, upstreamFile, port } = options;
