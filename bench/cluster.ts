@@ -5,8 +5,8 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { localNginxConfig } from './local-nginx.js';
-import { PostgresQueue } from '../src/queue/postgres-queue.js';
-import type { Queue, QueueOptions } from '../src/queue/types.js';
+import { PostgresQueue } from '../src/store/postgres/queue.js';
+import type { Queue, QueueOptions } from '../src/store/types.js';
 import { CLI, sleep, spawnServer, type Child } from './lib.js';
 import { measureQueueAlone } from './queue-alone.js';
 

@@ -1,6 +1,6 @@
 import pino from 'pino';
-import { MessageEvents } from '../src/events/message-events.js';
-import type { Queue } from '../src/queue/types.js';
+import { LocalMessageEvents } from '../src/events/local.js';
+import type { Queue } from '../src/store/types.js';
 import { WorkerPool } from '../src/workers/worker-pool.js';
 
 /**
@@ -17,8 +17,8 @@ export async function measureQueueAlone(queue: Queue, jobs: number): Promise<{ e
   let done = 0;
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => (finish = r));
-  const events = new MessageEvents();
-  events.subscribeAll((e) => {
+  const events = new LocalMessageEvents();
+  events.subscribeLocal((e) => {
     if (e.type === 'status' && e.status === 'done' && ++done === jobs) finish();
   });
   const pool = new WorkerPool(queue, async () => ({ analysis: {}, reply: { text: 'ok', responder: 'bench' } }), events, pino({ level: 'silent' }), {

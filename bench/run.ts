@@ -9,8 +9,8 @@ import autocannon from 'autocannon';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { loadConfig } from '../src/config/load.js';
 import { Pincer } from '../src/pincer.js';
-import { SqliteQueue } from '../src/queue/sqlite-queue.js';
-import { queueOptionsFrom } from '../src/queue/open.js';
+import { SqliteQueue } from '../src/store/sqlite/queue.js';
+import { queueOptionsFrom } from '../src/store/open.js';
 import { clusterThroughput, postgresQueueAlone, postgresReachable } from './cluster.js';
 import { measureQueueAlone } from './queue-alone.js';
 import { instantLlm, modelOverhead } from './models.js';
@@ -179,7 +179,7 @@ async function enqueueToStart(plugins: string): Promise<{ p50: number; p99: numb
     while (sent < due && sent < RATE * SECONDS) {
       const text = `/ping ${sent}`;
       sentAt.set(text, performance.now());
-      void pincer.queue.enqueue({ text, conversationId: `lat-${sent}`, channel: 'bench', priority: 'normal' });
+      void pincer.store.work.enqueue({ text, conversationId: `lat-${sent}`, channel: 'bench', priority: 'normal' });
       sent++;
     }
     await sleep(TICK_MS / 10);

@@ -62,6 +62,10 @@ const queueSchema = z
       .prefault({}),
     /** Most enqueues written in one group-commit transaction. */
     commit_batch: positiveInt(512),
+    /** Deepest nesting of a message's `metadata` (objects and arrays) the store accepts. */
+    max_metadata_depth: positiveInt(32),
+    /** Largest `metadata`, serialised as JSON, in bytes. */
+    max_metadata_bytes: positiveInt(65_536),
   })
   .strict()
   .prefault({});

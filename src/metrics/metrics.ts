@@ -1,8 +1,9 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DeploymentStats, RouterEvent } from '../models/router.js';
-import type { PluginEvent, PluginView } from '../plugins/plugin-manager.js';
-import { MESSAGE_STATES, PRIORITIES, type ClaimedMessage, type QueueStats } from '../queue/types.js';
+import type { PluginEvent, PluginView } from '../plugins/view.js';
+import type { MessageEvent, MessageEventBus } from '../events/types.js';
+import { MESSAGE_STATES, PRIORITIES, type ClaimedMessage, type QueueStats } from '../store/types.js';
 import { diskSpace, HostCpu, memory } from './host.js';
 import type { LiveSample, LiveStats } from './live-types.js';
 import { RollingWindow } from './rolling.js';
@@ -115,12 +116,12 @@ export class PincerMetrics {
     return () => this.sampleListeners.delete(listener);
   }
 
-  messageStarted(message: ClaimedMessage, now = Date.now()): void {
+  messageStarted(message: Pick<ClaimedMessage, 'attempts' | 'createdAt'>, now = Date.now()): void {
     // A retry's wait includes its backoff, which is not queueing delay.
     if (message.attempts === 1) this.enqueueToStart.observe(Math.max(0, now - message.createdAt) / 1000);
   }
 
-  messageFinished(message: ClaimedMessage, outcome: MessageOutcome, now = Date.now()): void {
+  messageFinished(message: Pick<ClaimedMessage, 'createdAt'>, outcome: MessageOutcome, now = Date.now()): void {
     this.processed.inc({ outcome });
     this.current[outcome]++;
     if (outcome === 'done') {
@@ -128,6 +129,17 @@ export class PincerMetrics {
       this.endToEnd.observe(ms / 1000);
       this.latency.add(ms, now);
     }
+  }
+
+  /** Count the messages this node processes, from the events its worker pool publishes. Returns the disposer. */
+  follow(events: MessageEventBus): () => void {
+    return events.subscribeLocal((event: MessageEvent) => {
+      if (event.type !== 'status' || event.createdAt === undefined) return;
+      const message = { attempts: event.attempts, createdAt: event.createdAt };
+      if (event.status === 'processing') this.messageStarted(message);
+      else if (event.status === 'done' || event.status === 'dead') this.messageFinished(message, event.status);
+      else if (event.status === 'failed') this.messageFinished(message, 'retry');
+    });
   }
 
   routerEvent(event: RouterEvent, provider: (deployment: string) => string): void {

@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
 import type { PincerConfig } from '../config/schema.js';
-import type { MessageEvents } from '../events/message-events.js';
 import type { PincerMetrics } from '../metrics/metrics.js';
 import type { ModelLayer } from '../models/setup.js';
-import type { PluginManager } from '../plugins/plugin-manager.js';
-import type { Queue } from '../queue/types.js';
+import type { PluginManager } from '../plugins/manager.js';
+import type { Store } from '../store/types.js';
 import type { WorkerPoolStats } from '../workers/worker-pool.js';
 
 export interface ReadinessReport {
@@ -18,8 +17,7 @@ export interface ReadinessReport {
 export interface ServerDeps {
   config: PincerConfig;
   log: Logger;
-  queue: Queue;
-  events: MessageEvents;
+  store: Store;
   plugins: PluginManager;
   models: ModelLayer;
   metrics: PincerMetrics;

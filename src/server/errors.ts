@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { PincerError, QueueFullError } from '../errors.js';
-import { isStoreUnavailable } from '../queue/store-errors.js';
+import { isStoreUnavailable } from '../store/store-errors.js';
 
 /** Fastify's own 4xx codes, renamed to Pincer's stable API codes. */
 const FASTIFY_CODES: Record<string, string> = {

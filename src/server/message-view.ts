@@ -1,4 +1,4 @@
-import type { MessageRecord } from '../queue/types.js';
+import type { MessageRecord } from '../store/types.js';
 import type { MessageView } from './schemas.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();

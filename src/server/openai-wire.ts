@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PincerError } from '../errors.js';
 import { ModelError } from '../models/errors.js';
-import type { JsonObject } from '../queue/types.js';
+import type { JsonObject } from '../store/types.js';
 import type { ChatMessage, EmbedResult, FinishReason, GenerateRequest, ToolCall, ToolChoice, Usage } from '../models/types.js';
 import { object, string } from './schemas.js';
 

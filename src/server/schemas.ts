@@ -1,4 +1,4 @@
-import { MESSAGE_STATES, PRIORITIES, type JsonObject, type MessageState, type Priority, type Reply } from '../queue/types.js';
+import { MESSAGE_STATES, PRIORITIES, type JsonObject, type MessageState, type Priority, type Reply } from '../store/types.js';
 
 /**
  * JSON Schemas for the API, written as plain objects: Fastify validates with them (Ajv) and the

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.js';
-import type { MessageEvents } from '../events/message-events.js';
-import type { ClaimedMessage, Completion, JsonObject, Queue } from '../queue/types.js';
+import { errorCode, errorMessage, PincerError } from '../errors.js';
+import type { MessageEventBus } from '../events/types.js';
+import type { ClaimedMessage, Completion, JsonObject, WorkQueue } from '../store/types.js';
 
-export type MessageHandler = (message: ClaimedMessage, signal: AbortSignal) => Promise<Completion>;
+/** Runs one message; `onToken` streams its reply to whoever watches the message. */
+export type MessageHandler = (message: ClaimedMessage, signal: AbortSignal, onToken: (delta: string) => void) => Promise<Completion>;
 
 export interface WorkerPoolOptions {
   concurrency: number;
@@ -11,13 +12,6 @@ export interface WorkerPoolOptions {
   leaseMs: number;
   /** Longest sleep between looks at the queue when nothing wakes the pool (retries, leases). */
   idlePollMs?: number;
-  /** Told when a message starts and when its outcome is recorded (metrics). */
-  observer?: WorkerObserver;
-}
-
-export interface WorkerObserver {
-  started(message: ClaimedMessage): void;
-  finished(message: ClaimedMessage, outcome: 'done' | 'retry' | 'dead'): void;
 }
 
 interface InFlight {
@@ -41,6 +35,9 @@ export interface WorkerPoolStats {
  * slots (a batch per claim), each runs on its own promise, and every outcome is acked in the
  * queue before anyone is told. Leases are extended while work runs, so only a crashed or
  * hung worker loses its messages to re-delivery.
+ *
+ * The pool is the one publisher of message events (status, tokens, reply): clients, the
+ * other nodes and metrics all hear a message's life from here.
  */
 export class WorkerPool {
   private readonly inFlight = new Map<string, InFlight>();
@@ -56,9 +53,9 @@ export class WorkerPool {
   private failures = 0;
 
   constructor(
-    private readonly queue: Queue,
+    private readonly queue: WorkQueue,
     private readonly handler: MessageHandler,
-    private readonly events: MessageEvents,
+    private readonly events: MessageEventBus,
     private readonly log: Logger,
     private readonly options: WorkerPoolOptions,
   ) {
@@ -85,7 +82,7 @@ export class WorkerPool {
     this.unsubscribe = [
       this.queue.onWork(() => this.wake()),
       // A message whose lease ran out on its last attempt dies inside claim(): tell its watchers.
-      this.queue.onDeadLetter(({ id, attempts, error }) => this.events.emit({ type: 'status', id, status: 'dead', attempts, error })),
+      this.queue.onDeadLetter(({ id, attempts, error }) => this.events.publish({ type: 'status', id, status: 'dead', attempts, error })),
     ];
     const every = Math.max(50, Math.floor(this.options.leaseMs / 3));
     this.leaseTimer = setInterval(() => void this.extendLeases(), every);
@@ -117,7 +114,7 @@ export class WorkerPool {
       this.log.warn({ event: 'workers.release', count: left.length }, `shutdown deadline reached: releasing ${left.length} unfinished message(s) for re-delivery`);
       for (const flight of left) {
         flight.released = true;
-        flight.controller.abort(new Error('worker shutting down'));
+        flight.controller.abort(new PincerError('WORKER_SHUTDOWN', 'the worker is shutting down; the message goes back to the queue', 503));
         await this.queue.release(flight.message).catch((err: unknown) => this.log.error({ err, id: flight.message.id }, 'could not release message; its lease will expire instead'));
       }
     }
@@ -193,8 +190,7 @@ export class WorkerPool {
     const controller = new AbortController();
     const flight: InFlight = { message, controller, released: false, done: Promise.resolve() };
     this.inFlight.set(message.id, flight);
-    this.events.emit({ type: 'status', id: message.id, status: 'processing', attempts: message.attempts });
-    this.options.observer?.started(message);
+    this.events.publish({ type: 'status', id: message.id, status: 'processing', attempts: message.attempts, createdAt: message.createdAt });
     flight.done = this.handle(flight);
   }
 
@@ -208,7 +204,10 @@ export class WorkerPool {
     const { message } = flight;
     let recorded: Promise<void>;
     try {
-      const completion = await this.handler(message, flight.controller.signal);
+      const onToken = (delta: string) => {
+        if (!flight.released) this.events.publish({ type: 'token', id: message.id, delta, attempt: message.attempts });
+      };
+      const completion = await this.handler(message, flight.controller.signal, onToken);
       recorded = flight.released ? Promise.resolve() : this.recordCompletion(message, completion);
     } catch (err) {
       recorded = flight.released ? Promise.resolve() : this.recordFailure(message, err);
@@ -227,27 +226,27 @@ export class WorkerPool {
         return;
       }
       this.processed++;
-      this.options.observer?.finished(message, 'done');
-      this.events.emit({ type: 'reply', id: message.id, reply: completion.reply });
-      this.events.emit({ type: 'status', id: message.id, status: 'done', attempts: message.attempts });
+      this.events.publish({ type: 'reply', id: message.id, reply: completion.reply });
+      this.events.publish({ type: 'status', id: message.id, status: 'done', attempts: message.attempts, createdAt: message.createdAt });
     } catch (err) {
-      // The reply could not be stored; the lease will expire and the message will be redone.
+      // A reply that can never be stored fails its message for good; any other failure to
+      // store it leaves the lease to expire, and the message is redone.
+      if (errorCode(err) === 'REPLY_UNSTORABLE') return this.recordFailure(message, err, false);
       this.log.error({ err, id: message.id }, 'could not store a reply');
     }
   }
 
-  private async recordFailure(message: ClaimedMessage, err: unknown): Promise<void> {
+  private async recordFailure(message: ClaimedMessage, err: unknown, retryable?: boolean): Promise<void> {
     this.failures++;
     const error = errorMessage(err);
     const analysis = (err as { analysis?: JsonObject }).analysis;
     try {
-      const outcome = await this.queue.fail(message, { error, analysis });
+      const outcome = await this.queue.fail(message, { error, analysis, ...(retryable === undefined ? {} : { retryable }) });
       if (outcome === 'stale') return;
-      this.options.observer?.finished(message, outcome);
       if (outcome === 'retry') void this.scheduleIdleLook(true);
       const status = outcome === 'dead' ? 'dead' : 'failed';
       this.log.warn({ id: message.id, attempt: message.attempts, outcome, err: error }, outcome === 'dead' ? 'message dead-lettered' : 'message failed; will retry');
-      this.events.emit({ type: 'status', id: message.id, status, attempts: message.attempts, error });
+      this.events.publish({ type: 'status', id: message.id, status, attempts: message.attempts, error, createdAt: message.createdAt });
     } catch (ackErr) {
       this.log.error({ err: ackErr, id: message.id }, 'could not record a failure; the lease will expire and the message will be retried');
     }
@@ -263,7 +262,7 @@ export class WorkerPool {
         if (!flight) continue;
         this.log.warn({ id }, 'lost the lease on a message (it was re-delivered); aborting this copy');
         flight.released = true;
-        flight.controller.abort(new Error('lease lost'));
+        flight.controller.abort(new PincerError('LEASE_LOST', 'the lease on this message moved to another worker; this copy was stopped', 409));
       }
     } catch (err) {
       this.log.error({ err }, 'could not extend leases');

@@ -76,7 +76,7 @@ describe('hot loading', () => {
     expect(new Set(ids).size).toBe(ids.length);
     // Handled once each: one attempt, one reply; none failed, none was retried.
     expect(messages.filter((m) => m.attempts !== 1 || m.lastError !== null)).toEqual([]);
-    const stats = await pincer.queue.stats();
+    const stats = await pincer.store.admin.stats();
     expect(stats.completed).toBe(ids.length);
     expect(stats.failed).toBe(0);
     // Replies came from every generation, and per conversation never from an older one after a newer one.

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pincer } from '../../src/pincer.js';
 import { eventually, getJson, postJson, startPincer, tempDir, testConfig, type RunningPincer } from '../support/index.js';
+import { waitForTerminal } from '../../src/events/wait.js';
 
 describe('HTTP API', () => {
   let bot: RunningPincer;
@@ -36,7 +37,7 @@ describe('HTTP API', () => {
     expect(sent.status).toBe(202);
     expect(sent.body).toMatchObject({ status: 'queued' });
     expect(sent.headers.get('location')).toBe(`/v1/messages/${sent.body.id}`);
-    const record = await bot.pincer.events.waitForTerminal(sent.body.id, 5000).then(() => getJson(`${bot.url}/v1/messages/${sent.body.id}`));
+    const record = await waitForTerminal(bot.pincer.store.events, sent.body.id, 5000).then(() => getJson(`${bot.url}/v1/messages/${sent.body.id}`));
     expect(record.status).toBe(200);
     expect(record.body).toMatchObject({ id: sent.body.id, status: 'done', text: '/echo hello', sender: 'ann', channel: 'api', priority: 'normal', attempts: 1, reply: { text: 'hello', responder: 'commands' }, metadata: { source: 'test' } });
   });
@@ -61,7 +62,7 @@ describe('HTTP API', () => {
     expect(res.status).toBe(202);
     expect(['queued', 'processing']).toContain(res.body.status);
     releaseSlow();
-    await bot.pincer.events.waitForTerminal(res.body.id, 5000);
+    await waitForTerminal(bot.pincer.store.events, res.body.id, 5000);
   });
 
   it('streams status and reply tokens over server-sent events', async () => {
@@ -217,7 +218,7 @@ describe('HTTP API: admin queue routes', () => {
       failing = false;
       const retried = await postJson(`${bot.url}/v1/admin/queue/retry`, { ids: [sent.body.id] });
       expect(retried.body).toEqual({ retried: 1 });
-      await bot.pincer.events.waitForTerminal(sent.body.id, 5000);
+      await waitForTerminal(bot.pincer.store.events, sent.body.id, 5000);
       const after = await getJson(`${bot.url}/v1/messages/${sent.body.id}`);
       expect(after.body).toMatchObject({ status: 'done', reply: { text: 'recovered' } });
     } finally {
@@ -310,7 +311,7 @@ describe('HTTP API: /health for load balancers', () => {
       const ok = await fetch(`${bot.url}/health`);
       expect([ok.status, await ok.text()]).toEqual([200, 'OK']);
       // The store goes away under a running server (as a lost disk or database would).
-      await bot.pincer.queue.close();
+      await bot.pincer.store.close();
       const down = await fetch(`${bot.url}/health`);
       expect(down.status).toBe(503);
       expect(await down.text()).toMatch(/^UNAVAILABLE: store: /);

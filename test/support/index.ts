@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { PincerConfig } from '../../src/config/schema.js';
 import { Pincer } from '../../src/pincer.js';
 import { PINCER_ROOT } from '../../src/version.js';
-import type { MessageRecord, QueueOptions } from '../../src/queue/types.js';
+import type { MessageRecord, QueueOptions } from '../../src/store/types.js';
 
 /** A folder removed by the returned cleanup. */
 export function tempDir(prefix = 'pincer-test-'): { dir: string; cleanup: () => void } {
@@ -35,6 +35,7 @@ export function queueOptions(overrides: Partial<QueueOptions> = {}): QueueOption
     leaseMs: 30_000,
     agingMs: { normal: 10_000, low: 60_000 },
     commitBatch: 512,
+    metadata: { maxDepth: 32, maxBytes: 65_536 },
     ...overrides,
   };
 }

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MessageEvents } from '../../src/events/message-events.js';
-import { SqliteQueue } from '../../src/queue/sqlite-queue.js';
+import { LocalMessageEvents } from '../../src/events/local.js';
+import { SqliteQueue } from '../../src/store/sqlite/queue.js';
 import { Autoscaler, DEFAULT_POLICY, type AutoscaleSignals } from '../../src/workers/autoscaler.js';
 import { WorkerPool } from '../../src/workers/worker-pool.js';
 import { eventually, getJson, queueOptions, startPincer, tempDir } from '../support/index.js';
@@ -105,7 +105,7 @@ describe('autoscaler driving a worker pool', () => {
     const pool = new WorkerPool(queue, async () => {
       await gate;
       return { analysis: {}, reply: { text: 'ok', responder: 'test' } };
-    }, new MessageEvents(), pino({ level: 'silent' }), { concurrency: 4, shutdownTimeoutMs: 1000, leaseMs: 30_000 });
+    }, new LocalMessageEvents(), pino({ level: 'silent' }), { concurrency: 4, shutdownTimeoutMs: 1000, leaseMs: 30_000 });
     const autoscaler = new Autoscaler({ ...DEFAULT_POLICY, min: 4, max: 32, downAfter: 3 }, () => pool.concurrency, (n) => pool.setConcurrency(n));
     const tick = async () => {
       const stats = await queue.stats();

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MessageEvents, type MessageEvent } from '../../src/events/message-events.js';
-import { SqliteQueue } from '../../src/queue/sqlite-queue.js';
-import type { ClaimedMessage, Completion, QueueOptions } from '../../src/queue/types.js';
+import { LocalMessageEvents } from '../../src/events/local.js';
+import type { MessageEvent } from '../../src/events/types.js';
+import { SqliteQueue } from '../../src/store/sqlite/queue.js';
+import type { ClaimedMessage, Completion, QueueOptions } from '../../src/store/types.js';
 import { WorkerPool, type MessageHandler } from '../../src/workers/worker-pool.js';
 import { eventually, queueOptions, tempDir } from '../support/index.js';
 
@@ -19,9 +20,9 @@ afterEach(async () => {
 function setup(handler: MessageHandler, options: Partial<QueueOptions> = {}, concurrency = 4, shutdownTimeoutMs = 2000) {
   const { dir, cleanup } = tempDir();
   const queue = new SqliteQueue(path.join(dir, 'q.db'), queueOptions({ retryDelayMs: 20, maxRetryDelayMs: 100, ...options }));
-  const events = new MessageEvents();
+  const events = new LocalMessageEvents();
   const seen: MessageEvent[] = [];
-  events.subscribeAll((e) => seen.push(e));
+  events.subscribeLocal((e) => seen.push(e));
   const pool = new WorkerPool(queue, handler, events, log, { concurrency, shutdownTimeoutMs, leaseMs: options.leaseMs ?? 30_000, idlePollMs: 50 });
   teardown.push(cleanup, () => queue.close(), () => pool.stop());
   pool.start();

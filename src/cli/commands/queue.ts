@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { QueueStats } from '../../queue/types.js';
+import type { QueueStats } from '../../store/types.js';
 import type { WorkerPoolStats } from '../../workers/worker-pool.js';
 import { ApiClient, type ClientOptions } from '../client.js';
 import { print, table } from '../output.js';

@@ -21,7 +21,7 @@ const anyObject = { type: 'object', additionalProperties: true };
 const security = [{ bearer: [] }];
 
 export function adminQueueRoutes(app: FastifyInstance, deps: ServerDeps): void {
-  const { queue } = deps;
+  const queue = deps.store.admin;
 
   app.get(
     '/v1/admin/queue/stats',

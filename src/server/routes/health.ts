@@ -35,7 +35,7 @@ export function healthRoutes(app: FastifyInstance, deps: ServerDeps): void {
       void reply.type('text/plain; charset=utf-8');
       if (deps.shutdownSignal.aborted) return reply.code(503).send('UNAVAILABLE: shutting down');
       try {
-        await withTimeout(deps.queue.ping(), STORE_PING_TIMEOUT_MS);
+        await withTimeout(deps.store.admin.ping(), STORE_PING_TIMEOUT_MS);
       } catch (err) {
         return reply.code(503).send(`UNAVAILABLE: store: ${errorMessage(err)}`);
       }

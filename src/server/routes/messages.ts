@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError, PincerError } from '../../errors.js';
-import { TERMINAL_STATES } from '../../events/message-events.js';
-import type { JsonObject } from '../../queue/types.js';
+import { TERMINAL_STATES } from '../../events/types.js';
+import type { JsonObject, MessageRecord, MessageState } from '../../store/types.js';
 import type { ServerDeps } from '../deps.js';
 import { messageWaiter } from '../message-wait.js';
 import { messageView } from '../message-view.js';
@@ -10,7 +10,8 @@ import { AcceptedSchema, ErrorSchema, IdParams, MessageViewSchema, object, sendM
 import type { EventStreams } from '../sse.js';
 
 export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: EventStreams): void {
-  const { queue, events, config } = deps;
+  const { config } = deps;
+  const { work, events } = deps.store;
   const maxWaitSeconds = Math.floor(config.server.max_wait / 1000);
 
   const { durableView, waitForFinal } = messageWaiter(deps);
@@ -38,7 +39,7 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
     },
     async (request: FastifyRequest<{ Body: SendMessageBody; Querystring: { wait?: number } }>, reply: FastifyReply) => {
       const body = request.body;
-      const result = await queue.enqueue({
+      const result = await work.enqueue({
         text: body.text,
         conversationId: body.conversationId ?? randomUUID(),
         sender: body.sender,
@@ -92,15 +93,43 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
     async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
       const id = request.params.id;
       const stream = streams.accept(request, reply);
+      let replySent = false;
+      let finished = false;
+      // A final status from another node comes without the reply: it is read from the store.
+      const finish = async (record: MessageRecord | undefined, status?: { status: MessageState; attempts: number; error?: string }) => {
+        if (finished) return;
+        finished = true;
+        const final = status ?? (record && { status: record.state, attempts: record.attempts, ...(record.lastError ? { error: record.lastError } : {}) });
+        if (!replySent && final?.status === 'done') {
+          const stored = record ?? (await durableView(id).catch(() => undefined));
+          if (stored?.reply) stream.send('reply', stored.reply);
+        }
+        if (final) stream.send('status', final);
+        stream.end();
+      };
       const unsubscribe = events.subscribe(id, (event) => {
+        if (finished) return;
         if (event.type === 'token') stream.send('token', { delta: event.delta });
-        else if (event.type === 'reply') stream.send('reply', event.reply);
-        else {
-          stream.send('status', { status: event.status, attempts: event.attempts, ...(event.error ? { error: event.error } : {}) });
-          if (TERMINAL_STATES.has(event.status)) stream.end();
+        else if (event.type === 'reply') {
+          replySent = true;
+          stream.send('reply', event.reply);
+        } else {
+          const status = { status: event.status, attempts: event.attempts, ...(event.error ? { error: event.error } : {}) };
+          if (TERMINAL_STATES.has(event.status)) void finish(undefined, status);
+          else stream.send('status', status);
         }
       });
-      stream.onClose(unsubscribe);
+      // Where events can be lost (a node dying between its commit and its relay), look again now and then.
+      const resync = events.resyncMs === undefined ? undefined : setInterval(() => void lookAgain(), events.resyncMs);
+      resync?.unref();
+      const lookAgain = async () => {
+        const record = await durableView(id).catch(() => undefined);
+        if (record && TERMINAL_STATES.has(record.state)) await finish(record);
+      };
+      stream.onClose(() => {
+        unsubscribe();
+        clearInterval(resync);
+      });
       let record;
       try {
         record = await durableView(id);
@@ -114,11 +143,8 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
         return reply;
       }
       stream.start();
-      stream.send('status', { status: record.state, attempts: record.attempts, ...(record.lastError ? { error: record.lastError } : {}) });
-      if (TERMINAL_STATES.has(record.state)) {
-        if (record.reply) stream.send('reply', record.reply);
-        stream.end();
-      }
+      if (TERMINAL_STATES.has(record.state)) await finish(record);
+      else stream.send('status', { status: record.state, attempts: record.attempts, ...(record.lastError ? { error: record.lastError } : {}) });
       return reply;
     },
   );

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PincerError } from '../../errors.js';
-import type { JsonObject, MessageRecord } from '../../queue/types.js';
+import type { JsonObject, MessageRecord } from '../../store/types.js';
 import type { ServerDeps } from '../deps.js';
 import { messageWaiter } from '../message-wait.js';
 import type { Usage } from '../../models/types.js';
@@ -26,7 +26,8 @@ function usageOf(record: MessageRecord): Usage {
 }
 
 export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void {
-  const { queue, events, config } = deps;
+  const { config } = deps;
+  const { work, events } = deps.store;
   const { waitForFinal } = messageWaiter(deps);
   const created = Math.floor(Date.now() / 1000);
 
@@ -62,7 +63,7 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
 
       const conversationId = (request.headers['x-conversation-id'] as string | undefined) ?? (body.user ? `openai:${body.user}`.slice(0, 128) : randomUUID());
       const metadata: JsonObject = { openai: { model: body.model, ...(body.temperature != null ? { temperature: body.temperature } : {}), ...((body.max_completion_tokens ?? body.max_tokens) != null ? { maxTokens: (body.max_completion_tokens ?? body.max_tokens) as number } : {}) } };
-      const result = await queue.enqueue({ text, conversationId, channel: 'openai', priority: 'normal', metadata, ...(body.user ? { sender: body.user } : {}) });
+      const result = await work.enqueue({ text, conversationId, channel: 'openai', priority: 'normal', metadata, ...(body.user ? { sender: body.user } : {}) });
       const id = `chatcmpl-${result.id}`;
 
       if (body.stream) return streamCompletion(request, reply, result.id, id, body);
@@ -125,11 +126,18 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
     let sent = '';
     const stream = openCompletionStream(request, reply, id, BOT_MODEL_ID);
     stream.delta({ role: 'assistant', content: '' });
-    // Tokens of an attempt that then fails are already out; the retry streams its reply from
-    // the start. Forwarding stops at the failure, and the end checks what was sent.
+    // Tokens of an attempt that then fails (or whose node dies) are already out; a retry streams
+    // its reply from the start. Forwarding stops at the first sign of another attempt, and the
+    // end checks what was sent against the stored reply.
     let attemptFailed = false;
+    let attempt: number | undefined;
     const unsubscribe = events.subscribe(messageId, (event) => {
       if (event.type === 'status' && event.status === 'failed') attemptFailed = true;
+      const seen = event.type === 'status' ? event.attempts : event.type === 'token' ? event.attempt : undefined;
+      if (seen !== undefined) {
+        if (attempt !== undefined && seen !== attempt) attemptFailed = true;
+        attempt = seen;
+      }
       if (event.type !== 'token' || attemptFailed) return;
       sent += event.delta;
       stream.delta({ content: event.delta });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { QueueCapacity, type CapacityChange } from '../../src/queue/capacity.js';
-import { GroupCommit } from '../../src/queue/group-commit.js';
-import { RateMeter, retryAfterSeconds } from '../../src/queue/rate-meter.js';
-import { rankOf, retryDelay } from '../../src/queue/ranking.js';
+import { QueueCapacity, type CapacityChange } from '../../src/store/capacity.js';
+import { GroupCommit } from '../../src/store/group-commit.js';
+import { RateMeter, retryAfterSeconds } from '../../src/store/rate-meter.js';
+import { rankOf, retryDelay } from '../../src/store/ranking.js';
 import { ManualClock } from '../support/index.js';
 
 describe('QueueCapacity (S5.2)', () => {

@@ -1,7 +1,7 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileSyncer } from '../../src/queue/file-syncer.js';
+import { FileSyncer } from '../../src/store/sqlite/file-syncer.js';
 import { tempDir } from '../support/index.js';
 
 const cleanups: Array<() => void> = [];

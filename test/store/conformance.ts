@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QueueFullError } from '../../src/errors.js';
-import type { EnqueueRequest, Queue, QueueOptions } from '../../src/queue/types.js';
+import type { EnqueueRequest, Queue, QueueOptions } from '../../src/store/types.js';
 import { ManualClock, queueOptions } from '../support/index.js';
 
 export interface QueueHarness {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { PostgresQueue, describeError } from '../../src/queue/postgres-queue.js';
-import { SCHEMA_VERSION, migrate } from '../../src/queue/postgres-schema.js';
-import type { ClaimedMessage, Queue, QueueOptions } from '../../src/queue/types.js';
+import { PostgresQueue, describeError } from '../../src/store/postgres/queue.js';
+import { SCHEMA_VERSION, migrate } from '../../src/store/postgres/schema.js';
+import type { ClaimedMessage, Queue, QueueOptions } from '../../src/store/types.js';
 import { ManualClock, queueOptions } from '../support/index.js';
 import { describeQueueConformance, msg } from './conformance.js';
 

@@ -31,11 +31,6 @@ export interface MessageRow<J> {
   last_error: string | null;
 }
 
-/** An empty object is stored as NULL: most messages carry no metadata. */
-export function jsonOrNull(value: JsonObject | undefined): string | null {
-  return value && Object.keys(value).length > 0 ? JSON.stringify(value) : null;
-}
-
 export function toRecord<J>(row: MessageRow<J>, json: (value: J) => unknown): MessageRecord {
   return {
     id: row.id,

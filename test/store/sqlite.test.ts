@@ -1,7 +1,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { SqliteQueue } from '../../src/queue/sqlite-queue.js';
+import { SqliteQueue } from '../../src/store/sqlite/queue.js';
 import { queueOptions, tempDir } from '../support/index.js';
 import { describeQueueConformance } from './conformance.js';
 
