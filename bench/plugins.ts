@@ -6,8 +6,8 @@ import { loadConfig } from '../src/config/load.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { PipelineRegistry } from '../src/pipeline/registry.js';
 import type { Analyzer } from '../src/pipeline/types.js';
-import { PluginManager } from '../src/plugins/plugin-manager.js';
-import type { MessageRecord, QueueStats } from '../src/queue/types.js';
+import { PluginManager } from '../src/plugins/manager.js';
+import type { MessageRecord, QueueStats } from '../src/store/types.js';
 
 const MESSAGES = Number(process.env.BENCH_PLUGIN_MESSAGES ?? 20_000);
 const CONCURRENCY = 32;
@@ -60,7 +60,11 @@ export async function analyzerCost(tempDirs: string[]): Promise<{ concurrency: n
   writeFileSync(path.join(dir, 'index.js'), ANALYZER_SOURCE);
   const config = loadConfig({ cwd: root, env: { PINCER_DATA_DIR: path.join(root, 'data'), PINCER_PLUGINS_ENABLED: 'words', PINCER_PLUGINS_BUNDLED: 'false' } }).config;
   const registry = new PipelineRegistry();
-  const manager = new PluginManager({ config, registry, log: pino({ level: 'silent' }), version: '1.0.0', bundledRoot: undefined, startedAt: Date.now(), stats: async () => ({}) as QueueStats, env: {} });
+  const unused = (): never => {
+    throw new Error('the benchmark plugin calls no host method');
+  };
+  const host = { stats: async () => ({}) as QueueStats, enqueue: unused, models: { generate: unused, stream: unused, embed: unused } };
+  const manager = new PluginManager({ config, registry, log: pino({ level: 'silent' }), version: '1.0.0', bundledRoot: undefined, startedAt: Date.now(), host, env: {} });
   await manager.start();
   try {
     const isolated = await measure(pipelineWith(registry));

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { PincerError, StageTimeoutError, errorMessage } from '../errors.js';
-import type { Completion, JsonObject, MessageRecord, Reply } from '../queue/types.js';
+import type { Completion, JsonObject, MessageRecord, Reply } from '../store/types.js';
 import type { PipelineRegistry, RegistrySnapshot } from './registry.js';
 import type { ResponderContext, StageContext } from './types.js';
 
@@ -92,7 +92,8 @@ export class Pipeline {
   }
 
   private async stage<T>(name: string, outer: AbortSignal, analysis: JsonObject, run: (signal: AbortSignal) => Promise<T> | T): Promise<T> {
-    if (outer.aborted) throw new StageError(name, new Error('aborted: the worker is shutting down'), analysis);
+    // The worker's reason (coded, e.g. WORKER_SHUTDOWN) travels on, so failure accounting can tell whose fault it was.
+    if (outer.aborted) throw new StageError(name, outer.reason instanceof Error ? outer.reason : new PincerError('WORKER_SHUTDOWN', 'aborted: the worker is shutting down', 503), analysis);
     const controller = new AbortController();
     const onOuterAbort = () => controller.abort(outer.reason);
     outer.addEventListener('abort', onOuterAbort, { once: true });

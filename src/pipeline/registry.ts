@@ -1,5 +1,5 @@
 import { PincerError } from '../errors.js';
-import type { Analyzer, Command, Disposer, Hooks, Responder } from './types.js';
+import type { Analyzer, Channel, Command, Disposer, Hooks, Responder, Tool } from './types.js';
 
 /**
  * Who a registration belongs to. A plugin generation counts the messages using its
@@ -16,6 +16,8 @@ export interface RegistrySnapshot {
   readonly responders: readonly Responder[];
   readonly hooks: readonly Hooks[];
   readonly commands: ReadonlyMap<string, Command>;
+  readonly tools: ReadonlyMap<string, Tool>;
+  readonly channels: ReadonlyMap<string, Channel>;
   readonly owners: readonly RegistrationOwner[];
 }
 
@@ -29,6 +31,8 @@ export class PipelineRegistry {
   private responderList: readonly Responder[] = [];
   private hookList: readonly Hooks[] = [];
   private commandMap: ReadonlyMap<string, Command> = new Map();
+  private toolMap: ReadonlyMap<string, Tool> = new Map();
+  private channelMap: ReadonlyMap<string, Channel> = new Map();
   private readonly ownerOf = new Map<object, RegistrationOwner>();
   private cached: RegistrySnapshot | undefined;
 
@@ -44,15 +48,21 @@ export class PipelineRegistry {
   get commands(): ReadonlyMap<string, Command> {
     return this.commandMap;
   }
+  get tools(): ReadonlyMap<string, Tool> {
+    return this.toolMap;
+  }
+  get channels(): ReadonlyMap<string, Channel> {
+    return this.channelMap;
+  }
 
   snapshot(): RegistrySnapshot {
     if (!this.cached) {
       const owners = new Set<RegistrationOwner>();
-      for (const item of [...this.analyzerList, ...this.responderList, ...this.hookList, ...this.commandMap.values()]) {
+      for (const item of [...this.analyzerList, ...this.responderList, ...this.hookList, ...this.commandMap.values(), ...this.toolMap.values(), ...this.channelMap.values()]) {
         const owner = this.ownerOf.get(item);
         if (owner) owners.add(owner);
       }
-      this.cached = { analyzers: this.analyzerList, responders: this.responderList, hooks: this.hookList, commands: this.commandMap, owners: [...owners] };
+      this.cached = { analyzers: this.analyzerList, responders: this.responderList, hooks: this.hookList, commands: this.commandMap, tools: this.toolMap, channels: this.channelMap, owners: [...owners] };
     }
     return this.cached;
   }
@@ -93,12 +103,37 @@ export class PipelineRegistry {
       throw new PincerError('PIPELINE_BAD_COMMAND_NAME', `command name "${command.name}" must be 1-32 letters, digits, "-" or "_", starting with a letter`);
     }
     if (this.commandMap.has(name)) throw new PincerError('PIPELINE_DUPLICATE_COMMAND', `a command named "/${name}" is already registered`);
-    this.commandMap = new Map([...this.commandMap, [name, command]]);
-    return this.track(command, owner, () => {
-      if (this.commandMap.get(name) !== command) return;
-      const next = new Map(this.commandMap);
+    return this.named(command, name, owner, () => this.commandMap, (map) => (this.commandMap = map));
+  }
+
+  /** A tool the model may call. Model vendors accept names of letters, digits, "_" and "-" only. */
+  addTool(tool: Tool, owner?: RegistrationOwner): Disposer {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(tool.name)) {
+      throw new PincerError('PIPELINE_BAD_TOOL_NAME', `tool name "${tool.name}" must be 1-64 letters, digits, "-" or "_"`);
+    }
+    const holder = this.toolMap.get(tool.name);
+    if (holder) throw new PincerError('PIPELINE_DUPLICATE_TOOL', `a tool named "${tool.name}" is already registered${holder.plugin ? ` (by plugin ${holder.plugin})` : ''}`, 409);
+    return this.named(tool, tool.name, owner, () => this.toolMap, (map) => (this.toolMap = map));
+  }
+
+  /** The sender for messages whose `channel` is this name. */
+  addChannel(channel: Channel, owner?: RegistrationOwner): Disposer {
+    if (!/^[a-z][a-z0-9_-]{0,31}$/.test(channel.name)) {
+      throw new PincerError('PIPELINE_BAD_CHANNEL_NAME', `channel name "${channel.name}" must be 1-32 lower-case letters, digits, "-" or "_", starting with a letter`);
+    }
+    const holder = this.channelMap.get(channel.name);
+    if (holder) throw new PincerError('PIPELINE_DUPLICATE_CHANNEL', `a channel named "${channel.name}" is already registered${holder.plugin ? ` (by plugin ${holder.plugin})` : ''}`, 409);
+    return this.named(channel, channel.name, owner, () => this.channelMap, (map) => (this.channelMap = map));
+  }
+
+  /** Add to a name-keyed map (replaced, never mutated); the disposer removes only this item. */
+  private named<T extends object>(item: T, name: string, owner: RegistrationOwner | undefined, get: () => ReadonlyMap<string, T>, set: (map: ReadonlyMap<string, T>) => void): Disposer {
+    set(new Map([...get(), [name, item]]));
+    return this.track(item, owner, () => {
+      if (get().get(name) !== item) return;
+      const next = new Map(get());
       next.delete(name);
-      this.commandMap = next;
+      set(next);
     });
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { JsonObject, JsonValue, MessageRecord, Reply } from '../queue/types.js';
+import type { ChannelDelivery, ChannelSendResult } from '../plugins/sdk.js';
+import type { JsonObject, JsonValue, MessageRecord, Reply } from '../store/types.js';
 
 /**
  * The contracts plugins and model providers register into. A message passes through every
@@ -60,6 +61,34 @@ export interface Command extends Owned {
   /** Shown by /help, e.g. "<text>". */
   readonly usage?: string;
   run(ctx: CommandContext): Promise<string | ResponderReply> | string | ResponderReply;
+}
+
+export interface ToolContext {
+  readonly signal: AbortSignal;
+  /** Which message and attempt the call serves, so a tool with side effects can be idempotent. */
+  readonly messageId?: string;
+  readonly attempt?: number;
+  readonly toolCallId?: string;
+}
+
+/** A function the bot's model may call; `parameters` is a JSON Schema for its arguments. */
+export interface Tool extends Owned {
+  readonly name: string;
+  readonly description: string;
+  readonly parameters: JsonObject;
+  /** "read": no side effects; "write": changes something outside the bot (never replayed blindly). */
+  readonly effect: 'read' | 'write';
+  execute(args: JsonObject, ctx: ToolContext): Promise<JsonValue>;
+}
+
+/** One reply going out through a channel; the SDK's type, so the plugin and the host never differ. */
+export type Delivery = ChannelDelivery;
+export type DeliveryReceipt = ChannelSendResult;
+
+/** The outbound side of a chat platform, found by the `channel` of a message. */
+export interface Channel extends Owned {
+  readonly name: string;
+  send(delivery: Delivery, ctx: { readonly signal: AbortSignal }): Promise<DeliveryReceipt>;
 }
 
 /** Undo a registration. Plugins keep these on their scope so unloading is exact. */

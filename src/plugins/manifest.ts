@@ -21,6 +21,10 @@ export interface PluginEntry {
   /** Absolute path of the module to import. */
   modulePath: string;
   exportName: string;
+  /** Services it needs from other plugins, declared as data so they are known before it runs. */
+  inject: string[];
+  /** Services it offers with ctx.provide. */
+  provides: string[];
 }
 
 export interface PluginManifest {
@@ -32,6 +36,7 @@ export interface PluginManifest {
 
 const PLUGIN_NAME = /^[a-z][a-z0-9-]{0,63}$/;
 const ENTRY = /^([^#]+?)(?:#([A-Za-z_$][\w$]*))?$/;
+const SERVICE_NAME = /^[A-Za-z][\w.-]{0,63}$/;
 
 export class ManifestError extends Error {
   constructor(readonly problem: PluginProblem) {
@@ -62,11 +67,7 @@ export function parseManifest(dir: string, field: unknown): PluginManifest {
   for (const [name, spec] of Object.entries(plugins as Record<string, unknown>)) {
     const where = `pincer.plugins.${name}`;
     if (!PLUGIN_NAME.test(name)) fail('PLUGIN_MANIFEST_INVALID', where, `plugin name "${name}" must be lower-case letters, digits and "-", starting with a letter`);
-    const match = typeof spec === 'string' ? ENTRY.exec(spec.trim()) : null;
-    if (!match) fail('PLUGIN_MANIFEST_INVALID', where, `must be "path/to/module.js#exportName" (got ${JSON.stringify(spec)})`);
-    const modulePath = path.resolve(dir, match[1] as string);
-    if (!modulePath.startsWith(dir + path.sep)) fail('PLUGIN_MANIFEST_INVALID', where, `module "${match[1]}" is outside the package`);
-    entries.push({ name, modulePath, exportName: match[2] ?? 'default' });
+    entries.push(parseEntry(dir, name, where, spec));
   }
   let configPath: string | undefined;
   if (manifest.config !== undefined) {
@@ -76,6 +77,59 @@ export function parseManifest(dir: string, field: unknown): PluginManifest {
     if (!existsSync(configPath)) fail('PLUGIN_CONFIG_MISSING', 'pincer.config', `${manifest.config} does not exist in ${dir}`);
   }
   return { engine: engine as string, entries, configPath };
+}
+
+/** `"module#export"`, or `{ "entry": "module#export", "inject": [...], "provides": [...] }`. */
+function parseEntry(dir: string, name: string, where: string, spec: unknown): PluginEntry {
+  const object = spec && typeof spec === 'object' && !Array.isArray(spec) ? (spec as Record<string, unknown>) : undefined;
+  if (object) {
+    for (const key of Object.keys(object)) {
+      if (!['entry', 'inject', 'provides'].includes(key)) fail('PLUGIN_MANIFEST_INVALID', `${where}.${key}`, `unknown key "${key}" (expected entry, inject, provides)`);
+    }
+  }
+  const entry = object ? object.entry : spec;
+  const entryField = object ? `${where}.entry` : where;
+  const match = typeof entry === 'string' ? ENTRY.exec(entry.trim()) : null;
+  if (!match) fail('PLUGIN_MANIFEST_INVALID', entryField, `must be "path/to/module.js#exportName" (got ${JSON.stringify(entry)})`);
+  const modulePath = path.resolve(dir, match[1] as string);
+  if (!modulePath.startsWith(dir + path.sep)) fail('PLUGIN_MANIFEST_INVALID', entryField, `module "${match[1]}" is outside the package`);
+  return {
+    name,
+    modulePath,
+    exportName: match[2] ?? 'default',
+    inject: serviceNames(object?.inject, `${where}.inject`),
+    provides: serviceNames(object?.provides, `${where}.provides`),
+  };
+}
+
+function serviceNames(value: unknown, field: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || !SERVICE_NAME.test(v))) {
+    fail('PLUGIN_MANIFEST_INVALID', field, `must be a list of service names (letters, digits, ".", "_", "-"; got ${JSON.stringify(value)})`);
+  }
+  const names = value as string[];
+  if (new Set(names).size !== names.length) fail('PLUGIN_MANIFEST_INVALID', field, 'names a service twice');
+  return names;
+}
+
+/**
+ * The definition's own `inject`/`provides` is an assertion about the manifest: when present it
+ * must list the same services, so the two never drift apart silently.
+ */
+export function checkDeclared(entry: PluginEntry, declared: { inject: readonly string[] | undefined; provides: readonly string[] | undefined }): PluginProblem | undefined {
+  for (const key of ['inject', 'provides'] as const) {
+    const inCode = declared[key];
+    if (inCode === undefined) continue;
+    const same = inCode.length === entry[key].length && inCode.every((s) => entry[key].includes(s));
+    if (!same) {
+      return {
+        code: 'PLUGIN_MANIFEST_MISMATCH',
+        field: `pincer.plugins.${entry.name}.${key}`,
+        message: `the plugin's code declares ${key} ${JSON.stringify([...inCode])}, its manifest ${JSON.stringify(entry[key])}; declare services in package.json (the code's copy is optional)`,
+      };
+    }
+  }
+  return undefined;
 }
 
 /** S5.3: a plugin declares the Pincer versions it works with; anything else is refused. */

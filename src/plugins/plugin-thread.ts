@@ -28,10 +28,17 @@ const YOUNG_GENERATION_MB = 4;
 /** What the thread asks of the host (Pincer's API, other plugins' services). */
 export type ThreadCall = Extract<ThreadToHost, { type: 'call' }>;
 
+/** How a host call answers besides its result: parts of a stream, and when to stop. */
+export interface HostCallIo {
+  /** Aborted when the plugin no longer wants the answer, or its thread ends. */
+  signal: AbortSignal;
+  part(part: JsonValue): void;
+}
+
 export interface ThreadListener {
   register(handle: number, spec: RegistrationSpec): void;
   unregister(handle: number): void;
-  call(call: ThreadCall): Promise<JsonValue | undefined>;
+  call(call: ThreadCall, io: HostCallIo): Promise<JsonValue | undefined>;
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: JsonObject): void;
   status(state: 'ok' | 'unavailable', detail?: string): void;
   /** The thread died without being asked to (process.exit, uncaught error, out of memory). */
@@ -72,6 +79,8 @@ export class PluginThread {
   readonly generation: number;
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
+  /** Calls the thread made to the host that are still running, by the thread's call id. */
+  private readonly hostCalls = new Map<number, AbortController>();
   private nextId = 1;
   private exited = false;
   private stopping = false;
@@ -106,6 +115,8 @@ export class PluginThread {
         const error = new PluginCallError('PLUGIN_CRASHED', `plugin ${plugin}: its thread ${this.stopping ? 'was stopped' : 'died'} (${reason})`);
         for (const call of this.pending.values()) call.reject(error);
         this.pending.clear();
+        for (const call of this.hostCalls.values()) call.abort(error);
+        this.hostCalls.clear();
         this.lifecycle?.resolve({ type: 'failed', stage: 'load', error: { name: 'Error', code: 'PLUGIN_CRASHED', message: error.message } });
         if (!this.stopping) listener.crashed(error);
         resolve();
@@ -118,7 +129,7 @@ export class PluginThread {
   }
 
   /** Wait for the module to load; resolves with the services it declares. */
-  async load(timeoutMs: number): Promise<{ inject: string[]; provides: string[] }> {
+  async load(timeoutMs: number): Promise<{ inject: string[] | undefined; provides: string[] | undefined }> {
     const msg = await this.nextLifecycle(timeoutMs, 'load');
     if (msg.type === 'loaded') return { inject: msg.inject, provides: msg.provides };
     throw this.lifecycleError(msg, 'PLUGIN_LOAD_FAILED');
@@ -244,6 +255,26 @@ export class PluginThread {
     return new PluginCallError(code, `plugin ${this.plugin}: unexpected ${msg.type} message`);
   }
 
+  private answer(message: ThreadCall): void {
+    const controller = new AbortController();
+    this.hostCalls.set(message.id, controller);
+    const io: HostCallIo = { signal: controller.signal, part: (part) => !controller.signal.aborted && this.post({ type: 'call-part', id: message.id, part }) };
+    const settle = (reply: HostToThread) => {
+      this.hostCalls.delete(message.id);
+      if (!controller.signal.aborted) this.post(reply);
+    };
+    this.listener.call(message, io).then(
+      (value) => settle({ type: 'reply', id: message.id, ok: true, value }),
+      (err: unknown) =>
+        settle({
+          type: 'reply',
+          id: message.id,
+          ok: false,
+          error: { name: 'Error', message: err instanceof Error ? err.message : String(err), ...(err instanceof PincerError ? { code: err.code, status: err.statusCode } : {}) },
+        }),
+    );
+  }
+
   private onMessage(message: ThreadToHost): void {
     switch (message.type) {
       case 'loaded':
@@ -269,10 +300,10 @@ export class PluginThread {
         this.pending.get(message.id)?.onStream?.(message.delta);
         break;
       case 'call':
-        this.listener.call(message).then(
-          (value) => this.post({ type: 'reply', id: message.id, ok: true, value }),
-          (err: unknown) => this.post({ type: 'reply', id: message.id, ok: false, error: { name: 'Error', message: err instanceof Error ? err.message : String(err), ...(err instanceof PincerError ? { code: err.code } : {}) } }),
-        );
+        this.answer(message);
+        break;
+      case 'call-abort':
+        this.hostCalls.get(message.id)?.abort(new PluginCallError('PLUGIN_CALL_ABORTED', `plugin ${this.plugin}: the plugin cancelled its call`));
         break;
       case 'log':
         this.listener.log(message.level, message.msg, message.fields);

@@ -98,6 +98,48 @@ export interface RouteResponse {
   body?: JsonValue;
 }
 
+/** What a tool call carries besides its arguments (later: the message and attempt it serves). */
+export interface ToolInvocation {
+  readonly signal: AbortSignal;
+  readonly messageId?: string;
+  readonly attempt?: number;
+  readonly toolCallId?: string;
+}
+
+/** A function the bot's model may call (the tool loop arrives in a later release). */
+export interface ToolSpec {
+  /** Letters, digits, "_" and "-", at most 64: what model vendors accept. */
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments object. */
+  parameters: JsonObject;
+  /** "read" tools have no side effects; "write" tools change something outside the bot. */
+  effect: 'read' | 'write';
+  execute(args: JsonObject, t: ToolInvocation): Awaitable<JsonValue>;
+}
+
+/** One reply to send out through a channel (a chat platform). */
+export interface ChannelDelivery {
+  readonly id: string;
+  readonly messageId: string;
+  readonly conversationId: string;
+  readonly text: string;
+  readonly data?: JsonObject;
+  readonly metadata: JsonObject | null;
+}
+
+export interface ChannelSendResult {
+  /** The platform's id for what was sent, if it has one. */
+  platformMessageId?: string;
+}
+
+/** Outbound side of a chat platform: the delivery pool (a later release) calls `send`. */
+export interface ChannelSpec {
+  /** The `channel` of the messages this plugin answers: "telegram". */
+  name: string;
+  send(delivery: ChannelDelivery, t: { readonly signal: AbortSignal }): Awaitable<ChannelSendResult | void>;
+}
+
 export interface RouteSpec {
   method: HttpMethod;
   /** Below /v1/plugins/<plugin-name>, with find-my-way parameters: "/items/:id". */
@@ -124,13 +166,99 @@ export interface QueueStatsView {
   completed: number;
 }
 
-/** What Pincer itself offers every plugin. */
+/** A message a plugin puts into the durable queue (a reminder, an update from a chat platform). */
+export interface EnqueueInput {
+  text: string;
+  /** Messages of one conversation are answered one at a time, in order. */
+  conversationId: string;
+  sender?: string;
+  /** Where the message came from; default "plugin". */
+  channel?: string;
+  priority?: 'high' | 'normal' | 'low';
+  metadata?: JsonObject;
+  /** The same key always maps to the same message (a platform's update id, say). */
+  idempotencyKey?: string;
+}
+
+/** Answered only once the message is committed to the store. */
+export interface EnqueuedMessage {
+  id: string;
+  conversationId: string;
+  status: 'queued' | 'processing' | 'done' | 'failed' | 'dead';
+  /** True when the idempotency key matched an earlier message: nothing new was queued. */
+  duplicate: boolean;
+}
+
+export interface ModelToolCall {
+  id: string;
+  name: string;
+  /** The arguments as JSON text, exactly as the model wrote them. */
+  arguments: string;
+}
+
+export interface ModelMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  toolCalls?: ModelToolCall[];
+  toolCallId?: string;
+  toolName?: string;
+}
+
+export interface ModelRequest {
+  messages: ModelMessage[];
+  maxTokens?: number;
+  temperature?: number;
+  tools?: Array<{ name: string; description?: string; parameters: JsonObject }>;
+  toolChoice?: 'auto' | 'none' | 'required' | { name: string };
+  /**
+   * Stops the call early. Without one, a call made inside a handler stops when that handler's
+   * own call is aborted (its time budget, shutdown).
+   */
+  signal?: AbortSignal;
+}
+
+export type ModelFinishReason = 'stop' | 'length' | 'tool-calls' | 'content-filter' | 'error';
+
+export interface ModelResult {
+  text: string;
+  toolCalls?: ModelToolCall[];
+  finishReason: ModelFinishReason;
+  usage: { inputTokens: number; outputTokens: number };
+  data?: JsonObject;
+}
+
+/** Text deltas and whole tool calls as they arrive, then exactly one `finish`. */
+export type ModelStreamPart =
+  | { type: 'text-delta'; delta: string }
+  | { type: 'tool-call'; toolCall: ModelToolCall }
+  | { type: 'finish'; finishReason: ModelFinishReason; usage: { inputTokens: number; outputTokens: number }; data?: JsonObject };
+
+export interface EmbeddingsResult {
+  /** One vector per value, in order. */
+  embeddings: number[][];
+  usage: { inputTokens: number };
+}
+
+/** The bot's model layer (its router: fallbacks, retries and cooldowns apply). */
+export interface ModelsApi {
+  generate(request: ModelRequest): Promise<ModelResult>;
+  stream(request: ModelRequest): AsyncIterable<ModelStreamPart>;
+  embed(values: string[], options?: { signal?: AbortSignal }): Promise<EmbeddingsResult>;
+}
+
+/**
+ * What Pincer itself offers every plugin. Each method is one entry of the host's method
+ * table (src/plugins/host-api.ts); the thread protocol's method names are derived from here.
+ */
 export interface PincerApi {
   readonly version: string;
   readonly botName: string;
   readonly startedAt: number;
   stats(): Promise<QueueStatsView>;
   commands(): Promise<CommandInfo[]>;
+  /** Commit a message to the durable queue; resolves after the commit. */
+  enqueue(message: EnqueueInput): Promise<EnqueuedMessage>;
+  readonly models: ModelsApi;
 }
 
 export interface PluginLogger {
@@ -152,6 +280,10 @@ export interface PluginContext<Config = JsonObject> {
   command(spec: CommandSpec): Disposer;
   hooks(spec: HooksSpec): Disposer;
   route(spec: RouteSpec): Disposer;
+  /** A tool the bot's model may call; names are unique across plugins. */
+  tool(spec: ToolSpec): Disposer;
+  /** The sender for one channel's replies; names are unique across plugins. */
+  channel(spec: ChannelSpec): Disposer;
   /** Offer a service under a name declared in `provides`. Methods take and return cloneable data. */
   provide(service: string, implementation: object): Disposer;
   /** A service declared in `inject`; the plugin starts only once every injected service is up. */
@@ -166,9 +298,12 @@ export interface PluginContext<Config = JsonObject> {
 }
 
 export interface PluginDefinition<Config = JsonObject> {
-  /** Services this plugin needs from other plugins; it waits until all are provided. */
+  /**
+   * Services this plugin needs from other plugins; it waits until all are provided. The
+   * manifest (`pincer.plugins.<name>.inject`) is what Pincer acts on; a copy here must match it.
+   */
   readonly inject?: readonly string[];
-  /** Services this plugin provides with `ctx.provide`. */
+  /** Services this plugin provides with `ctx.provide`; as `inject`, checked against the manifest. */
   readonly provides?: readonly string[];
   setup(ctx: PluginContext<Config>): Awaitable<void>;
 }

@@ -5,8 +5,9 @@
  * reloading never leaks.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { serializeError, type HostToThread, type InvokeKind, type RegistrationSpec, type ThreadData, type ThreadToHost } from './protocol.js';
-import type { CommandInput, Disposer, JsonObject, JsonValue, PluginContext, PluginDefinition, RespondInput, RouteRequest, StageInput } from './sdk.js';
+import { serializeError, type HostMethod, type HostToThread, type InvokeKind, type RegistrationSpec, type ThreadData, type ThreadToHost } from './protocol.js';
+import type { ChannelDelivery, CommandInput, Disposer, JsonObject, JsonValue, ModelRequest, ModelStreamPart, PincerApi, PluginContext, PluginDefinition, RespondInput, RouteRequest, StageInput } from './sdk.js';
+import { HostCalls, RemoteError } from './thread-calls.js';
 
 const port = parentPort;
 if (!port) throw new Error('thread-entry.js runs only as a plugin worker thread');
@@ -18,31 +19,35 @@ const handlers = new Map<number, Handler>();
 const disposers = new Map<number, Disposer>();
 const disposeCallbacks: Array<() => unknown> = [];
 const running = new Map<number, AbortController>();
-const calls = new Map<number, { resolve: (value: JsonValue | undefined) => void; reject: (err: Error) => void }>();
 let nextHandle = 1;
-let nextCallId = 1;
 let definition: PluginDefinition | undefined;
 
 function send(message: ThreadToHost): void {
   port?.postMessage(message);
 }
 
-class RemoteError extends Error {
-  constructor(
-    readonly code: string | undefined,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RemoteError';
-  }
+const host = new HostCalls(send);
+
+/** A model request without its signal (which stays in this thread), as cloneable data. */
+function wireRequest(request: ModelRequest): JsonValue {
+  const { signal: _signal, ...rest } = request;
+  return rest as unknown as JsonValue;
 }
 
-function callHost(message: { target: 'pincer'; method: 'stats' | 'commands'; args: JsonValue[] } | { target: 'service'; service: string; method: string; args: JsonValue[] }): Promise<JsonValue | undefined> {
-  const id = nextCallId++;
-  return new Promise((resolve, reject) => {
-    calls.set(id, { resolve, reject });
-    send({ type: 'call', id, ...message } as ThreadToHost);
-  });
+/** Pincer's API as the plugin sees it: each method is one call into the host's method table. */
+function pincerApi(): PincerApi {
+  const call = (method: HostMethod, args: JsonValue[], signal?: AbortSignal) => host.call({ target: 'pincer', method }, args, signal) as never;
+  return {
+    ...data.pincer,
+    stats: () => call('stats', []),
+    commands: () => call('commands', []),
+    enqueue: (message) => call('enqueue', [message as unknown as JsonValue]),
+    models: {
+      generate: (request) => call('models.generate', [wireRequest(request)], request.signal),
+      stream: (request) => host.stream('models.stream', [wireRequest(request)], request.signal) as AsyncIterable<unknown> as AsyncIterable<ModelStreamPart>,
+      embed: (values, options) => call('models.embed', [values], options?.signal),
+    },
+  };
 }
 
 function register(spec: RegistrationSpec, handler: Handler): Disposer {
@@ -81,19 +86,15 @@ function methodNames(implementation: object): string[] {
   return [...names];
 }
 
-function buildContext(def: PluginDefinition): PluginContext {
-  const provides = new Set(def.provides ?? []);
-  const inject = new Set(def.inject ?? []);
+function buildContext(): PluginContext {
+  const provides = new Set(data.provides);
+  const inject = new Set(data.inject);
   const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: string, fields?: JsonObject) => send({ type: 'log', level, msg: String(msg), ...(fields ? { fields } : {}) });
   return {
     name: data.plugin,
     config: data.config,
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
-    pincer: {
-      ...data.pincer,
-      stats: () => callHost({ target: 'pincer', method: 'stats', args: [] }) as never,
-      commands: () => callHost({ target: 'pincer', method: 'commands', args: [] }) as never,
-    },
+    pincer: pincerApi(),
     analyzer(spec) {
       const name = requireName('an analyzer', spec.name);
       return register({ kind: 'analyzer', name }, (input, signal) => spec.analyze(stageInput(input, signal)));
@@ -124,8 +125,21 @@ function buildContext(def: PluginDefinition): PluginContext {
       if (!path.startsWith('/')) throw new TypeError(`route path "${path}" must start with "/"`);
       return register({ kind: 'route', method: spec.method, path }, (input) => spec.handler(input as unknown as RouteRequest));
     },
+    tool(spec) {
+      const name = requireName('a tool', spec.name);
+      if (spec.effect !== 'read' && spec.effect !== 'write') throw new TypeError(`tool "${name}" needs effect "read" or "write"`);
+      if (!spec.parameters || typeof spec.parameters !== 'object' || Array.isArray(spec.parameters)) throw new TypeError(`tool "${name}" needs parameters: a JSON Schema object`);
+      return register({ kind: 'tool', name, description: String(spec.description ?? ''), parameters: spec.parameters, effect: spec.effect }, (input, signal) => {
+        const { args, ...rest } = input as { args: JsonObject; messageId?: string; attempt?: number; toolCallId?: string };
+        return spec.execute(args, { ...rest, signal });
+      });
+    },
+    channel(spec) {
+      const name = requireName('a channel', spec.name);
+      return register({ kind: 'channel', name }, async (input, signal) => (await spec.send(input as unknown as ChannelDelivery, { signal })) ?? {});
+    },
     provide(service, implementation) {
-      if (!provides.has(service)) throw new TypeError(`service "${service}" is not declared in this plugin's "provides"`);
+      if (!provides.has(service)) throw new TypeError(`service "${service}" is not declared in this plugin's manifest (pincer.plugins.${data.plugin}.provides)`);
       const methods = methodNames(implementation);
       return register({ kind: 'service', name: service, methods }, (input, _signal, _id, method) => {
         const fn = method === undefined ? undefined : (implementation as Record<string, unknown>)[method];
@@ -134,10 +148,10 @@ function buildContext(def: PluginDefinition): PluginContext {
       });
     },
     service<T extends object>(name: string) {
-      if (!inject.has(name)) throw new TypeError(`service "${name}" is not declared in this plugin's "inject"`);
+      if (!inject.has(name)) throw new TypeError(`service "${name}" is not declared in this plugin's manifest (pincer.plugins.${data.plugin}.inject)`);
       return new Proxy({} as T, {
         get: (_target, method) =>
-          typeof method === 'string' && method !== 'then' ? (...args: JsonValue[]) => callHost({ target: 'service', service: name, method, args }) : undefined,
+          typeof method === 'string' && method !== 'then' ? (...args: JsonValue[]) => host.call({ target: 'service', service: name, method }, args) : undefined,
       }) as never;
     },
     status(state, detail) {
@@ -170,7 +184,7 @@ async function invoke(id: number, handle: number, kind: InvokeKind, input: JsonV
   running.set(id, controller);
   try {
     if (!handler) throw new RemoteError('PLUGIN_HANDLER_GONE', `this ${kind} handler was disposed`);
-    const value = await handler(input, controller.signal, id, method);
+    const value = await host.within(controller.signal, () => handler(input, controller.signal, id, method));
     send({ type: 'result', id, ok: true, value: value as JsonValue | undefined });
   } catch (err) {
     send({ type: 'result', id, ok: false, error: serializeError(err) });
@@ -182,7 +196,7 @@ async function invoke(id: number, handle: number, kind: InvokeKind, input: JsonV
 async function setup(): Promise<void> {
   if (!definition) return;
   try {
-    await definition.setup(buildContext(definition));
+    await definition.setup(buildContext());
     send({ type: 'ready' });
   } catch (err) {
     await disposeAll();
@@ -201,14 +215,12 @@ port.on('message', (message: HostToThread) => {
     case 'abort':
       running.get(message.id)?.abort(new RemoteError('PLUGIN_CALL_ABORTED', message.reason));
       break;
-    case 'reply': {
-      const call = calls.get(message.id);
-      calls.delete(message.id);
-      if (!call) break;
-      if (message.ok) call.resolve(message.value);
-      else call.reject(new RemoteError(message.error.code, message.error.message));
+    case 'call-part':
+      host.onPart(message.id, message.part);
       break;
-    }
+    case 'reply':
+      host.onReply(message.id, message.ok ? message : { ok: false, message: message.error.message, ...(message.error.code ? { code: message.error.code } : {}), ...(message.error.status ? { status: message.error.status } : {}) });
+      break;
     case 'dispose':
       void disposeAll().then(() => send({ type: 'disposed' }));
       break;
@@ -223,8 +235,10 @@ try {
     throw new RemoteError('PLUGIN_EXPORT_INVALID', `export "${data.exportName}" is not a plugin definition (an object with a setup function); the module exports: ${found}`);
   }
   definition = exported as PluginDefinition;
-  const names = (value: unknown) => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
-  send({ type: 'loaded', inject: names(definition.inject), provides: names(definition.provides) });
+  const names = (value: unknown) => (Array.isArray(value) ? { list: value.map(String) } : undefined);
+  const inject = names(definition.inject);
+  const provides = names(definition.provides);
+  send({ type: 'loaded', ...(inject ? { inject: inject.list } : {}), ...(provides ? { provides: provides.list } : {}) });
 } catch (err) {
   send({ type: 'failed', stage: 'load', error: serializeError(err) });
 }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PluginEvent } from '../../src/plugins/plugin-manager.js';
+import type { PluginEvent } from '../../src/plugins/manager.js';
 import { FIXTURE_PLUGINS, eventually, getJson, pluginProject, postJson, startPincer, tempDir, type RunningPincer } from '../support/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -5,7 +5,7 @@ import { loadConfig } from '../../config/load.js';
 import { PincerError } from '../../errors.js';
 import { discoverPlugins } from '../../plugins/discovery.js';
 import { PluginConfigResolver } from '../../plugins/plugin-config.js';
-import type { PluginView } from '../../plugins/plugin-manager.js';
+import type { PluginView } from '../../plugins/view.js';
 import { PluginStateFile } from '../../plugins/plugin-state.js';
 import { scaffoldPlugin } from '../../scaffold/plugin-template.js';
 import { PINCER_ROOT, PINCER_VERSION } from '../../version.js';
@@ -22,6 +22,9 @@ interface OfflineView {
   source: string;
   state: 'enabled' | 'disabled' | 'failed' | 'incompatible';
   reason?: string;
+  /** From the manifest: known without running the plugin. */
+  inject: string[];
+  provides: string[];
 }
 
 function offlineList(configFile: string | undefined): OfflineView[] {
@@ -29,7 +32,7 @@ function offlineList(configFile: string | undefined): OfflineView[] {
   const stateFile = new PluginStateFile(config.data_dir);
   const resolver = new PluginConfigResolver();
   return discoverPlugins({ root: config.plugins.root, bundledRoot: config.plugins.bundled ? PINCER_ROOT : undefined, pincerVersion: PINCER_VERSION }).map((p) => {
-    const base = { name: p.name, packageName: p.packageName, version: p.version, source: p.source };
+    const base = { name: p.name, packageName: p.packageName, version: p.version, source: p.source, inject: p.entry?.inject ?? [], provides: p.entry?.provides ?? [] };
     const problem = p.problem ?? (() => {
       const resolved = resolver.resolve(p.name, p.configPath, config.plugins.config[p.name], process.env);
       return resolved.ok ? undefined : resolved.problem;
@@ -39,8 +42,13 @@ function offlineList(configFile: string | undefined): OfflineView[] {
   });
 }
 
+/** "needs geocoder; provides forecast", from the manifest. */
+function services(p: Pick<PluginView, 'inject' | 'provides'>): string {
+  return [p.inject.length > 0 ? `needs ${p.inject.join(',')}` : '', p.provides.length > 0 ? `provides ${p.provides.join(',')}` : ''].filter(Boolean).join('; ');
+}
+
 function describe(p: PluginView): string {
-  const parts = [p.reason ?? ''];
+  const parts = [p.reason ?? '', services(p)];
   if (p.health.state === 'unavailable') parts.push(`unavailable: ${p.health.detail ?? ''}`);
   const registered = Object.entries(p.registered).filter(([, v]) => v.length > 0).map(([k, v]) => `${k} ${v.join(',')}`);
   if (p.state === 'enabled' && registered.length > 0) parts.push(registered.join('; '));
@@ -69,7 +77,7 @@ export function pluginCommand(program: Command, globals: Globals): void {
         const plugins = offlineList(g.config);
         print(!!g.json, { running: false, plugins }, () =>
           'Pincer is not running: states below come from the config and the checks made before loading.\n' +
-          table([['NAME', 'VERSION', 'STATE', 'SOURCE', 'DETAILS'], ...plugins.map((p) => [p.name, p.version, p.state, p.source, p.reason ?? ''])]),
+          table([['NAME', 'VERSION', 'STATE', 'SOURCE', 'DETAILS'], ...plugins.map((p) => [p.name, p.version, p.state, p.source, [p.reason ?? '', services(p)].filter(Boolean).join(' | ')])]),
         );
       }
     });

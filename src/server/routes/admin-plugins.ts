@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { PluginManager } from '../../plugins/plugin-manager.js';
+import type { PluginManager } from '../../plugins/manager.js';
 import { ErrorSchema, object, string } from '../schemas.js';
 
 const security = [{ bearer: [] }];
@@ -35,6 +35,12 @@ export function adminPluginRoutes(app: FastifyInstance, plugins: PluginManager):
     '/v1/admin/plugins/:name',
     { schema: { tags: ['admin'], summary: 'One plugin: state, registrations, failures', security, params: NameParams, response: { 200: PluginView, ...errors } } },
     async (request: FastifyRequest<{ Params: NameParams }>) => plugins.get(request.params.name),
+  );
+
+  app.post(
+    '/v1/admin/plugins/rescan',
+    { schema: { tags: ['admin'], summary: 'Read the plugin manifests again (listing plugins reads a cache), then list every plugin', security, response: { 200: object({ plugins: { type: 'array', items: PluginView } }, ['plugins']) } } },
+    async () => ({ plugins: plugins.refresh() }),
   );
 
   for (const action of ['enable', 'disable', 'reload'] as const) {

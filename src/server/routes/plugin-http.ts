@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PincerError } from '../../errors.js';
-import { toRouteResponse, type PluginManager } from '../../plugins/plugin-manager.js';
-import type { HttpMethod, JsonValue } from '../../plugins/sdk.js';
+import type { PluginManager } from '../../plugins/manager.js';
+import type { HttpMethod, JsonValue, RouteResponse } from '../../plugins/sdk.js';
 
 /** Headers a plugin never sees: credentials stay with Pincer. */
 const HIDDEN_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
@@ -52,4 +52,17 @@ export function pluginHttpRoutes(app: FastifyInstance, plugins: PluginManager): 
     schema: { tags: ['plugins'], summary: 'Routes plugins register, below their own prefix', security: [{ bearer: [] }] },
     handler,
   });
+}
+
+/** Turn a route handler's answer into status, headers and body. */
+export function toRouteResponse(value: unknown): Required<Pick<RouteResponse, 'status'>> & RouteResponse {
+  // An envelope only when every key is one of status/headers/body and status is a number;
+  // other objects are JSON data, whatever their keys.
+  const keys = value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : [];
+  const envelope = keys.length > 0 && keys.every((k) => k === 'status' || k === 'headers' || k === 'body') && ['number', 'undefined'].includes(typeof (value as RouteResponse).status);
+  if (envelope) {
+    const r = value as RouteResponse;
+    return { status: r.status ?? 200, ...(r.headers ? { headers: r.headers } : {}), ...(r.body !== undefined ? { body: r.body } : {}) };
+  }
+  return { status: value === undefined ? 204 : 200, ...(value !== undefined ? { body: value as JsonValue } : {}) };
 }
