@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { PipelineRegistry } from '../../src/pipeline/registry.js';
+import type { Channel, Tool } from '../../src/pipeline/types.js';
+
+const tool = (name: string, plugin = 'a'): Tool => ({ name, plugin, description: name, parameters: { type: 'object' }, effect: 'read', execute: async () => name });
+const channel = (name: string, plugin = 'a'): Channel => ({ name, plugin, send: async () => ({}) });
+
+describe('registry tools', () => {
+  it('puts a tool in the snapshot', () => {
+    const registry = new PipelineRegistry();
+    registry.addTool(tool('lookup'));
+    expect([...registry.snapshot().tools.keys()]).toEqual(['lookup']);
+  });
+
+  it('refuses a second tool of the same name, naming the holder', () => {
+    const registry = new PipelineRegistry();
+    registry.addTool(tool('lookup', 'first'));
+    expect(() => registry.addTool(tool('lookup', 'second'))).toThrow(expect.objectContaining({ code: 'PIPELINE_DUPLICATE_TOOL', message: expect.stringContaining('plugin first') }));
+  });
+
+  it('refuses a tool name a model vendor would not accept', () => {
+    expect(() => new PipelineRegistry().addTool(tool('look up'))).toThrow(expect.objectContaining({ code: 'PIPELINE_BAD_TOOL_NAME' }));
+  });
+
+  it('drops exactly the disposed tool, leaving a snapshot taken before intact', () => {
+    const registry = new PipelineRegistry();
+    const dispose = registry.addTool(tool('lookup'));
+    registry.addTool(tool('search'));
+    const before = registry.snapshot();
+    dispose();
+    expect([...registry.tools.keys()]).toEqual(['search']);
+    expect([...before.tools.keys()]).toEqual(['lookup', 'search']);
+  });
+});
+
+describe('registry channels', () => {
+  it('puts a channel in the snapshot', () => {
+    const registry = new PipelineRegistry();
+    registry.addChannel(channel('telegram'));
+    expect([...registry.snapshot().channels.keys()]).toEqual(['telegram']);
+  });
+
+  it('refuses a second channel of the same name', () => {
+    const registry = new PipelineRegistry();
+    registry.addChannel(channel('telegram'));
+    expect(() => registry.addChannel(channel('telegram', 'b'))).toThrow(expect.objectContaining({ code: 'PIPELINE_DUPLICATE_CHANNEL' }));
+  });
+
+  it('refuses a channel name messages could not carry', () => {
+    expect(() => new PipelineRegistry().addChannel(channel('Tele Gram'))).toThrow(expect.objectContaining({ code: 'PIPELINE_BAD_CHANNEL_NAME' }));
+  });
+});

@@ -1,0 +1,48 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { pluginHarness, run, type PluginHarness } from './harness.js';
+
+let h: PluginHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe('tool registrations', () => {
+  it('registers a plugin tool with its schema and effect', async () => {
+    h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
+    expect(h.tool('echo_args')).toMatchObject({ name: 'echo_args', plugin: 'host-user', effect: 'read', parameters: { type: 'object', properties: { q: { type: 'string' } } } });
+    expect(h.manager.get('host-user').registered.tools).toContain('echo_args');
+  });
+
+  it('invokes a tool through the plugin thread with its arguments and call context', async () => {
+    h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
+    const result = await h.tool('echo_args').execute({ q: 'weather' }, { signal: new AbortController().signal, messageId: 'm-1', attempt: 1, toolCallId: 'call-1' });
+    expect(result).toEqual({ args: { q: 'weather' }, messageId: 'm-1', aborted: false });
+  });
+
+  it('refuses a second tool of the same name with PIPELINE_DUPLICATE_TOOL', async () => {
+    h = await pluginHarness(['tool-clash'], { PINCER_PLUGINS_ENABLED: 'tools-a,tools-b' });
+    const states = ['tools-a', 'tools-b'].map((name) => (h as PluginHarness).manager.get(name));
+    expect(states.map((p) => p.state).sort()).toEqual(['enabled', 'failed']);
+    expect(states.find((p) => p.state === 'failed')?.error?.code).toBe('PIPELINE_DUPLICATE_TOOL');
+    const winner = states.find((p) => p.state === 'enabled')?.name;
+    expect(await run(h.tool('lookup'), {})).toBe(winner);
+  });
+
+  it('removes a plugin\'s tools when it is disabled', async () => {
+    h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
+    await h.manager.disable('host-user');
+    expect([...h.registry.tools.keys()]).toEqual([]);
+  });
+});
+
+describe('channel registrations', () => {
+  it('sends a delivery through the plugin thread and returns its receipt', async () => {
+    h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
+    const channel = h.registry.channels.get('chat');
+    expect(channel).toMatchObject({ name: 'chat', plugin: 'host-user' });
+    const receipt = await channel?.send({ id: 'd-1', messageId: 'm-1', conversationId: 'c-9', text: 'hi there', metadata: null }, { signal: new AbortController().signal });
+    expect(receipt).toEqual({ platformMessageId: 'sent:c-9:hi there' });
+    expect(h.manager.get('host-user').registered.channels).toEqual(['chat']);
+  });
+});
