@@ -73,6 +73,11 @@ export class PostgresMessageEvents implements MessageEventBus {
     this.refreshTimer.unref();
   }
 
+  /** How many messages other nodes' clients watch here (tests, diagnostics). */
+  get remoteWatches(): number {
+    return this.watchedElsewhere.size;
+  }
+
   publish(event: MessageEvent): void {
     this.local.publish(event);
     if (event.type === 'reply') return;
@@ -192,7 +197,9 @@ export class PostgresMessageEvents implements MessageEventBus {
     if (this.recent.size > RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value as string);
   }
 
+  /** After the message's own pending tokens, so its order holds. */
   private queueStatus(status: RelayedStatus): void {
+    if (this.dirtyTokens.delete(status.id)) this.takeTokens(status.id);
     this.statuses.push(status);
     this.scheduleFlush(0);
   }
@@ -213,7 +220,15 @@ export class PostgresMessageEvents implements MessageEventBus {
     if (!flight || flight.relayed >= flight.text.length) return;
     const from = flight.relayed;
     flight.relayed = flight.text.length;
+    // Statuses queued before these tokens go out before them.
+    this.sealStatuses();
     this.outbox.push(...encodeTokens(this.nodeId, id, flight.attempt, from, flight.text.slice(from)));
+  }
+
+  private sealStatuses(): void {
+    if (this.statuses.length === 0) return;
+    this.outbox.push(...encodeStatuses(this.nodeId, this.statuses));
+    this.statuses = [];
   }
 
   private scheduleFlush(ms: number): void {
@@ -239,10 +254,7 @@ export class PostgresMessageEvents implements MessageEventBus {
     }
     for (const id of this.dirtyTokens) this.takeTokens(id);
     this.dirtyTokens.clear();
-    if (this.statuses.length > 0) {
-      this.outbox.push(...encodeStatuses(this.nodeId, this.statuses));
-      this.statuses = [];
-    }
+    this.sealStatuses();
     if (this.outbox.length === 0) return;
     const payloads = this.outbox.splice(0);
     this.sending = true;

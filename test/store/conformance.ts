@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QueueFullError } from '../../src/errors.js';
-import type { EnqueueRequest, Queue, QueueOptions } from '../../src/store/types.js';
+import type { EnqueueRequest, JsonObject, JsonValue, Queue, QueueOptions } from '../../src/store/types.js';
 import { ManualClock, queueOptions } from '../support/index.js';
 
 export interface QueueHarness {
@@ -333,6 +333,56 @@ export function describeQueueConformance(backend: string, factory: QueueFactory)
       expect(wakes).toBe(before);
     });
 
+    it('refuses a hostile item alone: its neighbours in the same batches commit', async () => {
+      const deep = nested(5_000);
+      const huge = { blob: 'x'.repeat(70_000) };
+      const hostile: Array<[EnqueueRequest, string]> = [
+        [msg('h1', 'deep', { metadata: deep }), 'METADATA_TOO_DEEP'],
+        [msg('h2', 'huge', { metadata: huge }), 'METADATA_TOO_LARGE'],
+        [msg('h3', 'nul \u0000 in text'), 'MESSAGE_INVALID'],
+        [msg('h4', 'deep array', { metadata: { list: nestedArray(40) } }), 'METADATA_TOO_DEEP'],
+      ];
+      // Interleaved, and all submitted in one turn so they share group commits.
+      const requests = Array.from({ length: 60 }, (_, i) => (i % 12 === 5 ? hostile[((i / 12) | 0) % hostile.length]! : ([msg(`good-${i}`, `hello ${i}`, { metadata: { n: i } }), undefined] as const)));
+      const settled = await Promise.allSettled(requests.map(([request]) => queue.enqueue(request)));
+      settled.forEach((outcome, i) => {
+        const code = requests[i]![1];
+        if (code === undefined) expect(outcome.status, `good item ${i}`).toBe('fulfilled');
+        else {
+          expect(outcome.status, `hostile item ${i}`).toBe('rejected');
+          expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code, statusCode: 400 });
+        }
+      });
+      const good = settled.filter((o): o is PromiseFulfilledResult<Awaited<ReturnType<Queue['enqueue']>>> => o.status === 'fulfilled');
+      expect(good).toHaveLength(55);
+      for (const { value } of good) expect((await queue.get(value.id))?.state).toBe('queued');
+      expect((await queue.stats()).depth).toBe(55);
+    });
+
+    it('stores text a jsonb column would refuse (U+0000, lone surrogates) as U+FFFD, alike on every backend', async () => {
+      const { id } = await queue.enqueue(msg('c1', 'hi', { metadata: { lone: 'a\ud800b', nul: 'x\u0000y', pair: '\ud83d\ude00' } }));
+      expect((await queue.get(id))?.metadata).toEqual({ lone: 'a\ufffdb', nul: 'x\ufffdy', pair: '\ud83d\ude00' });
+      const [claim] = await queue.claim(1);
+      expect(await queue.complete(claim!, { analysis: { echo: 'a\udc00' }, reply: { text: 'bad \u0000 reply', responder: 't' } })).toBe(true);
+      expect((await queue.get(id))?.reply?.text).toBe('bad \ufffd reply');
+    });
+
+    it('fails only its own ack when a completion cannot be serialised', async () => {
+      await queue.enqueue(msg('c1'));
+      await queue.enqueue(msg('c2'));
+      const [a, b] = await queue.claim(2);
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      const results = await Promise.allSettled([
+        queue.complete(a!, { analysis: cyclic as never, reply: { text: 'never', responder: 't' } }),
+        queue.complete(b!, { analysis: {}, reply: { text: 'ok', responder: 't' } }),
+      ]);
+      expect(results[0]).toMatchObject({ status: 'rejected', reason: { code: 'REPLY_UNSTORABLE' } });
+      expect(results[1]).toMatchObject({ status: 'fulfilled', value: true });
+      expect((await queue.get(b!.id))?.state).toBe('done');
+      expect((await queue.get(a!.id))?.state).toBe('processing');
+    });
+
     it('purges finished messages past retention and keeps the rest', async () => {
       const old = await queue.enqueue(msg('c1'));
       const [m] = await queue.claim(1);
@@ -344,4 +394,17 @@ export function describeQueueConformance(backend: string, factory: QueueFactory)
       expect(await queue.get(pending.id)).toBeDefined();
     });
   });
+}
+
+/** `{ a: { a: ... } }`, `levels` objects deep. */
+export function nested(levels: number): JsonObject {
+  let value: JsonObject = { leaf: true };
+  for (let i = 1; i < levels; i++) value = { a: value };
+  return value;
+}
+
+function nestedArray(levels: number): JsonValue {
+  let value: JsonValue = [];
+  for (let i = 1; i < levels; i++) value = [value];
+  return value;
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { PostgresQueue, describeError } from '../../src/store/postgres/queue.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PostgresQueue } from '../../src/store/postgres/queue.js';
 import { SCHEMA_VERSION, migrate } from '../../src/store/postgres/schema.js';
 import type { ClaimedMessage, Queue, QueueOptions } from '../../src/store/types.js';
 import { ManualClock, queueOptions } from '../support/index.js';
+import { adminPool, dropSchema, freshSchema, PG_URL, storeUrl } from '../support/postgres.js';
 import { describeQueueConformance, msg } from './conformance.js';
 
 /**
@@ -12,47 +13,6 @@ import { describeQueueConformance, msg } from './conformance.js';
  * Every test gets its own schema, dropped afterwards. When PostgreSQL is unreachable the tests
  * fail with a message saying so; they are never skipped.
  */
-const PG_URL = process.env.PINCER_TEST_POSTGRES_URL ?? process.env.PINCER_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-let admin: pg.Pool | undefined;
-let counter = 0;
-
-async function adminPool(): Promise<pg.Pool> {
-  if (admin) return admin;
-  const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
-  pool.on('error', () => undefined);
-  try {
-    await pool.query('SELECT 1');
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw new Error(
-      `PostgreSQL is unreachable at ${PG_URL} (${describeError(err)}). These tests need a real PostgreSQL: start it, or point PINCER_TEST_POSTGRES_URL at one.`,
-    );
-  }
-  admin = pool;
-  return pool;
-}
-
-/** A unique schema name for one test; checks PostgreSQL answers first. */
-async function freshSchema(): Promise<string> {
-  await adminPool();
-  return `pincer_t${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`;
-}
-
-function storeUrl(schema: string, extra = ''): string {
-  const url = new URL(PG_URL);
-  url.searchParams.set('schema', schema);
-  return url.toString() + extra;
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  await (await adminPool()).query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-}
-
-afterAll(async () => {
-  await admin?.end();
-});
-
 describeQueueConformance('postgres', async (options) => {
   const schema = await freshSchema();
   const url = storeUrl(schema);
@@ -109,6 +69,19 @@ describe('PostgresQueue across nodes', () => {
     const error = await PostgresQueue.open('postgres://postgres@127.0.0.1:1/test?schema=nowhere', queueOptions()).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE' });
     expect((error as Error).message).toMatch(/127\.0\.0\.1:1.*ECONNREFUSED/);
+  });
+
+  it('isolates an item PostgreSQL itself refuses: the rest of its batch commits', async () => {
+    const [a] = await twoNodes();
+    // Too large for the idempotency key's B-tree (SQLSTATE 54000), and random, so it does not compress.
+    const tooLarge = randomBytes(6000).toString('hex');
+    const requests = Array.from({ length: 21 }, (_, i) => (i === 10 ? msg('big', 'refused', { idempotencyKey: tooLarge }) : msg(`c${i}`, `ok ${i}`, { idempotencyKey: `k${i}` })));
+    const settled = await Promise.allSettled(requests.map((r) => a.enqueue(r)));
+    expect(settled[10]).toMatchObject({ status: 'rejected', reason: { code: 'MESSAGE_REJECTED', statusCode: 400 } });
+    const good = settled.filter((o, i) => i !== 10);
+    expect(good.every((o) => o.status === 'fulfilled')).toBe(true);
+    expect((await a.stats()).depth).toBe(20);
+    expect(await a.claim(50)).toHaveLength(20);
   });
 
   it('never hands one message to two nodes claiming concurrently', async () => {

@@ -134,7 +134,7 @@ export class PostgresQueue implements Queue {
 
   // ---------------------------------------------------------------- enqueue
 
-  enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
+  async enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
     this.book.assertOpen();
     return this.enqueues.submit(prepareEnqueue(request, this.book.options.metadata));
   }

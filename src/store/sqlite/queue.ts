@@ -97,7 +97,7 @@ export class SqliteQueue implements Queue {
     }
   }
 
-  enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
+  async enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
     this.assertWritable();
     return this.enqueues.submit(prepareEnqueue(request, this.book.options.metadata));
   }
