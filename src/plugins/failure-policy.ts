@@ -14,7 +14,7 @@ import type { PluginEvent } from './view.js';
  */
 export type FailureClass = 'nobody' | 'crash' | 'input' | 'plugin';
 
-const NOBODYS_FAULT: ReadonlySet<string> = new Set(['WORKER_SHUTDOWN', 'WORKER_LEASE_LOST', 'PLUGIN_CALL_ABORTED']);
+const NOBODYS_FAULT: ReadonlySet<string> = new Set(['WORKER_SHUTDOWN', 'LEASE_LOST', 'PLUGIN_CALL_ABORTED']);
 const OUTSIDE_INPUT: ReadonlySet<InvokeKind> = new Set(['route', 'service', 'tool', 'send']);
 const SILENCE: ReadonlySet<string> = new Set(['PLUGIN_TIMEOUT', 'PIPELINE_STAGE_TIMEOUT']);
 

@@ -105,7 +105,8 @@ function packageJson(n: Names, engine: string, pincerDependency: string): string
     },
     pincer: {
       engine,
-      plugins: { [n.name]: './dist/index.js#plugin' },
+      // inject/provides: the services it needs from and offers to other plugins, read before its code runs.
+      plugins: { [n.name]: { entry: './dist/index.js#plugin', inject: [], provides: [] } },
       config: './config.json',
     },
     // Only types come from Pincer (`import type`), so the built plugin needs nothing at run
@@ -300,7 +301,7 @@ contains) and answers \`/${n.command} [text]\`.
 
 | file | what |
 |---|---|
-| \`package.json\` | the \`pincer\` field: the Pincer versions it works with (\`engine\`), the plugin it provides (\`${n.name}\` = \`./dist/index.js#plugin\`), its settings schema |
+| \`package.json\` | the \`pincer\` field: the Pincer versions it works with (\`engine\`), the plugin it provides (\`${n.name}\`: its \`entry\` \`./dist/index.js#plugin\` and the services it \`inject\`s and \`provides\`), its settings schema |
 | \`index.ts\` | the entry: registers the analyzer and the command |
 | \`core.ts\` | the logic, plain functions without Pincer |
 | \`models.ts\` | types, including the settings (\`${n.configType}\`) |

@@ -73,7 +73,7 @@ describe('scaffoldPlugin', () => {
       version: '0.1.0',
       type: 'module',
       scripts: { build: 'tsc -p tsconfig.json', test: 'tsc -p tsconfig.json && node --test dist/test/*.test.js' },
-      pincer: { engine: `^${PINCER_VERSION.split('.')[0]}.0.0`, plugins: { tally: './dist/index.js#plugin' }, config: './config.json' },
+      pincer: { engine: `^${PINCER_VERSION.split('.')[0]}.0.0`, plugins: { tally: { entry: './dist/index.js#plugin', inject: [], provides: [] } }, config: './config.json' },
       devDependencies: { pincer: PINCER_DEPENDENCY, typescript: '^5.9.0', '@types/node': '^20.0.0' },
     });
     expect(pkg.dependencies).toBeUndefined();
@@ -95,7 +95,7 @@ describe('scaffoldPlugin', () => {
   it('has a manifest Pincer accepts, for this major only', () => {
     const dir = realpathSync(pluginDir);
     const manifest = parseManifest(dir, readJson(path.join(dir, 'package.json')).pincer);
-    expect(manifest.entries).toEqual([{ name: 'tally', modulePath: path.join(dir, 'dist/index.js'), exportName: 'plugin' }]);
+    expect(manifest.entries).toEqual([{ name: 'tally', modulePath: path.join(dir, 'dist/index.js'), exportName: 'plugin', inject: [], provides: [] }]);
     expect(manifest.configPath).toBe(path.join(dir, 'config.json'));
     expect(checkEngine(manifest.engine, PINCER_VERSION)).toBeUndefined();
     expect(checkEntry(manifest.entries[0]!, dir)).toBeUndefined();
