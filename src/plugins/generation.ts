@@ -1,3 +1,4 @@
+import type { RegistrationOwner } from '../pipeline/registry.js';
 import type { Disposer } from '../pipeline/types.js';
 import type { RegistrationSpec } from './protocol.js';
 import type { PluginThread } from './plugin-thread.js';
@@ -6,12 +7,15 @@ import type { PluginThread } from './plugin-thread.js';
  * One running generation of a plugin and everything it registered. Registrations made during
  * setup are staged and only become visible at `activate()`, so a reload swaps the old
  * generation for the new one in a single step. Every visible registration keeps its
- * disposer here: deactivating removes exactly what the plugin added.
+ * disposer here: deactivating removes exactly what the plugin added. It also counts the
+ * messages and calls still using it, so a reload lets them finish before its thread ends.
  */
-export class Generation {
+export class Generation implements RegistrationOwner {
   readonly specs = new Map<number, RegistrationSpec>();
   private readonly live = new Map<number, Disposer>();
   private active = false;
+  private users = 0;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     readonly thread: PluginThread,
@@ -62,5 +66,32 @@ export class Generation {
     this.active = false;
     for (const dispose of [...this.live.values()].reverse()) dispose();
     this.live.clear();
+  }
+
+  /** A message (or a route, service, tool or channel call) started using this generation. */
+  acquire(): void {
+    this.users++;
+  }
+
+  release(): void {
+    this.users--;
+    if (this.users === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /** Resolves once nothing uses this generation, or after `timeoutMs`; true if drained. */
+  drain(timeoutMs: number): Promise<boolean> {
+    if (this.users === 0 || !this.thread.alive) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== wake);
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+      this.idleWaiters.push(wake);
+    });
   }
 }

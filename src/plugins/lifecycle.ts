@@ -202,7 +202,7 @@ export class Lifecycle {
   private async retire(slot: PluginSlot, generation: Generation): Promise<void> {
     this.retiring.add(generation);
     try {
-      const drained = await generation.thread.drain(this.settings.drain_timeout);
+      const drained = await generation.drain(this.settings.drain_timeout);
       if (!drained) this.deps.log.warn({ event: 'plugin.drain_timeout', plugin: slot.name, generation: generation.number }, `plugin ${slot.name}: generation ${generation.number} still busy after ${this.settings.drain_timeout} ms; stopping it`);
       await generation.thread.stop(this.settings.call_timeout);
     } finally {

@@ -207,11 +207,11 @@ export class PluginManager {
     const providerSlot = this.slots.get(provider.plugin) as PluginSlot;
     const thread = provider.generation.thread;
     // A service call keeps the provider's generation alive until it answers, as messages do.
-    thread.acquire();
+    provider.generation.acquire();
     try {
       return await this.policy.tracked(providerSlot, provider.generation, 'service', () => thread.invoke(provider.handle, 'service', call.args, { method: call.method, timeoutMs: this.settings.call_timeout }));
     } finally {
-      thread.release();
+      provider.generation.release();
     }
   }
 

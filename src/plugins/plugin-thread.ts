@@ -71,9 +71,8 @@ interface Pending {
 }
 
 /**
- * One generation of one plugin: a worker thread running its code. Calls are RPCs with
- * abort and timeout; a generation counts the messages that still use it so a reload can
- * let them finish before the thread is terminated.
+ * The transport to one generation's worker thread: RPCs with abort and timeout, lifecycle
+ * messages, crash detection. Who still uses the generation is the Generation's business.
  */
 export class PluginThread {
   readonly generation: number;
@@ -84,8 +83,6 @@ export class PluginThread {
   private nextId = 1;
   private exited = false;
   private stopping = false;
-  private users = 0;
-  private idleWaiters: Array<() => void> = [];
   private lifecycle: { resolve: (msg: ThreadToHost) => void } | undefined;
   private readonly exitPromise: Promise<void>;
 
@@ -184,33 +181,6 @@ export class PluginThread {
         onStream: options.onStream,
       });
       this.post({ type: 'invoke', id, handle, kind, input, ...(options.method !== undefined ? { method: options.method } : {}) });
-    });
-  }
-
-  /** A message started using this generation's registrations. */
-  acquire(): void {
-    this.users++;
-  }
-
-  release(): void {
-    this.users--;
-    if (this.users === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-  }
-
-  /** Resolves once no message uses this generation, or after `timeoutMs`; true if drained. */
-  drain(timeoutMs: number): Promise<boolean> {
-    if (this.users === 0 || this.exited) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.idleWaiters = this.idleWaiters.filter((w) => w !== wake);
-        resolve(false);
-      }, timeoutMs);
-      timer.unref();
-      this.idleWaiters.push(wake);
     });
   }
 

@@ -34,14 +34,14 @@ export function attachRegistration(ctx: AttachContext, slot: PluginSlot, generat
     ctx.policy.tracked(slot, generation, kind, () => thread.invoke(handle, kind, input, { signal, ...extra }));
   /** Calls from outside a message (HTTP, tools, deliveries) keep the generation alive until they answer, as messages do. */
   const held = async <T>(run: () => Promise<T>): Promise<T> => {
-    thread.acquire();
+    generation.acquire();
     try {
       return await run();
     } finally {
-      thread.release();
+      generation.release();
     }
   };
-  const owner = thread;
+  const owner = generation;
   const plugin = slot.name;
   switch (spec.kind) {
     case 'analyzer':
