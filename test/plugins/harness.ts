@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { buildModelLayer, type ModelLayer } from '../../src/models/setup.js';
 import { PipelineRegistry } from '../../src/pipeline/registry.js';
 import type { Tool } from '../../src/pipeline/types.js';
+import type { PluginHostServices } from '../../src/plugins/host-api.js';
 import { PluginManager } from '../../src/plugins/manager.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/types.js';
@@ -23,14 +24,14 @@ export interface PluginHarness {
   close(): Promise<void>;
 }
 
-export async function pluginHarness(fixtures: string[], env: Record<string, string>): Promise<PluginHarness> {
+export async function pluginHarness(fixtures: string[], env: Record<string, string>, models?: Partial<PluginHostServices['models']>): Promise<PluginHarness> {
   const project = pluginProject(fixtures);
   const data = tempDir('pincer-plugin-host-');
   const config = testConfig(data.dir, { PINCER_PLUGINS_ROOT: project.root, PINCER_PLUGINS_BUNDLED: 'false', ...env });
   const logs = new LogCapture();
   const log = pino({ level: 'debug' }, logs);
   const store = await openStore(config, log);
-  const models = buildModelLayer(config, {}, PINCER_VERSION);
+  const layer = buildModelLayer(config, {}, PINCER_VERSION);
   const registry = new PipelineRegistry();
   const manager = new PluginManager({
     config,
@@ -43,9 +44,10 @@ export async function pluginHarness(fixtures: string[], env: Record<string, stri
       stats: () => store.admin.stats(),
       enqueue: (request) => store.work.enqueue(request),
       models: {
-        generate: (request) => models.model.doGenerate(request),
-        stream: (request) => models.model.doStream(request),
-        embed: (request) => models.embeddings.doEmbed(request),
+        generate: (request) => layer.model.doGenerate(request),
+        stream: (request) => layer.model.doStream(request),
+        embed: (request) => layer.embeddings.doEmbed(request),
+        ...models,
       },
     },
     env: {},
@@ -55,7 +57,7 @@ export async function pluginHarness(fixtures: string[], env: Record<string, stri
     manager,
     registry,
     store,
-    models,
+    models: layer,
     logs,
     root: project.root,
     tool: (name) => {
@@ -65,7 +67,7 @@ export async function pluginHarness(fixtures: string[], env: Record<string, stri
     },
     close: async () => {
       await manager.close();
-      await models.close();
+      await layer.close();
       await store.close();
       project.cleanup();
       data.cleanup();
