@@ -88,6 +88,7 @@ export type DeliveryReceipt = ChannelSendResult;
 /** The outbound side of a chat platform, found by the `channel` of a message. */
 export interface Channel extends Owned {
   readonly name: string;
+  readonly capabilities: { readonly edit: boolean; readonly typing: boolean; readonly markdown: boolean };
   send(delivery: Delivery, ctx: { readonly signal: AbortSignal }): Promise<DeliveryReceipt>;
 }
 

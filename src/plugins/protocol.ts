@@ -14,7 +14,7 @@ export type RegistrationSpec =
   | { kind: 'route'; method: HttpMethod; path: string }
   | { kind: 'service'; name: string; methods: string[] }
   | { kind: 'tool'; name: string; description: string; parameters: JsonObject; effect: 'read' | 'write' }
-  | { kind: 'channel'; name: string };
+  | { kind: 'channel'; name: string; capabilities: { edit: boolean; typing: boolean; markdown: boolean } };
 
 /** What the host asks a registration to do; `send` delivers through a channel. */
 export type InvokeKind = 'analyze' | 'respond' | 'command' | 'before' | 'after' | 'route' | 'service' | 'tool' | 'send';

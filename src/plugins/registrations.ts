@@ -108,6 +108,7 @@ export function attachRegistration(ctx: AttachContext, slot: PluginSlot, generat
         {
           name: spec.name,
           plugin,
+          capabilities: spec.capabilities,
           send: (delivery, t) => held(async () => toReceipt(plugin, spec.name, await call('send', delivery as unknown as JsonObject, t.signal, { timeoutMs: ctx.callTimeout() }))),
         },
         owner,

@@ -133,10 +133,20 @@ export interface ChannelSendResult {
   platformMessageId?: string;
 }
 
+export interface ChannelCapabilities {
+  /** A sent message can be edited (stream a reply into it). */
+  edit?: boolean;
+  /** A "typing" indicator can be shown. */
+  typing?: boolean;
+  markdown?: boolean;
+}
+
 /** Outbound side of a chat platform: the delivery pool (a later release) calls `send`. */
 export interface ChannelSpec {
   /** The `channel` of the messages this plugin answers: "telegram". */
   name: string;
+  /** What the platform can do with a sent reply; all false when absent. */
+  capabilities?: ChannelCapabilities;
   send(delivery: ChannelDelivery, t: { readonly signal: AbortSignal }): Awaitable<ChannelSendResult | void>;
 }
 

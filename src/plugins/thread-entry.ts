@@ -136,7 +136,9 @@ function buildContext(): PluginContext {
     },
     channel(spec) {
       const name = requireName('a channel', spec.name);
-      return register({ kind: 'channel', name }, async (input, signal) => (await spec.send(input as unknown as ChannelDelivery, { signal })) ?? {});
+      const can = spec.capabilities ?? {};
+      const capabilities = { edit: can.edit === true, typing: can.typing === true, markdown: can.markdown === true };
+      return register({ kind: 'channel', name, capabilities }, async (input, signal) => (await spec.send(input as unknown as ChannelDelivery, { signal })) ?? {});
     },
     provide(service, implementation) {
       if (!provides.has(service)) throw new TypeError(`service "${service}" is not declared in this plugin's manifest (pincer.plugins.${data.plugin}.provides)`);

@@ -3,7 +3,7 @@ import { PipelineRegistry } from '../../src/pipeline/registry.js';
 import type { Channel, Tool } from '../../src/pipeline/types.js';
 
 const tool = (name: string, plugin = 'a'): Tool => ({ name, plugin, description: name, parameters: { type: 'object' }, effect: 'read', execute: async () => name });
-const channel = (name: string, plugin = 'a'): Channel => ({ name, plugin, send: async () => ({}) });
+const channel = (name: string, plugin = 'a'): Channel => ({ name, plugin, capabilities: { edit: false, typing: false, markdown: false }, send: async () => ({}) });
 
 describe('registry tools', () => {
   it('puts a tool in the snapshot', () => {

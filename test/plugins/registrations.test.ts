@@ -37,12 +37,15 @@ describe('tool registrations', () => {
 });
 
 describe('channel registrations', () => {
+  it('registers a plugin channel with its capabilities', async () => {
+    h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
+    expect(h.registry.channels.get('chat')).toMatchObject({ name: 'chat', plugin: 'host-user', capabilities: { edit: true, typing: false, markdown: false } });
+    expect(h.manager.get('host-user').registered.channels).toEqual(['chat']);
+  });
+
   it('sends a delivery through the plugin thread and returns its receipt', async () => {
     h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
-    const channel = h.registry.channels.get('chat');
-    expect(channel).toMatchObject({ name: 'chat', plugin: 'host-user' });
-    const receipt = await channel?.send({ id: 'd-1', messageId: 'm-1', conversationId: 'c-9', text: 'hi there', metadata: null }, { signal: new AbortController().signal });
+    const receipt = await h.registry.channels.get('chat')?.send({ id: 'd-1', messageId: 'm-1', conversationId: 'c-9', text: 'hi there', metadata: null }, { signal: new AbortController().signal });
     expect(receipt).toEqual({ platformMessageId: 'sent:c-9:hi there' });
-    expect(h.manager.get('host-user').registered.channels).toEqual(['chat']);
   });
 });
