@@ -1,17 +1,27 @@
+import { ERRORS, type ErrorCode } from './errors/catalogue.js';
+
+export { ERRORS, asErrorCode, isCatalogued, type ErrorCode } from './errors/catalogue.js';
+
 /**
- * Every error Pincer raises on purpose carries a stable `code` (shown to API clients and in
- * logs) and, where it maps to HTTP, a status. Codes never change meaning once released.
+ * Every error Pincer raises on purpose carries a stable `code` from the catalogue
+ * (src/errors/catalogue.ts, shown to API clients and in logs) and the HTTP status the catalogue
+ * gives that code. Codes never change meaning once released.
  */
 export class PincerError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly statusCode: number;
   readonly details?: Record<string, unknown>;
 
-  constructor(code: string, message: string, statusCode = 500, details?: Record<string, unknown>) {
+  /**
+   * `statusCode` is only there so older call sites keep their shape: the status always comes
+   * from the catalogue, and test/errors fails when a throw site passes one that disagrees.
+   */
+  constructor(code: ErrorCode, message: string = ERRORS[code].message, statusCode?: number, details?: Record<string, unknown>) {
     super(message);
     this.name = 'PincerError';
     this.code = code;
-    this.statusCode = statusCode;
+    this.statusCode = ERRORS[code].status;
+    void statusCode;
     if (details) this.details = details;
   }
 }
@@ -19,11 +29,7 @@ export class PincerError extends Error {
 export class ConfigError extends PincerError {
   readonly problems: readonly string[];
   constructor(problems: readonly string[], source: string) {
-    super(
-      'PINCER_ERR_CONFIG_INVALID',
-      `Invalid configuration (${source}):\n` + problems.map((p) => `  - ${p}`).join('\n'),
-      500,
-    );
+    super('CONFIG_INVALID', `Invalid configuration (${source}):\n` + problems.map((p) => `  - ${p}`).join('\n'));
     this.name = 'ConfigError';
     this.problems = problems;
   }
@@ -35,32 +41,46 @@ export class QueueFullError extends PincerError {
     super(
       'QUEUE_FULL',
       `The queue is full (${depth} of ${limit} messages waiting, limit at its cap). Retry after ${retryAfterSeconds} s.`,
-      429,
     );
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
+type NotFoundCode = Extract<ErrorCode, `${string}_NOT_FOUND`>;
+
 export class NotFoundError extends PincerError {
-  constructor(what: string, id: string) {
-    super(`${what.toUpperCase().replace(/ /g, '_')}_NOT_FOUND`, `No ${what} with id '${id}'.`, 404);
+  constructor(code: NotFoundCode, what: string, id: string) {
+    super(code, `No ${what} with id '${id}'.`);
   }
 }
 
 /** Thrown by a pipeline stage that exceeded its time budget. */
 export class StageTimeoutError extends PincerError {
   constructor(stage: string, ms: number) {
-    super('PIPELINE_STAGE_TIMEOUT', `${stage} did not finish within ${ms} ms`, 500);
+    super('PIPELINE_STAGE_TIMEOUT', `${stage} did not finish within ${ms} ms`);
   }
+}
+
+/**
+ * The catalogued code an error carries, if any: a PincerError's, or a catalogued `code` on any
+ * other error (one rebuilt from a plugin thread, say). Classify by this, never by message text.
+ */
+export function errorCode(err: unknown): ErrorCode | undefined {
+  if (err instanceof PincerError) return err.code;
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const { code } = err;
+    if (typeof code === 'string' && code in ERRORS) return code as ErrorCode;
+  }
+  return undefined;
+}
+
+/** Whether `err` carries `code` (or one of `codes`). */
+export function isErrorCode(err: unknown, ...codes: readonly ErrorCode[]): boolean {
+  const code = errorCode(err);
+  return code !== undefined && codes.includes(code);
 }
 
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
-}
-
-/** The `code` of an error Pincer (or a library) raised, if it has one: classify by this, never by message text. */
-export function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { loadConfig } from '../config/load.js';
-import { PincerError } from '../errors.js';
+import { asErrorCode, PincerError } from '../errors.js';
 
 export interface ClientOptions {
   url?: string;
@@ -50,7 +50,10 @@ export class ApiClient {
     }
     if (response.statusCode >= 400) {
       const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new PincerError(error?.code ?? `HTTP_${response.statusCode}`, error?.message ?? `HTTP ${response.statusCode}: ${text.slice(0, 200)}`, response.statusCode);
+      // The server's code when this CLI knows it; a newer server's code stays in the message.
+      const code = asErrorCode(error?.code, 'CLI_HTTP_ERROR');
+      const message = error?.message ?? `HTTP ${response.statusCode}: ${text.slice(0, 200)}`;
+      throw new PincerError(code, error?.code && code !== error.code ? `${error.code}: ${message}` : message, undefined, { status: response.statusCode });
     }
     return { status: response.statusCode, body: parsed as T };
   }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
+import type { ErrorCode } from '../errors.js';
 
 /**
  * The `pincer` field of a plugin package's package.json, checked without running any of the
@@ -9,7 +10,7 @@ import semver from 'semver';
  */
 
 export interface PluginProblem {
-  code: string;
+  code: ErrorCode;
   /** The manifest or config field at fault, e.g. "pincer.engine" or "config.threshold". */
   field: string;
   message: string;
@@ -44,7 +45,7 @@ export class ManifestError extends Error {
   }
 }
 
-function fail(code: string, field: string, message: string): never {
+function fail(code: ErrorCode, field: string, message: string): never {
   throw new ManifestError({ code, field, message });
 }
 

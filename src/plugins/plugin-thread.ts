@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { PincerError } from '../errors.js';
+import { asErrorCode, PincerError, type ErrorCode } from '../errors.js';
 import type { HostToThread, InvokeKind, RegistrationSpec, SerializedError, ThreadData, ThreadToHost } from './protocol.js';
 import type { JsonObject, JsonValue } from './sdk.js';
 
@@ -54,9 +54,10 @@ export interface InvokeOptions {
 }
 
 export class PluginCallError extends PincerError {
+  /** `code` as the thread sent it: a plugin's own, uncatalogued code falls back to PLUGIN_CALL_FAILED and is kept in `details.remoteCode`. */
   constructor(code: string, message: string, readonly remoteStack?: string) {
-    // Seen over HTTP (plugin routes) a plugin's failure is a bad gateway, its silence a timeout.
-    super(code, message, code === 'PLUGIN_TIMEOUT' ? 504 : 502);
+    const known = asErrorCode(code, 'PLUGIN_CALL_FAILED');
+    super(known, message, undefined, known === code ? undefined : { remoteCode: code });
   }
 }
 
@@ -216,7 +217,7 @@ export class PluginThread {
     });
   }
 
-  private lifecycleError(msg: ThreadToHost, code: string): PluginCallError {
+  private lifecycleError(msg: ThreadToHost, code: ErrorCode): PluginCallError {
     if (msg.type === 'failed') {
       const error = msg.error;
       const kind = error.name && error.name !== 'Error' && error.name !== 'RemoteError' ? `${error.name}: ` : '';

@@ -19,7 +19,7 @@ export function isLoopback(host: string): boolean {
 export function assertSafeBind(host: string, auth: AuthSettings): void {
   if (!isLoopback(host) && auth.tokens.length === 0 && auth.adminTokens.length === 0) {
     throw new PincerError(
-      'PINCER_ERR_INSECURE_BIND',
+      'CONFIG_INSECURE_BIND',
       `refusing to listen on ${host} without API tokens: anyone who can reach it could use the bot. ` +
         'Set PINCER_API_TOKENS (and PINCER_ADMIN_TOKENS for /v1/admin), or bind to 127.0.0.1 with PINCER_HOST.',
     );

@@ -148,7 +148,7 @@ describe('pincer CLI without a server', () => {
     writeFileSync(path.join(dir, 'pincer.config.yaml'), 'server:\n  host: 0.0.0.0\n');
     const result = await runCli(['start'], { cwd: dir, env: { PINCER_DATA_DIR: dir, PINCER_API_TOKENS: '', PINCER_ADMIN_TOKENS: '' } });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/PINCER_ERR_INSECURE_BIND: refusing to listen on 0\.0\.0\.0 without API tokens/);
+    expect(result.stderr).toMatch(/CONFIG_INSECURE_BIND: refusing to listen on 0\.0\.0\.0 without API tokens/);
   });
 });
 

@@ -115,7 +115,7 @@ describe('model service', () => {
   });
 
   it('refuses to listen beyond loopback without tokens', async () => {
-    await expect(start({}, { host: '0.0.0.0' })).rejects.toMatchObject({ code: 'PINCER_ERR_INSECURE_BIND' });
+    await expect(start({}, { host: '0.0.0.0' })).rejects.toMatchObject({ code: 'CONFIG_INSECURE_BIND' });
   });
 });
 

@@ -19,7 +19,7 @@ export function conversationRoutes(app: FastifyInstance, deps: ServerDeps): void
     async (request: FastifyRequest<{ Params: { id: string }; Querystring: Page }>) => {
       const { id } = request.params;
       const records = await deps.store.messages.conversation(id, request.query);
-      if (records.length === 0 && request.query.offset === 0) throw new NotFoundError('conversation', id);
+      if (records.length === 0 && request.query.offset === 0) throw new NotFoundError('CONVERSATION_NOT_FOUND', 'conversation', id);
       return { id, messages: records.map(messageView) };
     },
   );

@@ -72,7 +72,7 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
     },
     async (request: FastifyRequest<{ Params: { id: string } }>) => {
       const record = await durableView(request.params.id);
-      if (!record) throw new NotFoundError('message', request.params.id);
+      if (!record) throw new NotFoundError('MESSAGE_NOT_FOUND', 'message', request.params.id);
       return messageView(record);
     },
   );
@@ -139,7 +139,7 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
         return reply;
       }
       if (!record) {
-        stream.fail(404, new NotFoundError('message', id));
+        stream.fail(404, new NotFoundError('MESSAGE_NOT_FOUND', 'message', id));
         return reply;
       }
       stream.start();
