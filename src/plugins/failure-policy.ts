@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { errorCode, errorMessage, type ErrorCode } from '../errors.js';
 import type { Generation } from './generation.js';
 import type { InvokeKind } from './protocol.js';
 import type { PluginSlot } from './slot.js';
@@ -14,17 +14,12 @@ import type { PluginEvent } from './view.js';
  */
 export type FailureClass = 'nobody' | 'crash' | 'input' | 'plugin';
 
-const NOBODYS_FAULT: ReadonlySet<string> = new Set(['WORKER_SHUTDOWN', 'LEASE_LOST', 'PLUGIN_CALL_ABORTED']);
-const OUTSIDE_INPUT: ReadonlySet<InvokeKind> = new Set(['route', 'service', 'tool', 'send']);
-const SILENCE: ReadonlySet<string> = new Set(['PLUGIN_TIMEOUT', 'PIPELINE_STAGE_TIMEOUT']);
-
-export function codeOf(err: unknown): string | undefined {
-  const code = err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : undefined;
-}
+const NOBODYS_FAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['WORKER_SHUTDOWN', 'LEASE_LOST', 'PLUGIN_CALL_ABORTED']);
+const OUTSIDE_INPUT: ReadonlySet<InvokeKind> = new Set<InvokeKind>(['route', 'service', 'tool', 'send']);
+const SILENCE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['PLUGIN_TIMEOUT', 'PIPELINE_STAGE_TIMEOUT']);
 
 export function classifyFailure(kind: InvokeKind, err: unknown): FailureClass {
-  const code = codeOf(err);
+  const code = errorCode(err);
   if (code !== undefined && NOBODYS_FAULT.has(code)) return 'nobody';
   if (code === 'PLUGIN_CRASHED') return 'crash';
   if (OUTSIDE_INPUT.has(kind) && (code === undefined || !SILENCE.has(code))) return 'input';
