@@ -24,6 +24,7 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than server.body_limit.' },
   URI_TOO_LONG: { status: 414, message: 'A path parameter is longer than the router accepts.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The body has a Content-Type the route does not take.' },
+  SERVER_CLOSING: { status: 503, message: 'This Pincer is shutting down and takes no new requests; retry (on another node).' },
   INTERNAL_ERROR: { status: 500, message: 'An unexpected error; details are in the server log under the request id.' },
 
   // Messages and conversations
@@ -113,7 +114,7 @@ export const ERRORS = {
   // Plugins: services and host calls
   PLUGIN_SERVICE_CONFLICT: { status: 409, message: 'Another running plugin already provides this service.' },
   PLUGIN_SERVICE_UNDECLARED: { status: 403, message: "The service is not in the calling plugin's inject list." },
-  PLUGIN_SERVICE_UNAVAILABLE: { status: 503, message: 'No running plugin provides the service.' },
+  PLUGIN_SERVICE_UNAVAILABLE: { status: 409, message: 'No running plugin provides the service (so a reload that needs it is refused).' },
   PLUGIN_SERVICE_NO_METHOD: { status: 404, message: 'The service has no method of this name.' },
   PLUGIN_HOST_METHOD_UNKNOWN: { status: 400, message: 'Pincer has no host method of this name (a plugin built for a newer Pincer?).' },
   PLUGIN_ENQUEUE_INVALID: { status: 400, message: 'A message a plugin enqueued is not valid; the message names the field.' },

@@ -4,7 +4,7 @@ import { PincerError } from '../errors.js';
 import { ModelError } from '../models/errors.js';
 import type { EmbeddingModel, GenerateRequest, LanguageModel, ToolCall } from '../models/types.js';
 import { installAuth } from '../server/auth.js';
-import { installErrorHandling } from '../server/errors.js';
+import { FRAMEWORK_ERROR_OPTIONS, installErrorHandling } from '../server/errors.js';
 import {
   ChatBodySchema,
   EmbeddingsBodySchema,
@@ -55,7 +55,7 @@ export async function buildModelServiceApp(options: ModelServiceAppOptions): Pro
     loggerInstance: options.log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? 8 * 1_048_576,
-    return503OnClosing: true,
+    ...FRAMEWORK_ERROR_OPTIONS,
   });
   app.setValidatorCompiler(validatorCompiler());
   installErrorHandling(app);

@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { installAuth } from './auth.js';
 import { dashboardRoutes } from './dashboard/routes.js';
 import type { ServerDeps } from './deps.js';
-import { installErrorHandling } from './errors.js';
+import { FRAMEWORK_ERROR_OPTIONS, installErrorHandling } from './errors.js';
 import { installHttpMetrics } from '../metrics/http-metrics.js';
 import { adminModelRoutes } from './routes/admin-models.js';
 import { adminPluginRoutes } from './routes/admin-plugins.js';
@@ -41,7 +41,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    ...FRAMEWORK_ERROR_OPTIONS,
   });
   app.setValidatorCompiler(validatorCompiler());
   installErrorHandling(app);

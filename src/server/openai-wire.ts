@@ -192,5 +192,5 @@ const MODEL_ERROR_STATUS: Record<ModelError['errorClass'], number> = { auth: 401
 export function modelHttpError(err: unknown): PincerError {
   if (err instanceof ModelError) return new PincerError(err.code, err.message, MODEL_ERROR_STATUS[err.errorClass]);
   if (err instanceof PincerError) return err;
-  return new PincerError('MODEL_SERVER', err instanceof Error ? err.message : String(err), 500);
+  return new PincerError('MODEL_SERVER', err instanceof Error ? err.message : String(err));
 }
