@@ -39,7 +39,7 @@ export class ApiClient {
       response = await request(this.baseUrl + path, { method, headers: all, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (err) {
       const code = (err as { code?: string }).code;
-      throw new PincerError('CLI_UNREACHABLE', `cannot reach Pincer at ${this.baseUrl} (${code ?? (err as Error).message}); is \`pincer start\` running? Set --url or PINCER_URL otherwise`, 503);
+      throw new PincerError('CLI_UNREACHABLE', `cannot reach Pincer at ${this.baseUrl} (${code ?? (err as Error).message}); is \`pincer start\` running? Set --url or PINCER_URL otherwise`);
     }
     const text = await response.body.text();
     let parsed: unknown = text;
@@ -53,7 +53,7 @@ export class ApiClient {
       // The server's code when this CLI knows it; a newer server's code stays in the message.
       const code = asErrorCode(error?.code, 'CLI_HTTP_ERROR');
       const message = error?.message ?? `HTTP ${response.statusCode}: ${text.slice(0, 200)}`;
-      throw new PincerError(code, error?.code && code !== error.code ? `${error.code}: ${message}` : message, undefined, { status: response.statusCode });
+      throw new PincerError(code, error?.code && code !== error.code ? `${error.code}: ${message}` : message, { status: response.statusCode });
     }
     return { status: response.statusCode, body: parsed as T };
   }

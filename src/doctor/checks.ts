@@ -4,7 +4,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { loadConfig, type LoadConfigOptions } from '../config/load.js';
 import type { PincerConfig } from '../config/schema.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, isErrorCode } from '../errors.js';
 import { isPostgresStore, queueOptionsFrom, redactUrl } from '../store/open.js';
 import { PostgresQueue } from '../store/postgres/queue.js';
 import { SCHEMA_VERSION } from '../store/postgres/schema.js';
@@ -109,7 +109,7 @@ async function checkStorage(config: PincerConfig): Promise<CheckResult> {
     await queue.close();
     return { name: 'storage', status: 'ok', detail: `${file}${existed ? '' : ' (created)'}: ${stats.depth} unfinished, ${stats.byState.done} done, ${stats.byState.dead} dead` };
   } catch (err) {
-    if ((err as { code?: string }).code === 'STORE_LOCKED') {
+    if (isErrorCode(err, 'STORE_LOCKED')) {
       return { name: 'storage', status: 'ok', detail: `${file} is open in a running Pincer (locked; its numbers: pincer queue stats)` };
     }
     return { name: 'storage', status: 'fail', detail: `${file}: ${errorMessage(err)}` };

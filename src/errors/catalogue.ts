@@ -123,6 +123,7 @@ export const ERRORS = {
 
   // Command line, scaffolding, benchmark
   CLI_UNREACHABLE: { status: 503, message: 'The CLI cannot reach a running Pincer (pincer start; --url or PINCER_URL).' },
+  CLI_USAGE: { status: 400, message: 'A command-line option or argument has a value the command cannot use.' },
   CLI_HTTP_ERROR: { status: 502, message: 'Pincer answered the CLI with an error the CLI does not know (a newer server?).' },
   SCAFFOLD_DIR_NOT_EMPTY: { status: 409, message: 'The target folder exists and is not empty.' },
   SCAFFOLD_NAME_INVALID: { status: 400, message: 'The project or plugin name is not valid.' },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { PincerError } from '../errors.js';
+import { isErrorCode, PincerError } from '../errors.js';
 import { ModelError } from '../models/errors.js';
 import type { EmbeddingModel, GenerateRequest, LanguageModel, ToolCall } from '../models/types.js';
 import { installAuth } from '../server/auth.js';
@@ -68,7 +68,7 @@ export async function buildModelServiceApp(options: ModelServiceAppOptions): Pro
     const entry = byId.get(id);
     const usable = [...byId.values()].filter((e) => e.served[kind]).map((e) => e.served.id);
     if (!entry?.served[kind]) {
-      throw new PincerError('MODEL_NOT_FOUND', `model "${id}" ${entry ? `does not do ${kind}` : 'is not served here'}; ${kind} models: ${usable.join(', ') || 'none'}`, 404);
+      throw new PincerError('MODEL_NOT_FOUND', `model "${id}" ${entry ? `does not do ${kind}` : 'is not served here'}; ${kind} models: ${usable.join(', ') || 'none'}`);
     }
     return entry;
   };
@@ -85,7 +85,7 @@ export async function buildModelServiceApp(options: ModelServiceAppOptions): Pro
       release = await entry.admission.acquire(controller.signal);
       return await call(controller.signal);
     } catch (err) {
-      if (err instanceof PincerError && err.code === 'MODEL_BUSY') void reply.header('retry-after', '1');
+      if (isErrorCode(err, 'MODEL_BUSY')) void reply.header('retry-after', '1');
       throw modelHttpError(err);
     } finally {
       release?.();

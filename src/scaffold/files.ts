@@ -16,12 +16,12 @@ export function assertEmptyDir(dir: string): void {
     throw err;
   }
   if (!stats.isDirectory()) {
-    throw new PincerError('SCAFFOLD_DIR_NOT_EMPTY', `${dir} exists and is not a folder; choose a new folder`, 409, { dir });
+    throw new PincerError('SCAFFOLD_DIR_NOT_EMPTY', `${dir} exists and is not a folder; choose a new folder`, { dir });
   }
   const entries = readdirSync(dir);
   if (entries.length > 0) {
     const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', ...' : '');
-    throw new PincerError('SCAFFOLD_DIR_NOT_EMPTY', `${dir} is not empty (it holds ${shown}); choose a new or empty folder`, 409, { dir });
+    throw new PincerError('SCAFFOLD_DIR_NOT_EMPTY', `${dir} is not empty (it holds ${shown}); choose a new or empty folder`, { dir });
   }
 }
 
@@ -41,7 +41,7 @@ export function json(value: unknown): string {
 
 export function parseVersion(version: string): semver.SemVer {
   const parsed = semver.parse(version);
-  if (!parsed) throw new PincerError('SCAFFOLD_VERSION_INVALID', `"${version}" is not a semver version of Pincer`, 400);
+  if (!parsed) throw new PincerError('SCAFFOLD_VERSION_INVALID', `"${version}" is not a semver version of Pincer`);
   return parsed;
 }
 

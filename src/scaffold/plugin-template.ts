@@ -37,7 +37,6 @@ export function assertPluginName(name: string): void {
     throw new PincerError(
       'SCAFFOLD_NAME_INVALID',
       `plugin name "${name}" must be 1-64 lower-case letters, digits and "-", starting with a letter (e.g. "weather" or "ticket-router")`,
-      400,
       { name },
     );
   }

@@ -36,7 +36,7 @@ export function scaffoldProject(options: ScaffoldProjectOptions): ScaffoldProjec
   const dir = path.resolve(options.dir);
   const name = options.name ?? npmNameFrom(path.basename(dir));
   if (!NPM_NAME.test(name) || name.length > 214) {
-    throw new PincerError('SCAFFOLD_NAME_INVALID', `project name "${name}" is not a valid npm package name (lower-case letters, digits, "-", "." and "_")`, 400, { name });
+    throw new PincerError('SCAFFOLD_NAME_INVALID', `project name "${name}" is not a valid npm package name (lower-case letters, digits, "-", "." and "_")`, { name });
   }
   const pluginName = options.pluginName ?? 'hello';
   assertPluginName(pluginName);

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PincerError } from '../errors.js';
-import { errorBody } from './errors.js';
+import { sendError } from './errors.js';
 
 export interface AuthSettings {
   tokens: readonly string[];
@@ -58,19 +58,16 @@ export function installAuth(app: FastifyInstance, auth: AuthSettings): void {
     const admin = route.startsWith('/v1/admin/');
     const token = bearer(request);
     if (!token) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer')
-        .send(errorBody('UNAUTHORIZED', 'missing bearer token: send "Authorization: Bearer <token>"'));
+      return sendError(reply.header('www-authenticate', 'Bearer'), 'UNAUTHORIZED', 'missing bearer token: send "Authorization: Bearer <token>"');
     }
     if (admin) {
       if (matches(token, auth.adminTokens)) return;
       if (matches(token, auth.tokens)) {
-        return reply.code(403).send(errorBody('FORBIDDEN', auth.adminTokens.length === 0 ? 'admin routes need an admin token and none is configured (PINCER_ADMIN_TOKENS)' : 'this token may not use admin routes'));
+        return sendError(reply, 'FORBIDDEN', auth.adminTokens.length === 0 ? 'admin routes need an admin token and none is configured (PINCER_ADMIN_TOKENS)' : 'this token may not use admin routes');
       }
     } else if (matches(token, auth.tokens) || matches(token, auth.adminTokens)) {
       return;
     }
-    return reply.code(401).header('www-authenticate', 'Bearer error="invalid_token"').send(errorBody('UNAUTHORIZED', 'the bearer token is not valid'));
+    return sendError(reply.header('www-authenticate', 'Bearer error="invalid_token"'), 'UNAUTHORIZED', 'the bearer token is not valid');
   });
 }

@@ -25,6 +25,11 @@ export function errorBody(code: ErrorCode, message: string): ErrorBody {
   return { error: { code, message } };
 }
 
+/** Answer with `code`'s catalogued status and the error body, outside the error handler (a hook, say). */
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  return reply.code(ERRORS[code].status).send(errorBody(code, message));
+}
+
 /** The catalogued code for an error Fastify (or a Fastify plugin) raised. */
 export function fastifyErrorCode(err: Pick<FastifyError, 'code' | 'statusCode'>): ErrorCode {
   const known = FASTIFY_CODES[err.code];
@@ -43,7 +48,7 @@ export const FRAMEWORK_ERROR_OPTIONS = {
   return503OnClosing: false,
   frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
     const code = fastifyErrorCode(err);
-    void reply.code(ERRORS[code].status).send(errorBody(code, err.message));
+    void sendError(reply, code, err.message);
   },
 };
 
@@ -78,25 +83,25 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (err instanceof PincerError) {
       if (err.statusCode >= 500) request.log.error({ err }, err.message);
-      return reply.code(err.statusCode).send(errorBody(err.code, err.message));
+      return sendError(reply, err.code, err.message);
     }
     const fastifyErr = err as FastifyError;
     if (fastifyErr.validation) {
-      return reply.code(ERRORS.VALIDATION_ERROR.status).send(errorBody('VALIDATION_ERROR', validationMessage(fastifyErr)));
+      return sendError(reply, 'VALIDATION_ERROR', validationMessage(fastifyErr));
     }
     if ((fastifyErr.statusCode ?? 500) < 500) {
       const code = fastifyErrorCode(fastifyErr); // a 4xx, whoever raised it
-      return reply.code(ERRORS[code].status).send(errorBody(code, fastifyErr.message));
+      return sendError(reply, code, fastifyErr.message);
     }
     if (isStoreUnavailable(err)) {
       request.log.error({ err }, 'storage error');
-      return reply.code(ERRORS.STORE_UNAVAILABLE.status).header('retry-after', '1').send(errorBody('STORE_UNAVAILABLE', 'the message store could not complete the request; try again shortly'));
+      return sendError(reply.header('retry-after', '1'), 'STORE_UNAVAILABLE', 'the message store could not complete the request; try again shortly');
     }
     request.log.error({ err }, 'unhandled error');
-    return reply.code(ERRORS.INTERNAL_ERROR.status).send(errorBody('INTERNAL_ERROR', 'an internal error occurred; see the server log for the request id'));
+    return sendError(reply, 'INTERNAL_ERROR', 'an internal error occurred; see the server log for the request id');
   });
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(ERRORS.ROUTE_NOT_FOUND.status).send(errorBody('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`));
+    void sendError(reply, 'ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`);
   });
 }

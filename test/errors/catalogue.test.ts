@@ -60,7 +60,7 @@ function chainedStatus(node: ts.Node): number | undefined {
 
 /**
  * Every place a string literal stands for an error code: the first argument of an error
- * constructor, `super(...)`, `errorBody(...)` or a stream's `.error(...)`; a `code:` property;
+ * constructor, `super(...)`, `errorBody(...)` or a stream's `.error(...)`; the second of `sendError(...)`; a `code:` property;
  * either side of a comparison with `.code`; a fallback after `.code ??`.
  */
 function codeUses(file: string): CodeUse[] {
@@ -74,11 +74,13 @@ function codeUses(file: string): CodeUse[] {
   const visit = (node: ts.Node): void => {
     if (ts.isNewExpression(node) || ts.isCallExpression(node)) {
       const name = calleeName(node.expression);
-      const [first, , third] = node.arguments ?? [];
+      const [first, second, third] = node.arguments ?? [];
       if (first && name && (ts.isNewExpression(node) ? /Error$/.test(name) : name === 'super')) {
         add(first, third && ts.isNumericLiteral(third) ? Number(third.text) : undefined);
       } else if (first && ts.isCallExpression(node) && (name === 'errorBody' || (name === 'error' && ts.isPropertyAccessExpression(node.expression)))) {
         add(first, name === 'errorBody' ? chainedStatus(node) : undefined);
+      } else if (second && name === 'sendError') {
+        add(second);
       }
     } else if (ts.isPropertyAssignment(node) && ts.isIdentifier(node.name) && node.name.text === 'code') {
       add(node.initializer);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { FastifyBaseLogger } from 'fastify';
 import { loadConfig } from '../../config/load.js';
+import { PincerError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { startModelService } from '../../model-service/service.js';
 import { PINCER_VERSION } from '../../version.js';
@@ -16,7 +17,7 @@ export function modelServeCommand(program: Command, globals: () => ClientOptions
     .option('--host <host>', 'address to listen on (default: model_service.host, 127.0.0.1)')
     .option('--port <port>', 'port to listen on (default: model_service.port, 7701)', (v) => {
       const port = Number(v);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${v}: expected a port number 0-65535`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new PincerError('CLI_USAGE', `--port ${v}: expected a port number 0-65535`);
       return port;
     })
     .action(async (options: { host?: string; port?: number }) => {

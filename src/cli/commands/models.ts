@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { PincerError } from '../../errors.js';
+import { isErrorCode } from '../../errors.js';
 import type { DeploymentStats } from '../../models/router.js';
 import { buildModelLayer, type DeploymentCheck, type DeploymentView } from '../../models/setup.js';
 import { PINCER_VERSION } from '../../version.js';
@@ -22,7 +22,7 @@ export function modelsCommand(program: Command, globals: () => ClientOptions & {
       try {
         rows = (await ApiClient.from(g).call<{ deployments: Row[] }>('GET', '/v1/admin/models')).body.deployments;
       } catch (err) {
-        if (!(err instanceof PincerError) || err.code !== 'CLI_UNREACHABLE') throw err;
+        if (!isErrorCode(err, 'CLI_UNREACHABLE')) throw err;
         running = false;
         const layer = buildModelLayer(loadConfig({ file: g.config }).config, process.env, PINCER_VERSION);
         rows = layer.deployments;

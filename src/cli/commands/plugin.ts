@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { PincerError } from '../../errors.js';
+import { isErrorCode } from '../../errors.js';
 import { discoverPlugins } from '../../plugins/discovery.js';
 import { PluginConfigResolver } from '../../plugins/plugin-config.js';
 import type { PluginView } from '../../plugins/view.js';
@@ -73,7 +73,7 @@ export function pluginCommand(program: Command, globals: Globals): void {
           table([['NAME', 'VERSION', 'STATE', 'SOURCE', 'DETAILS'], ...body.plugins.map((p) => [p.name, p.version, p.state, p.source, describe(p)])]),
         );
       } catch (err) {
-        if (!(err instanceof PincerError) || err.code !== 'CLI_UNREACHABLE') throw err;
+        if (!isErrorCode(err, 'CLI_UNREACHABLE')) throw err;
         const plugins = offlineList(g.config);
         print(!!g.json, { running: false, plugins }, () =>
           'Pincer is not running: states below come from the config and the checks made before loading.\n' +

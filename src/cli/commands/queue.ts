@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { PincerError } from '../../errors.js';
 import type { QueueStats } from '../../store/types.js';
 import type { WorkerPoolStats } from '../../workers/worker-pool.js';
 import { ApiClient, type ClientOptions } from '../client.js';
@@ -60,7 +61,7 @@ export function queueCommand(program: Command, globals: () => ClientOptions & { 
     .option('-a, --all', 'every dead letter')
     .action(async (ids: string[], opts: { all?: boolean }) => {
       const g = globals();
-      if (!opts.all && ids.length === 0) throw new Error('name message ids, or pass --all');
+      if (!opts.all && ids.length === 0) throw new PincerError('CLI_USAGE', 'name message ids, or pass --all');
       const { body } = await ApiClient.from(g).call<{ retried: number }>('POST', '/v1/admin/queue/retry', opts.all ? { all: true } : { ids });
       print(!!g.json, body, () => `${body.retried} message(s) back in the queue`);
     });

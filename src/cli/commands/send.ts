@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { PincerError } from '../../errors.js';
 import { ApiClient, type ClientOptions } from '../client.js';
 import { print } from '../output.js';
 
@@ -23,7 +24,7 @@ export function sendCommand(program: Command, globals: () => ClientOptions & { j
       const g = globals();
       const client = ApiClient.from(g);
       const wait = opts.wait === undefined ? 0 : opts.wait === true ? 30 : Number(opts.wait);
-      if (!Number.isFinite(wait) || wait < 0) throw new Error(`--wait must be a number of seconds, got "${String(opts.wait)}"`);
+      if (!Number.isFinite(wait) || wait < 0) throw new PincerError('CLI_USAGE', `--wait must be a number of seconds, got "${String(opts.wait)}"`);
       const headers: Record<string, string> = opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {};
       const { status, body } = await client.call<MessageView>(
         'POST',

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UpstreamHealth } from '../../cluster/upstream-health.js';
 import { parseDuration } from '../../config/duration.js';
+import { PincerError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 
 /** `pincer upstream-check`: S2.5's active /health checks for an nginx in front of the nodes. */
@@ -19,16 +20,17 @@ export function upstreamCheckCommand(program: Command): void {
     .action(async (options: { nodes: string; file: string; name: string; interval: string; timeout: string; fall: string; rise: string; reload: string }) => {
       const count = (flag: string, value: string) => {
         const n = Number(value);
-        if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} ${value}: expected a whole number of probes, at least 1`);
+        if (!Number.isInteger(n) || n < 1) throw new PincerError('CLI_USAGE', `--${flag} ${value}: expected a whole number of probes, at least 1`);
         return n;
       };
       const duration = (flag: string, value: string) => {
         const ms = parseDuration(value);
-        if (ms === undefined || ms <= 0) throw new Error(`--${flag} ${value}: expected a duration such as 10s or 500ms`);
+        if (ms === undefined || ms <= 0) throw new PincerError('CLI_USAGE', `--${flag} ${value}: expected a duration such as 10s or 500ms`);
         return ms;
       };
       const nodes = options.nodes.split(',').map((n) => n.trim()).filter(Boolean);
-      for (const node of nodes) if (!/^[\w.-]+:\d+$/.test(node)) throw new Error(`--nodes: "${node}" is not host:port`);
+      if (nodes.length === 0) throw new PincerError('CLI_USAGE', '--nodes: name at least one host:port');
+      for (const node of nodes) if (!/^[\w.-]+:\d+$/.test(node)) throw new PincerError('CLI_USAGE', `--nodes: "${node}" is not host:port`);
       const logger = createLogger({ level: 'info' });
       const health = new UpstreamHealth({
         nodes,

@@ -64,7 +64,7 @@ export function adminQueueRoutes(app: FastifyInstance, deps: ServerDeps): void {
     async (request: FastifyRequest<{ Body: RetryBody }>) => {
       const { ids, all } = request.body;
       if ((ids === undefined) === (all !== true)) {
-        throw new PincerError('VALIDATION_ERROR', 'send either "ids" (a list of message ids) or "all": true', 400);
+        throw new PincerError('VALIDATION_ERROR', 'send either "ids" (a list of message ids) or "all": true');
       }
       return { retried: await queue.retryDead(all ? 'all' : (ids as string[])) };
     },

@@ -52,14 +52,14 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
     },
     async (request: FastifyRequest<{ Body: ChatBody }>, reply: FastifyReply) => {
       const body = request.body;
-      if (body.model !== BOT_MODEL_ID) throw new PincerError('MODEL_NOT_FOUND', `model "${body.model}" does not exist here; use "${BOT_MODEL_ID}" (GET /v1/models)`, 404);
+      if (body.model !== BOT_MODEL_ID) throw new PincerError('MODEL_NOT_FOUND', `model "${body.model}" does not exist here; use "${BOT_MODEL_ID}" (GET /v1/models)`);
       // The bot answers with its own pipeline; a client's tools would have nowhere to go.
-      if (body.tools?.length) throw new PincerError('VALIDATION_ERROR', `tools are not supported by the bot ("${BOT_MODEL_ID}"); call a model directly for tool use (pincer model serve, or the vendor)`, 400);
+      if (body.tools?.length) throw new PincerError('VALIDATION_ERROR', `tools are not supported by the bot ("${BOT_MODEL_ID}"); call a model directly for tool use (pincer model serve, or the vendor)`);
       const last = body.messages[body.messages.length - 1] as ChatBody['messages'][number];
-      if (last.role !== 'user') throw new PincerError('VALIDATION_ERROR', `the last message must have role "user" (it has "${last.role}")`, 400);
+      if (last.role !== 'user') throw new PincerError('VALIDATION_ERROR', `the last message must have role "user" (it has "${last.role}")`);
       const text = textOf(last.content).trim();
-      if (!text) throw new PincerError('VALIDATION_ERROR', 'the last user message has no text', 400);
-      if (text.length > config.server.max_text_length) throw new PincerError('VALIDATION_ERROR', `the last user message is longer than ${config.server.max_text_length} characters`, 400);
+      if (!text) throw new PincerError('VALIDATION_ERROR', 'the last user message has no text');
+      if (text.length > config.server.max_text_length) throw new PincerError('VALIDATION_ERROR', `the last user message is longer than ${config.server.max_text_length} characters`);
 
       const conversationId = (request.headers['x-conversation-id'] as string | undefined) ?? (body.user ? `openai:${body.user}`.slice(0, 128) : randomUUID());
       const metadata: JsonObject = { openai: { model: body.model, ...(body.temperature != null ? { temperature: body.temperature } : {}), ...((body.max_completion_tokens ?? body.max_tokens) != null ? { maxTokens: (body.max_completion_tokens ?? body.max_tokens) as number } : {}) } };
@@ -87,7 +87,7 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
     },
     async (request: FastifyRequest<{ Body: EmbeddingsBody }>) => {
       const body = request.body;
-      if (body.model !== BOT_MODEL_ID) throw new PincerError('MODEL_NOT_FOUND', `model "${body.model}" does not exist here; use "${BOT_MODEL_ID}" (GET /v1/models)`, 404);
+      if (body.model !== BOT_MODEL_ID) throw new PincerError('MODEL_NOT_FOUND', `model "${body.model}" does not exist here; use "${BOT_MODEL_ID}" (GET /v1/models)`);
       const controller = new AbortController();
       const onClose = () => controller.abort(new Error('the client went away'));
       request.raw.once('close', onClose);
@@ -102,8 +102,8 @@ export function openAICompatRoutes(app: FastifyInstance, deps: ServerDeps): void
   );
 
   function failIfNotAnswered(record: MessageRecord | undefined, messageId: string, waitedMs: number): MessageRecord {
-    if (!record) throw new PincerError('REPLY_TIMEOUT', `no reply within ${Math.round(waitedMs / 1000)} s; the message is still queued: GET /v1/messages/${messageId}`, 504);
-    if (record.state === 'dead' || !record.reply) throw new PincerError('REPLY_FAILED', `the bot could not answer: ${record.lastError ?? 'unknown error'}`, 502);
+    if (!record) throw new PincerError('REPLY_TIMEOUT', `no reply within ${Math.round(waitedMs / 1000)} s; the message is still queued: GET /v1/messages/${messageId}`);
+    if (record.state === 'dead' || !record.reply) throw new PincerError('REPLY_FAILED', `the bot could not answer: ${record.lastError ?? 'unknown error'}`);
     return record;
   }
 

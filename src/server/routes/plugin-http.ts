@@ -15,15 +15,15 @@ export function pluginHttpRoutes(app: FastifyInstance, plugins: PluginManager): 
     const { plugin } = request.params;
     const path = '/' + (request.params['*'] ?? '');
     const table = plugins.routes(plugin);
-    if (!table) throw new PincerError('PLUGIN_NOT_RUNNING', `plugin "${plugin}" is not running (see GET /v1/admin/plugins)`, 404);
+    if (!table) throw new PincerError('PLUGIN_NOT_RUNNING', `plugin "${plugin}" is not running (see GET /v1/admin/plugins)`);
     const match = table.find(request.method, path);
     if (!match) {
       const allowed = table.allowed(path);
       if (allowed.length > 0) {
         void reply.header('allow', allowed.join(', '));
-        throw new PincerError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${request.url}; use ${allowed.join(' or ')}`, 405);
+        throw new PincerError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${request.url}; use ${allowed.join(' or ')}`);
       }
-      throw new PincerError('ROUTE_NOT_FOUND', `plugin ${plugin} has no route ${request.method} ${path}`, 404);
+      throw new PincerError('ROUTE_NOT_FOUND', `plugin ${plugin} has no route ${request.method} ${path}`);
     }
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(request.headers)) {
@@ -39,7 +39,7 @@ export function pluginHttpRoutes(app: FastifyInstance, plugins: PluginManager): 
     } as never);
     const response = toRouteResponse(value);
     if (!Number.isInteger(response.status) || response.status < 200 || response.status > 599) {
-      throw new PincerError('PLUGIN_BAD_RESPONSE', `plugin ${plugin} answered with status ${String(response.status)}`, 502);
+      throw new PincerError('PLUGIN_BAD_RESPONSE', `plugin ${plugin} answered with status ${String(response.status)}`);
     }
     void reply.code(response.status);
     for (const [key, v] of Object.entries(response.headers ?? {})) void reply.header(key, v);
