@@ -5,9 +5,9 @@ import { loadConfig, type LoadConfigOptions } from './config/load.js';
 import type { PincerConfig } from './config/schema.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger } from './log/logger.js';
-import { conversationHistory } from './models/history.js';
-import { modelResponder } from './models/responder.js';
 import { buildModelLayer, type ModelLayer } from './models/setup.js';
+import { conversationHistory } from './responders/history.js';
+import { modelResponder } from './responders/model.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PipelineRegistry } from './pipeline/registry.js';
 import { PincerMetrics, type WorkerView } from './metrics/metrics.js';
@@ -70,6 +70,7 @@ export class Pincer {
       queueStats: () => this.store.admin.stats(),
       workers: () => this.workerView(),
       models: () => this.models.router.stats(),
+      modelCache: () => this.models.cacheStats(),
       modelViews: () => this.models.deployments,
       plugins: () => this.plugins.list(),
     });
@@ -121,7 +122,7 @@ export class Pincer {
           this.metrics.follow(store.events),
           this.models.router.onEvent((event) => this.metrics.routerEvent(event, (id) => providerOf.get(id) ?? 'unknown')),
           this.plugins.onEvent((event) => this.metrics.pluginEvent(event)),
-          this.registry.addResponder(modelResponder({ model: this.models.model, systemPrompt: this.models.systemPrompt, ...this.history() })),
+          this.registry.addResponder(modelResponder({ model: this.models.model, systemPrompt: this.models.systemPrompt, settings: this.models.settings, localAnalysis: this.models.readsAnalysis, ...this.history() })),
         );
       },
       stop: () => {

@@ -182,6 +182,14 @@ const modelsSchema = z
     system_prompt: z.string().default('You are {bot}, a helpful assistant in a chat. Answer briefly and plainly.'),
     /** Earlier turns sent with each message, in approximate tokens (newest first until spent). */
     history_tokens: z.number().int().min(0).default(2000),
+    /**
+     * Sampling temperature the bot's model responder asks for; unset: each vendor's default.
+     * 0 makes replies repeatable, and so cacheable (models.cache). An OpenAI client's
+     * `temperature` overrides it for its message.
+     */
+    temperature: z.number().min(0).max(2).optional(),
+    /** Longest reply the model responder asks for, in tokens; unset: the vendor's default. An OpenAI client's `max_tokens` overrides it. */
+    max_tokens: z.number().int().positive().optional(),
     router: z
       .object({
         attempts_per_deployment: positiveInt(2),

@@ -33,6 +33,8 @@ export interface MetricSources {
   queueStats(): Promise<QueueStats>;
   workers(): WorkerView;
   models(): DeploymentStats[];
+  /** The response cache's counts so far (models/cache.ts). */
+  modelCache?(): { hits: number; misses: number };
   modelViews(): Array<{ id: string; provider: string; model: string }>;
   plugins(): PluginView[];
 }
@@ -52,7 +54,7 @@ export class PincerMetrics {
   private readonly outcomesPerSecond: Array<Record<MessageOutcome, number>> = [];
   private current: Record<MessageOutcome, number> = { done: 0, retry: 0, dead: 0 };
   private readonly history: LiveSample[] = [];
-  private last: { stats?: QueueStats; models: Map<string, DeploymentStats> } = { models: new Map() };
+  private last: { stats?: QueueStats; models: Map<string, DeploymentStats>; cache: { hits: number; misses: number } } = { models: new Map(), cache: { hits: 0, misses: 0 } };
   private ticker: NodeJS.Timeout | undefined;
   private latestQueue: QueueStats | undefined;
   /** Reads of the queue's stats are numbered: one that resolves after a newer one is not applied (its deltas would count twice). */
@@ -83,6 +85,7 @@ export class PincerMetrics {
   private readonly modelErrors = new Counter({ name: 'pincer_model_errors_total', help: 'Failed model call attempts by class', labelNames: ['deployment', 'provider', 'class'] as const, registers: [this.registry] });
   private readonly modelTokens = new Counter({ name: 'pincer_model_tokens_total', help: 'Tokens used', labelNames: ['deployment', 'provider', 'direction'] as const, registers: [this.registry] });
   private readonly modelCost = new Counter({ name: 'pincer_model_cost_usd_total', help: 'Model cost in USD, where cost is configured', labelNames: ['deployment', 'provider'] as const, registers: [this.registry] });
+  private readonly modelCache = new Counter({ name: 'pincer_model_cache_requests_total', help: 'Cacheable model requests (temperature 0) by whether the response cache answered them', labelNames: ['result'] as const, registers: [this.registry] });
   private readonly modelCooldown = new Gauge({ name: 'pincer_model_cooldown', help: '1 while the deployment is cooling down (circuit open)', labelNames: ['deployment', 'provider'] as const, registers: [this.registry] });
   private readonly pluginCalls = new Counter({ name: 'pincer_plugin_calls_total', help: 'Calls into plugins', labelNames: ['plugin', 'outcome'] as const, registers: [this.registry] });
   private readonly pluginDuration = new Histogram({ name: 'pincer_plugin_call_duration_seconds', help: 'Duration of a plugin call', labelNames: ['plugin'] as const, buckets: SECONDS_BUCKETS, registers: [this.registry] });
@@ -288,6 +291,10 @@ export class PincerMetrics {
       this.modelCooldown.set(labels, s.coolingDownUntil !== null && s.coolingDownUntil > now ? 1 : 0);
       this.last.models.set(s.id, { ...s, usage: { ...s.usage } });
     }
+    const cache = this.sources.modelCache?.() ?? this.last.cache;
+    this.modelCache.inc({ result: 'hit' }, Math.max(0, cache.hits - this.last.cache.hits));
+    this.modelCache.inc({ result: 'miss' }, Math.max(0, cache.misses - this.last.cache.misses));
+    this.last.cache = { hits: cache.hits, misses: cache.misses };
 
     this.pluginState.reset();
     for (const p of this.sources.plugins()) this.pluginState.set({ plugin: p.name, state: p.state }, 1);

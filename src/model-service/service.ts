@@ -3,7 +3,8 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { PincerConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import { LocalModel } from '../models/local/local-model.js';
-import { checkModelPath, createLlamaCppModel } from '../models/providers/llama-cpp.js';
+import { createLlamaCppModel } from '../models/providers/llama-cpp/model.js';
+import { checkModelPath } from '../models/providers/llama-cpp/gguf-header.js';
 import { assertSafeBind } from '../server/auth.js';
 import { buildModelServiceApp, type ServedModel } from './app.js';
 

@@ -1,4 +1,6 @@
-import type { JsonObject } from '../queue/types.js';
+import { errorMessage } from '../errors.js';
+import type { JsonObject } from '../json.js';
+import { Listeners } from '../util/listeners.js';
 import { ModelError, type ModelErrorClass } from './errors.js';
 import type { EmbeddingModel, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, LanguageModel, StreamPart, Usage } from './types.js';
 
@@ -38,6 +40,8 @@ export interface RouterOptions {
   now?: () => number;
   random?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Where a throwing event listener (metrics, say) is reported; it never fails the model call. */
+  onListenerError?: (err: unknown) => void;
 }
 
 export interface DeploymentStats {
@@ -76,7 +80,7 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
 abstract class DeploymentRouter<M extends RoutedModel> {
   readonly provider = 'router';
   protected readonly states: Array<State<M>>;
-  private readonly listeners = new Set<(event: RouterEvent) => void>();
+  private readonly listeners: Listeners<[RouterEvent]>;
   protected readonly now: () => number;
   private readonly random: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -94,11 +98,11 @@ abstract class DeploymentRouter<M extends RoutedModel> {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? defaultSleep;
+    this.listeners = new Listeners(options.onListenerError ?? ((err) => process.emitWarning(`a listener of model router "${id}" threw: ${errorMessage(err)}`)));
   }
 
   onEvent(listener: (event: RouterEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   stats(): DeploymentStats[] {
@@ -217,7 +221,7 @@ abstract class DeploymentRouter<M extends RoutedModel> {
   }
 
   private emit(event: RouterEvent): void {
-    for (const listener of this.listeners) listener(event);
+    this.listeners.emit(event);
   }
 }
 

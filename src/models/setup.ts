@@ -1,15 +1,16 @@
 import type { DeploymentConfig, PincerConfig } from '../config/schema.js';
 import { PincerError, errorMessage } from '../errors.js';
 import { ModelError } from './errors.js';
-import { CachedModel } from './cache.js';
+import { responseCache, type CacheStats } from './cache.js';
 import { LocalModel } from './local/local-model.js';
 import { createAnthropicModel } from './providers/anthropic.js';
 import { createGeminiModel } from './providers/gemini.js';
-import { createLlamaCppModel } from './providers/llama-cpp.js';
+import { createLlamaCppModel } from './providers/llama-cpp/model.js';
 import { createOllamaModel, OLLAMA_BASE_URL } from './providers/ollama.js';
 import { createOpenAIModel, OPENAI_BASE_URL } from './providers/openai.js';
 import { EmbeddingRouter, ModelRouter, type Deployment, type RouterOptions } from './router.js';
-import type { EmbeddingModel, LanguageModel } from './types.js';
+import { wrapLanguageModel } from './middleware.js';
+import type { EmbeddingModel, GenerateRequest, LanguageModel } from './types.js';
 
 /** Models used when a vendor key is set but no model is named. */
 const DEFAULT_MODELS: Record<'openai' | 'anthropic' | 'gemini' | 'ollama', string> = {
@@ -45,11 +46,17 @@ export interface DeploymentCheck {
 }
 
 export interface ModelLayer {
-  /** What the responder calls: the router, behind the response cache. */
+  /** What the responder calls: the router, wrapped in the model middleware (the response cache). */
   model: LanguageModel;
   router: ModelRouter;
   deployments: DeploymentView[];
   systemPrompt: string;
+  /** models.temperature and models.max_tokens, as request settings (absent when unset). */
+  settings: Pick<GenerateRequest, 'temperature' | 'maxTokens'>;
+  /** Whether a deployment is the built-in model, the one model that reads the pipeline's analysis. */
+  readsAnalysis: boolean;
+  /** The response cache's hits and misses so far (zeros when it is off). */
+  cacheStats(): CacheStats;
   /**
    * Warm every deployment that can be warmed (S3.1). Resolves with the failures; the layer is
    * usable when at least one deployment warmed (or needs no warming).
@@ -107,14 +114,18 @@ export function buildModelLayer(config: PincerConfig, env: NodeJS.ProcessEnv, ve
   const routerOptions = routerOptionsFrom(config);
   const router = new ModelRouter('default', deployments, routerOptions);
   const embeddings = new EmbeddingRouter('embeddings', embeddingDeployments, routerOptions);
-  const cache = config.models.cache;
+  const { cache: cacheConfig, temperature, max_tokens: maxTokens } = config.models;
+  const cache = cacheConfig.max_entries > 0 ? responseCache({ maxEntries: cacheConfig.max_entries, ttlMs: cacheConfig.ttl }) : undefined;
   return {
-    model: cache.max_entries > 0 ? new CachedModel(router, { maxEntries: cache.max_entries, ttlMs: cache.ttl }) : router,
+    model: wrapLanguageModel(router, cache ? [cache] : []),
     router,
     deployments: views,
     embeddings,
     embeddingDeployments: embeddingViews,
     systemPrompt: config.models.system_prompt.replace(/\{bot\}/g, config.bot.name),
+    settings: { ...(temperature !== undefined && { temperature }), ...(maxTokens !== undefined && { maxTokens }) },
+    readsAnalysis: entries.some(({ d }) => d.provider === 'local'),
+    cacheStats: () => cache?.stats() ?? { hits: 0, misses: 0, size: 0 },
     warmUp: async (timeoutMs) => {
       const results = await Promise.all(
         deployments.map(async (d) => {

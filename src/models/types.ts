@@ -1,4 +1,4 @@
-import type { JsonObject } from '../queue/types.js';
+import type { JsonObject } from '../json.js';
 
 /**
  * The contract every model provider implements, after the Vercel AI SDK's provider spec: one
@@ -37,16 +37,34 @@ export interface ToolCall {
 /** `auto`: the model decides; `none`: text only; `required`: some tool; `{name}`: that tool. */
 export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
+/**
+ * Options for one provider, keyed by its name (`local`, `openai`, ...), as the AI SDK's
+ * `providerOptions`: each provider reads its own key and ignores the others'. They shape the
+ * answer, so the response cache keys on them.
+ */
+export type ProviderOptions = Readonly<Record<string, Readonly<JsonObject>>>;
+
+/** The call settings a provider may be unable to honour (the request's own field names). */
+export type CallSetting = 'maxTokens' | 'temperature' | 'tools' | 'toolChoice';
+
 export interface GenerateRequest {
   messages: readonly ChatMessage[];
   maxTokens?: number;
   temperature?: number;
   tools?: readonly ToolDefinition[];
   toolChoice?: ToolChoice;
-  /** What the pipeline's analyzers found on the message being answered (sentiment, language). */
-  analysis?: Readonly<JsonObject>;
+  providerOptions?: ProviderOptions;
   signal?: AbortSignal;
 }
+
+/**
+ * What a provider could not do as asked, after the AI SDK's call warnings: the call still
+ * answered, but without (or with a changed) setting. Never silently dropped: they reach the
+ * reply's data and the log.
+ */
+export type CallWarning =
+  | { type: 'unsupported-setting'; setting: CallSetting; details?: string }
+  | { type: 'other'; message: string };
 
 export type FinishReason = 'stop' | 'length' | 'tool-calls' | 'content-filter' | 'error';
 
@@ -63,6 +81,8 @@ export interface GenerateResult {
   usage: Usage;
   /** Provider-specific extras worth keeping with the reply (e.g. the local model's intent). */
   data?: JsonObject;
+  /** Settings the provider could not honour; absent when it honoured them all. */
+  warnings?: CallWarning[];
 }
 
 /**

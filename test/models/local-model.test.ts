@@ -1,15 +1,10 @@
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { LocalModel } from '../../src/models/local/local-model.js';
 import { NaiveBayes } from '../../src/models/local/naive-bayes.js';
-import { modelResponder } from '../../src/models/responder.js';
-import type { LanguageModel, StreamPart } from '../../src/models/types.js';
-import { Pipeline } from '../../src/pipeline/pipeline.js';
-import { PipelineRegistry } from '../../src/pipeline/registry.js';
-import { messageRecord } from '../support/index.js';
+import type { StreamPart } from '../../src/models/types.js';
 
 const model = new LocalModel({ botName: 'Testbot', version: '9.9.9' });
-const ask = (content: string, analysis = {}) => model.doGenerate({ messages: [{ role: 'user', content }], analysis });
+const ask = (content: string, analysis = {}) => model.doGenerate({ messages: [{ role: 'user', content }], providerOptions: { local: { analysis } } });
 
 describe('the built-in model', () => {
   it('recognises phrasings it was not trained on', async () => {
@@ -46,6 +41,18 @@ describe('the built-in model', () => {
     expect((await ask('hello', { language: { code: 'es', name: 'Spanish' } })).text).toMatch(/^\(I understand English best; your message looks like Spanish\.\) /);
   });
 
+  it('cuts its reply at maxTokens (a token is a word here), and warns of the settings it cannot honour', async () => {
+    const whole = await model.doGenerate({ messages: [{ role: 'user', content: 'what can you do?' }], temperature: 0 });
+    expect(whole.warnings).toBeUndefined();
+    const cut = await model.doGenerate({ messages: [{ role: 'user', content: 'what can you do?' }], maxTokens: 3, temperature: 0.7, tools: [{ name: 'lookup', parameters: { type: 'object' } }] });
+    expect(cut).toMatchObject({ finishReason: 'length', usage: { outputTokens: 3 } });
+    expect(whole.text.startsWith(cut.text)).toBe(true);
+    expect(cut.warnings).toEqual([
+      { type: 'unsupported-setting', setting: 'temperature', details: expect.stringContaining('0.7 was ignored') },
+      { type: 'unsupported-setting', setting: 'tools', details: expect.any(String) },
+    ]);
+  });
+
   it('streams text deltas, then one finish part with usage', async () => {
     const parts: StreamPart[] = [];
     for await (const part of model.doStream({ messages: [{ role: 'user', content: 'thanks a lot' }] })) parts.push(part);
@@ -67,37 +74,6 @@ describe('the built-in model', () => {
     expect(nb.predict('the apple').label).toBe('fruit');
     expect(nb.predict('blue whale').coverage).toBe(0);
     expect(() => new NaiveBayes().predict('x')).toThrow(/not been trained/);
-  });
-});
-
-describe('the model responder', () => {
-
-  const run = (m: LanguageModel, text: string, onToken?: (d: string) => void) => {
-    const registry = new PipelineRegistry();
-    registry.addResponder(modelResponder({ model: m, systemPrompt: 'be brief' }));
-    return new Pipeline(registry, 1000).process(messageRecord(text), { signal: new AbortController().signal, log: pino({ level: 'silent' }), onToken });
-  };
-
-  it('streams the model reply to watchers and stores it with the model, usage and intent', async () => {
-    const tokens: string[] = [];
-    const { reply } = await run(model, 'what can you do', (d) => tokens.push(d));
-    expect(tokens.join('')).toBe(reply.text);
-    expect(reply).toMatchObject({ responder: 'model', data: { model: 'local/intents', intent: 'capabilities', finishReason: 'stop' } });
-  });
-
-  it('fails a stream that ends before its final part instead of storing half a reply', async () => {
-    const seen: string[][] = [];
-    const cut: LanguageModel = {
-      id: 'test/cut',
-      provider: 'test',
-      doGenerate: () => Promise.reject(new Error('unused')),
-      async *doStream(request) {
-        seen.push(request.messages.map((m) => m.role));
-        yield { type: 'text-delta', delta: 'half a ' };
-      },
-    };
-    await expect(run(cut, 'hi')).rejects.toThrow('responder model: test: the reply stream ended before its final part');
-    expect(seen).toEqual([['system', 'user']]);
   });
 });
 

@@ -1,9 +1,10 @@
-import type { JsonObject } from '../../queue/types.js';
+import type { JsonObject } from '../../json.js';
 import type { AnalysisResult, EmbeddingModel, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, NLPModel, StreamPart } from '../types.js';
 import { hashedEmbedding } from './hashed-embedding.js';
 import { FALLBACK_REPLY, INTENTS, type Intent } from './corpus.js';
 import { NaiveBayes } from './naive-bayes.js';
 import { words } from './text.js';
+import { unsupportedSettings, withWarnings } from '../warnings.js';
 
 export interface LocalModelOptions {
   botName: string;
@@ -14,6 +15,14 @@ export interface LocalModelOptions {
 }
 
 const DEFAULT_MIN_CONFIDENCE = 0.45;
+
+/**
+ * What the built-in model reads from `providerOptions.local`: the pipeline's analysis of the
+ * message (sentiment, language), which changes its tone. Only this model reads it.
+ */
+export interface LocalProviderOptions {
+  analysis?: JsonObject;
+}
 
 /**
  * The built-in model: a real classifier trained at start-up on the corpus, answering from
@@ -46,19 +55,34 @@ export class LocalModel implements NLPModel, EmbeddingModel {
     };
   }
 
+  /**
+   * Answers the last user text from its templates. `maxTokens` cuts the reply (a token is a
+   * word here, as in its usage); a temperature other than 0 and tools cannot be honoured, and
+   * say so in `warnings`.
+   */
   async doGenerate(request: GenerateRequest): Promise<GenerateResult> {
     request.signal?.throwIfAborted();
     const last = [...request.messages].reverse().find((m) => m.role === 'user');
     const text = last?.content ?? '';
     const result = this.classify(text);
     const understood = result.confidence >= this.minConfidence;
-    const reply = understood ? this.render(result.intent, text, request.analysis) : FALLBACK_REPLY;
+    const analysis = (request.providerOptions?.local as LocalProviderOptions | undefined)?.analysis;
+    const whole = understood ? this.render(result.intent, text, analysis) : FALLBACK_REPLY;
+    const pieces = whole.match(/\S+\s*/g) ?? [];
+    const cut = request.maxTokens !== undefined && request.maxTokens < pieces.length;
+    const reply = cut ? pieces.slice(0, Math.max(0, request.maxTokens as number)).join('').trimEnd() : whole;
     const data: JsonObject = { intent: understood ? result.intent : 'unknown', confidence: round(result.confidence), model: this.id };
+    const warnings = unsupportedSettings(request, {
+      ...(request.temperature !== 0 && { temperature: `the built-in model always answers as at temperature 0; ${request.temperature} was ignored` }),
+      tools: 'the built-in model cannot call tools; it answered in text',
+      toolChoice: 'the built-in model cannot call tools; it answered in text',
+    });
     return {
       text: reply,
-      finishReason: 'stop',
+      finishReason: cut ? 'length' : 'stop',
       usage: { inputTokens: request.messages.reduce((n, m) => n + words(m.content).length, 0), outputTokens: words(reply).length },
       data,
+      ...withWarnings(warnings),
     };
   }
 

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
-import type { JsonObject } from '../../queue/types.js';
-import type { ChatMessage, FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, ToolCall, ToolChoice, Usage } from '../types.js';
+import type { JsonObject } from '../../json.js';
+import type { CallWarning, ChatMessage, FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, ToolCall, ToolChoice, Usage } from '../types.js';
 import { VendorHttp, type HttpOptions, type VendorErrorInfo } from './http.js';
 import { sseEvents } from './stream-parsers.js';
 import { argumentsObject, newToolCallId } from './tools.js';
+import { withWarnings } from '../warnings.js';
 
 export interface AnthropicModelOptions extends Partial<HttpOptions> {
   model: string;
@@ -18,6 +19,8 @@ export interface AnthropicModelOptions extends Partial<HttpOptions> {
 export const ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
 export const ANTHROPIC_VERSION = '2023-06-01';
 const DEFAULT_MAX_TOKENS = 1024;
+/** The Messages API takes temperatures 0..1 (OpenAI's clients may send up to 2). */
+const MAX_TEMPERATURE = 1;
 
 const UsageSchema = z.object({ input_tokens: z.number().nullish(), output_tokens: z.number().nullish() });
 
@@ -66,6 +69,7 @@ export class AnthropicModel implements LanguageModel {
       ...(toolCalls.length > 0 && { toolCalls }),
       finishReason: toFinishReason(message.stop_reason),
       usage: { inputTokens: message.usage?.input_tokens ?? 0, outputTokens: message.usage?.output_tokens ?? 0 },
+      ...withWarnings(settingWarnings(request)),
     };
   }
 
@@ -121,7 +125,7 @@ export class AnthropicModel implements LanguageModel {
           usage.outputTokens = data.usage?.output_tokens ?? usage.outputTokens;
           break;
         case 'message_stop':
-          yield { type: 'finish', finishReason, usage };
+          yield { type: 'finish', finishReason, usage, ...withWarnings(settingWarnings(request)) };
           return;
         case 'error':
           // Mid-stream errors are overloads and the like: worth a retry, like a 529 or 500.
@@ -144,7 +148,7 @@ export class AnthropicModel implements LanguageModel {
       max_tokens: request.maxTokens ?? this.options.defaultMaxTokens ?? DEFAULT_MAX_TOKENS,
       ...(system.length > 0 && { system: system.join('\n\n') }),
       messages: toAnthropicMessages(request.messages),
-      ...(request.temperature !== undefined && { temperature: request.temperature }),
+      ...(request.temperature !== undefined && { temperature: Math.min(request.temperature, MAX_TEMPERATURE) }),
       ...(request.tools?.length && {
         tools: request.tools.map((t) => ({ name: t.name, ...(t.description && { description: t.description }), input_schema: t.parameters })),
       }),
@@ -152,6 +156,12 @@ export class AnthropicModel implements LanguageModel {
       ...(stream && { stream: true }),
     };
   }
+}
+
+/** A temperature above the API's range is sent as its maximum, and said so. */
+function settingWarnings(request: GenerateRequest): CallWarning[] {
+  if (request.temperature === undefined || request.temperature <= MAX_TEMPERATURE) return [];
+  return [{ type: 'unsupported-setting', setting: 'temperature', details: `Anthropic accepts 0..${MAX_TEMPERATURE}; ${request.temperature} was sent as ${MAX_TEMPERATURE}` }];
 }
 
 type AnthropicBlock = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: JsonObject } | { type: 'tool_result'; tool_use_id: string; content: string };

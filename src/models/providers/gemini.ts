@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
-import type { JsonObject } from '../../queue/types.js';
+import type { JsonObject } from '../../json.js';
 import type { EmbeddingModel, EmbedRequest, EmbedResult, FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, ToolCall, ToolChoice, Usage } from '../types.js';
 import { VendorHttp, type HttpOptions, type VendorErrorInfo } from './http.js';
 import { sseEvents } from './stream-parsers.js';

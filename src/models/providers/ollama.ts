@@ -4,6 +4,7 @@ import type { ChatMessage, EmbeddingModel, EmbedRequest, EmbedResult, FinishReas
 import { VendorHttp, type HttpOptions, type VendorErrorInfo } from './http.js';
 import { ndjsonLines } from './stream-parsers.js';
 import { argumentsObject, newToolCallId, toolNameOf } from './tools.js';
+import { unsupportedSettings, withWarnings } from '../warnings.js';
 
 export interface OllamaModelOptions extends Partial<HttpOptions> {
   model: string;
@@ -51,7 +52,7 @@ export class OllamaModel implements LanguageModel, EmbeddingModel {
     if (reply.error !== undefined) throw new ModelError('server', this.provider, `the response reported an error: ${JSON.stringify(reply.error)}`);
     if (reply.done !== true) throw new ModelError('bad_response', this.provider, 'the response is not marked done');
     const toolCalls = toolCallsOf(reply);
-    return { text: reply.message?.content ?? '', ...(toolCalls.length > 0 && { toolCalls }), ...finishOf(reply, toolCalls.length > 0) };
+    return { text: reply.message?.content ?? '', ...(toolCalls.length > 0 && { toolCalls }), ...finishOf(reply, toolCalls.length > 0), ...withWarnings(settingWarnings(request)) };
   }
 
   doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
@@ -93,7 +94,7 @@ export class OllamaModel implements LanguageModel, EmbeddingModel {
         yield { type: 'tool-call', toolCall };
       }
       if (chunk.done === true) {
-        yield { type: 'finish', ...finishOf(chunk, calledTools) };
+        yield { type: 'finish', ...finishOf(chunk, calledTools), ...withWarnings(settingWarnings(request)) };
         return;
       }
     }
@@ -123,6 +124,13 @@ export class OllamaModel implements LanguageModel, EmbeddingModel {
       ...(this.options.keepAlive !== undefined && { keep_alive: this.options.keepAlive }),
     };
   }
+}
+
+/** Ollama has no tool_choice: it can offer tools or not, but never force one. */
+function settingWarnings(request: GenerateRequest) {
+  return request.tools?.length && request.toolChoice !== 'none' && request.toolChoice !== 'auto'
+    ? unsupportedSettings(request, { toolChoice: 'Ollama has no tool_choice; the model was offered the tools and chose freely' })
+    : [];
 }
 
 export function createOllamaModel(options: OllamaModelOptions): OllamaModel {

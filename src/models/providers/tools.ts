@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { JsonObject } from '../../queue/types.js';
+import type { JsonObject } from '../../json.js';
 import type { ChatMessage, ToolCall } from '../types.js';
 
 /**

@@ -1,5 +1,10 @@
-import type { Queue } from '../queue/types.js';
-import type { ChatMessage } from './types.js';
+import type { ChatMessage } from '../models/types.js';
+import type { MessageRecord } from '../store/types.js';
+
+/** What history needs of the store: a conversation's newest messages (the message store's `latest`). */
+export interface HistoryReader {
+  latest(conversationId: string, limit: number): Promise<MessageRecord[]>;
+}
 
 /** How many of the newest stored messages are read to build a prompt; the token budget then trims them. */
 const SCAN_LIMIT = 200;
@@ -9,9 +14,9 @@ const SCAN_LIMIT = 200;
  * and its reply. Newest turns are kept first until the budget (in approximate tokens:
  * words × 4/3) is spent, so a long conversation never overflows the model's context.
  */
-export function conversationHistory(queue: Queue, budgetTokens: number) {
+export function conversationHistory(store: HistoryReader, budgetTokens: number) {
   return async (conversationId: string, currentId: string): Promise<ChatMessage[]> => {
-    const records = await queue.latest(conversationId, SCAN_LIMIT);
+    const records = await store.latest(conversationId, SCAN_LIMIT);
     const turns: ChatMessage[][] = [];
     for (const r of records) {
       if (r.id === currentId || r.state !== 'done' || !r.reply) continue;

@@ -1,11 +1,16 @@
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type * as NodeLlamaCppModule from 'node-llama-cpp';
-import type { ChatHistoryItem, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
-import { PincerError, errorMessage } from '../../errors.js';
-import { ModelError } from '../errors.js';
-import type { ChatMessage, EmbedRequest, EmbedResult, EmbeddingModel, GenerateRequest, GenerateResult, LanguageModel, StreamPart } from '../types.js';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
+import { PincerError, errorMessage } from '../../../errors.js';
+import { pushIterator } from '../../../util/push-iterator.js';
+import { Serial } from '../../../util/serial.js';
+import { SlotPool } from '../../../util/slot-pool.js';
+import { ModelError } from '../../errors.js';
+import type { EmbedRequest, EmbedResult, EmbeddingModel, GenerateRequest, GenerateResult, LanguageModel, StreamPart } from '../../types.js';
+import { unsupportedSettings, withWarnings } from '../../warnings.js';
+import { toChatHistory } from './chat-history.js';
+import { checkModelPath } from './gguf-header.js';
 
 /** The module's shape; imported lazily so Pincer runs (and compiles for users) without it. */
 type NodeLlamaCpp = typeof NodeLlamaCppModule;
@@ -41,8 +46,6 @@ interface Loaded {
   contextSize: number;
 }
 
-type Outcome = { ok: true; value: Omit<GenerateResult, 'text'> } | { ok: false; error: unknown };
-
 const PROVIDER = 'llama-cpp';
 const DEFAULT_CONTEXT_SIZE = 4096;
 
@@ -57,8 +60,8 @@ const DEFAULT_CONTEXT_SIZE = 4096;
  * generations cost little more than one, and a sequence keeps its tokens between calls, so a
  * conversation's shared prefix (system prompt, earlier turns) is not evaluated again.
  *
- * Tools are not supported: `request.tools` is ignored (the model answers in text), and tool
- * messages in the history are given to the model as user text.
+ * Tools are not supported: the model answers in text, with an `unsupported-setting` warning
+ * when a request offers tools, and tool messages in the history are given to it as user text.
  */
 export class LlamaCppModel implements LanguageModel, EmbeddingModel {
   readonly id: string;
@@ -71,9 +74,9 @@ export class LlamaCppModel implements LanguageModel, EmbeddingModel {
   private loading: Promise<Loaded> | undefined;
   private embedding: Promise<LlamaEmbeddingContext> | undefined;
   /** Embedding calls one at a time: the embedding context has a single sequence. */
-  private embedQueue: Promise<unknown> = Promise.resolve();
-  private readonly free: LlamaContextSequence[] = [];
-  private readonly waiting: Array<{ resolve: (s: LlamaContextSequence) => void; reject: (e: Error) => void }> = [];
+  private readonly embedQueue = new Serial();
+  /** The context's sequences, lent one per generation; filled once the model has loaded. */
+  private readonly sequences = new SlotPool<LlamaContextSequence>([], { aborted: () => aborted() });
   private closed = false;
 
   constructor(private readonly options: LlamaCppModelOptions) {
@@ -96,42 +99,13 @@ export class LlamaCppModel implements LanguageModel, EmbeddingModel {
     return { text: deltas.join(''), ...result };
   }
 
-  /** Text deltas as llama.cpp produces them, then one `finish`. Leaving the loop early stops the generation. */
-  async *doStream(request: GenerateRequest): AsyncGenerator<StreamPart> {
-    const stop = new AbortController();
-    const signal = request.signal ? AbortSignal.any([request.signal, stop.signal]) : stop.signal;
-    const pending: string[] = [];
-    let wake: (() => void) | undefined;
-    let settled = false;
-    let outcome: Outcome | undefined;
-    const running = this.generate({ ...request, signal }, (delta) => {
-      pending.push(delta);
-      wake?.();
-    }).then(
-      (value) => (outcome = { ok: true, value }),
-      (error: unknown) => (outcome = { ok: false, error }),
-    ).finally(() => {
-      settled = true;
-      wake?.();
+  /** Text deltas as llama.cpp produces them, then one `finish`. Leaving the loop early stops the generation and frees its sequence. */
+  doStream(request: GenerateRequest): AsyncGenerator<StreamPart> {
+    return pushIterator<StreamPart>(async (push, stop) => {
+      const signal = request.signal ? AbortSignal.any([request.signal, stop]) : stop;
+      const result = await this.generate({ ...request, signal }, (delta) => push({ type: 'text-delta', delta }));
+      push({ type: 'finish', ...result });
     });
-    try {
-      for (;;) {
-        while (pending.length > 0) yield { type: 'text-delta', delta: pending.shift() as string };
-        if (settled) break;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-      const ended = outcome as Outcome | undefined;
-      if (!ended) throw new ModelError('server', PROVIDER, 'generation ended without a result');
-      if (!ended.ok) throw ended.error;
-      yield { type: 'finish', ...ended.value };
-    } finally {
-      // The consumer stopped early (break, return, error): free the sequence before leaving.
-      if (!settled) {
-        stop.abort();
-        await running;
-      }
-    }
   }
 
   async doEmbed(request: EmbedRequest): Promise<EmbedResult> {
@@ -156,17 +130,14 @@ export class LlamaCppModel implements LanguageModel, EmbeddingModel {
       }
       return { embeddings, usage: { inputTokens } };
     };
-    const result = this.embedQueue.then(run, run);
-    this.embedQueue = result.catch(() => undefined);
-    return result;
+    return this.embedQueue.run(run);
   }
 
   /** Frees the contexts, the weights and llama.cpp itself; calls waiting for a sequence fail. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.waiting.splice(0)) w.reject(closedError());
-    this.free.length = 0;
+    this.sequences.close(closedError());
     const loaded = await this.loading?.catch(() => undefined);
     if (!loaded) return;
     const embedding = await this.embedding?.catch(() => undefined);
@@ -178,7 +149,8 @@ export class LlamaCppModel implements LanguageModel, EmbeddingModel {
 
   private async generate(request: GenerateRequest, onText: (delta: string) => void): Promise<Omit<GenerateResult, 'text'>> {
     const { module, model } = await this.load(request.signal);
-    const sequence = await this.acquire(request.signal);
+    const slot = await this.sequences.acquire(request.signal);
+    const sequence = slot.value;
     const chat = new module.LlamaChat({ contextSequence: sequence, autoDisposeSequence: false });
     try {
       const history = toChatHistory(request.messages);
@@ -205,12 +177,12 @@ export class LlamaCppModel implements LanguageModel, EmbeddingModel {
       });
       const stopReason = response.metadata.stopReason;
       if (stopReason === 'abort') throw aborted();
-      return { finishReason: stopReason === 'maxTokens' ? 'length' : 'stop', usage: { inputTokens, outputTokens } };
+      return { finishReason: stopReason === 'maxTokens' ? 'length' : 'stop', usage: { inputTokens, outputTokens }, ...withWarnings(settingWarnings(request)) };
     } catch (err) {
       throw toModelError(err, request.signal);
     } finally {
       chat.dispose({ disposeSequence: false });
-      this.release(sequence);
+      slot.release();
     }
   }
 
@@ -243,8 +215,8 @@ export class LlamaCppModel implements LanguageModel, EmbeddingModel {
       model = await llama.loadModel({ modelPath: this.path });
       const contextSize = Math.min(this.options.contextSize ?? DEFAULT_CONTEXT_SIZE, model.trainContextSize);
       const context = await model.createContext({ contextSize, sequences: this.parallel, threads: this.threads });
-      for (let i = 0; i < this.parallel; i++) this.free.push(context.getSequence());
       if (this.closed) throw new Error('the model was closed while loading');
+      for (let i = 0; i < this.parallel; i++) this.sequences.add(context.getSequence());
       return { module, llama, model, context, contextSize };
     } catch (err) {
       await model?.dispose().catch(() => undefined);
@@ -258,141 +230,18 @@ export class LlamaCppModel implements LanguageModel, EmbeddingModel {
     this.embedding ??= model.createEmbeddingContext({ contextSize, threads: this.threads });
     return signal ? abortable(this.embedding, signal) : this.embedding;
   }
-
-  private acquire(signal: AbortSignal | undefined): Promise<LlamaContextSequence> {
-    if (this.closed) return Promise.reject(closedError());
-    const sequence = this.free.pop();
-    if (sequence) return Promise.resolve(sequence);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        resolve: (s: LlamaContextSequence) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(s);
-        },
-        reject,
-      };
-      const onAbort = (): void => {
-        const i = this.waiting.indexOf(waiter);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(aborted());
-      };
-      if (signal?.aborted) return reject(aborted());
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(waiter);
-    });
-  }
-
-  private release(sequence: LlamaContextSequence): void {
-    if (this.closed) return;
-    const next = this.waiting.shift();
-    if (next) next.resolve(sequence);
-    else this.free.push(sequence);
-  }
 }
 
 export function createLlamaCppModel(options: LlamaCppModelOptions): LlamaCppModel {
   return new LlamaCppModel(options);
 }
 
-/**
- * A configuration mistake, found at start: the path must name an existing `.gguf` file whose
- * header is whole. The header check is not pedantry: node-llama-cpp 3.22 never settles
- * `loadModel()` for a file that is not GGUF or whose header is cut short (its reader waits
- * for bytes past the end), which would hang warm-up instead of failing it.
- */
-export function checkModelPath(file: string, setting = 'MODEL_PATH'): void {
-  const problem = (why: string): PincerError => new PincerError('MODEL_CONFIG_INVALID', `${setting}=${file}: ${why}`);
-  if (!file.toLowerCase().endsWith('.gguf')) throw problem('expected a .gguf file (llama.cpp\'s model format)');
-  let isFile: boolean;
-  try {
-    isFile = statSync(file).isFile();
-  } catch {
-    throw problem('no such file');
-  }
-  if (!isFile) throw problem('not a file');
-  const why = checkGgufHeader(file);
-  if (why) throw problem(`not a usable GGUF file: ${why}`);
+const NO_TOOLS = 'llama-cpp runs the model for text only; it answered without tools';
+
+function settingWarnings(request: GenerateRequest) {
+  return unsupportedSettings(request, { tools: NO_TOOLS, toolChoice: NO_TOOLS });
 }
 
-/** GGUF metadata value types whose size is fixed (gguf.md), by type id. */
-const GGUF_FIXED_SIZES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-const GGUF_STRING = 8;
-const GGUF_ARRAY = 9;
-
-/**
- * Walks the header (metadata and tensor infos) with bounds checks, reading only the header.
- * Returns what is wrong, or undefined. Layout: "GGUF", u32 version, u64 tensor count, u64
- * metadata count, the key/value pairs, the tensor infos; then the aligned tensor data.
- */
-function checkGgufHeader(file: string): string | undefined {
-  const fd = openSync(file, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    let pos = 0;
-    // Read in 1 MB chunks: a real model's header (its vocabulary) is megabytes of small fields.
-    let chunk = Buffer.alloc(0);
-    let chunkStart = 0;
-    const read = (n: number): Buffer => {
-      if (pos + n > size) throw new Error(`the header is cut short at byte ${size}`);
-      if (pos < chunkStart || pos + n > chunkStart + chunk.length) {
-        chunk = Buffer.alloc(Math.min(Math.max(n, 1 << 20), size - pos));
-        chunkStart = pos;
-        readSync(fd, chunk, 0, chunk.length, pos);
-      }
-      const out = chunk.subarray(pos - chunkStart, pos - chunkStart + n);
-      pos += n;
-      return out;
-    };
-    const u32 = (): number => read(4).readUInt32LE();
-    const u64 = (): number => Number(read(8).readBigUInt64LE());
-    const skip = (n: number): void => {
-      if (pos + n > size) throw new Error(`the header is cut short at byte ${size}`);
-      pos += n;
-    };
-    const string = (): Buffer => read(u64());
-    const skipValue = (type: number): void => {
-      const fixed = GGUF_FIXED_SIZES[type];
-      if (fixed !== undefined) return skip(fixed);
-      if (type === GGUF_STRING) return skip(u64());
-      if (type !== GGUF_ARRAY) throw new Error(`unknown metadata value type ${type}`);
-      const itemType = u32();
-      const count = u64();
-      const itemSize = GGUF_FIXED_SIZES[itemType];
-      if (itemSize !== undefined) return skip(count * itemSize);
-      for (let i = 0; i < count; i++) skipValue(itemType);
-    };
-    try {
-      if (size < 24) return `${size} bytes are too few for a GGUF header`;
-      if (read(4).toString('latin1') !== 'GGUF') return 'it does not start with "GGUF"';
-      const version = u32();
-      if (version !== 2 && version !== 3) return `GGUF version ${version} is not supported (2 or 3)`;
-      const tensors = u64();
-      const entries = u64();
-      let architecture: string | undefined;
-      for (let i = 0; i < entries; i++) {
-        const key = string().toString('utf8');
-        const type = u32();
-        if (key === 'general.architecture' && type === GGUF_STRING) architecture = string().toString('utf8');
-        else skipValue(type);
-      }
-      if (!architecture) return 'it has no general.architecture';
-      if (tensors === 0) return 'it holds no tensors';
-      for (let i = 0; i < tensors; i++) {
-        string();
-        const dims = u32();
-        if (dims > 8) return `tensor ${i} has ${dims} dimensions`;
-        skip(dims * 8 + 4);
-        const offset = u64();
-        if (pos + offset > size) return 'the tensor data is cut short';
-      }
-      return undefined;
-    } catch (err) {
-      return errorMessage(err);
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 async function importNodeLlamaCpp(setting: string, importModule?: () => Promise<NodeLlamaCpp>): Promise<NodeLlamaCpp> {
   try {
@@ -406,37 +255,6 @@ async function importNodeLlamaCpp(setting: string, importModule?: () => Promise<
         : `${setting}: node-llama-cpp could not be loaded: ${errorMessage(err)}`,
     );
   }
-}
-
-/**
- * Pincer's messages in node-llama-cpp's history: the chat wrapper (the GGUF's own template, or
- * node-llama-cpp's best guess when it has none) renders them. Consecutive user texts are
- * joined, since wrappers expect turns to alternate. The history ends with an empty model turn:
- * the one to generate.
- */
-export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = [];
-  for (const m of messages) {
-    const last = history.at(-1);
-    switch (m.role) {
-      case 'system':
-        history.push({ type: 'system', text: m.content });
-        break;
-      case 'assistant':
-        // A turn that only asked for tools has no text; nothing of it is usable without tools.
-        if (m.content) history.push({ type: 'model', response: [m.content] });
-        break;
-      case 'user':
-      case 'tool': {
-        const text = m.role === 'tool' ? `Result of ${m.toolName ?? 'a tool'}: ${m.content}` : m.content;
-        if (last?.type === 'user') last.text += `\n\n${text}`;
-        else history.push({ type: 'user', text });
-        break;
-      }
-    }
-  }
-  history.push({ type: 'model', response: [] });
-  return history;
 }
 
 const closedError = (): ModelError => new ModelError('server', PROVIDER, 'the model was closed');

@@ -1,0 +1,112 @@
+import type { Logger } from 'pino';
+import type { JsonObject, JsonValue } from '../json.js';
+import { ModelError } from '../models/errors.js';
+import type { CallWarning, ChatMessage, GenerateRequest, LanguageModel, StreamPart } from '../models/types.js';
+import type { Responder } from '../pipeline/types.js';
+import type { MessageRecord } from '../store/types.js';
+
+/** The call settings a responder asks for: from configuration, or from the message's client. */
+export type GenerationSettings = Pick<GenerateRequest, 'temperature' | 'maxTokens'>;
+
+export interface ModelResponderOptions {
+  model: LanguageModel;
+  systemPrompt?: string;
+  /** Earlier turns of the conversation, oldest first, already cut to the model's budget. */
+  history?: (conversationId: string, currentMessageId: string) => Promise<ChatMessage[]>;
+  /** models.temperature and models.max_tokens; a message's OpenAI client settings override them. */
+  settings?: GenerationSettings;
+  /**
+   * Hand the pipeline's analysis to the built-in model (`providerOptions.local.analysis`): only
+   * it reads it, and what is passed is part of the cache key, so it is passed only where read.
+   */
+  localAnalysis?: boolean;
+  order?: number;
+}
+
+/**
+ * Answers a message with a language model, streaming its text to clients watching the
+ * message. A stream that ends without its final part is an error, never a silent success.
+ * What the model could not honour (a setting, tools) is kept in the reply's `data.warnings`
+ * and logged once per deployment and setting.
+ */
+export function modelResponder(options: ModelResponderOptions): Responder {
+  const { model } = options;
+  const warned = new Set<string>();
+  return {
+    name: 'model',
+    order: options.order ?? 100,
+    async respond(ctx) {
+      const messages: ChatMessage[] = [];
+      if (options.systemPrompt) messages.push({ role: 'system', content: options.systemPrompt });
+      if (options.history) messages.push(...(await options.history(ctx.message.conversationId, ctx.message.id)));
+      messages.push({ role: 'user', content: ctx.message.text });
+
+      const request: GenerateRequest = {
+        messages,
+        ...options.settings,
+        ...clientSettings(ctx.message),
+        ...(options.localAnalysis && { providerOptions: { local: { analysis: { ...ctx.analysis } } } }),
+        signal: ctx.signal,
+      };
+      let text = '';
+      let finish: Extract<StreamPart, { type: 'finish' }> | undefined;
+      for await (const part of model.doStream(request)) {
+        if (part.type === 'text-delta') {
+          text += part.delta;
+          ctx.stream(part.delta);
+        } else if (part.type === 'finish') {
+          finish = part;
+        }
+        // No tools are offered here, so tool-call parts cannot arrive.
+      }
+      if (!finish) throw new ModelError('bad_response', model.provider, 'the reply stream ended before its final part');
+      const warnings = finish.warnings ?? [];
+      const deployment = typeof finish.data?.deployment === 'string' ? finish.data.deployment : model.id;
+      logOnce(ctx.log, warned, deployment, warnings);
+      return {
+        text,
+        data: {
+          model: model.id,
+          finishReason: finish.finishReason,
+          usage: { ...finish.usage },
+          ...(finish.data ?? {}),
+          ...(warnings.length > 0 && { warnings: warnings.map(toJson) }),
+        },
+      };
+    },
+  };
+}
+
+/**
+ * What an OpenAI client asked for with its message: /v1/chat/completions keeps `temperature`
+ * and `max_tokens` in `metadata.openai`. Anything else there is not a setting and is ignored.
+ */
+function clientSettings(message: Pick<MessageRecord, 'metadata'>): GenerationSettings {
+  const openai = message.metadata?.openai;
+  if (!isObject(openai)) return {};
+  const { temperature, maxTokens } = openai;
+  return {
+    ...(typeof temperature === 'number' && { temperature }),
+    ...(typeof maxTokens === 'number' && Number.isInteger(maxTokens) && maxTokens > 0 && { maxTokens }),
+  };
+}
+
+function isObject(value: JsonValue | undefined): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A warning repeats on every call of a deployment that cannot honour a setting: one log line says it. */
+function logOnce(log: Logger, warned: Set<string>, deployment: string, warnings: readonly CallWarning[]): void {
+  for (const warning of warnings) {
+    const what = warning.type === 'unsupported-setting' ? warning.setting : warning.message;
+    const key = `${deployment}\u0000${what}`;
+    if (warned.has(key)) continue;
+    warned.add(key);
+    const said = warning.type === 'unsupported-setting' ? `did not honour ${warning.setting}${warning.details ? `: ${warning.details}` : ''}` : `warned: ${warning.message}`;
+    log.warn({ event: 'model.warning', deployment, warning: toJson(warning) }, `model deployment ${deployment} ${said} (logged once)`);
+  }
+}
+
+function toJson(warning: CallWarning): JsonObject {
+  return { ...warning };
+}
