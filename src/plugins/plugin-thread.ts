@@ -54,10 +54,16 @@ export interface InvokeOptions {
 }
 
 export class PluginCallError extends PincerError {
-  /** `code` as the thread sent it: a plugin's own, uncatalogued code falls back to PLUGIN_CALL_FAILED and is kept in `details.remoteCode`. */
+  /**
+   * The code as the thread sent it. A plugin's own code (not Pincer's, so not catalogued) is
+   * PLUGIN_CALL_FAILED to the host and over HTTP, and goes on unchanged to a plugin that called
+   * this one's service.
+   */
+  readonly pluginCode: string;
   constructor(code: string, message: string, readonly remoteStack?: string) {
     const known = asErrorCode(code, 'PLUGIN_CALL_FAILED');
-    super(known, message, undefined, known === code ? undefined : { remoteCode: code });
+    super(known, message, known === code ? undefined : { pluginCode: code });
+    this.pluginCode = code;
   }
 }
 
@@ -241,7 +247,7 @@ export class PluginThread {
           type: 'reply',
           id: message.id,
           ok: false,
-          error: { name: 'Error', message: err instanceof Error ? err.message : String(err), ...(err instanceof PincerError ? { code: err.code, status: err.statusCode } : {}) },
+          error: { name: 'Error', message: err instanceof Error ? err.message : String(err), ...(err instanceof PincerError ? { code: err instanceof PluginCallError ? err.pluginCode : err.code, status: err.statusCode } : {}) },
         }),
     );
   }
