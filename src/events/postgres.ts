@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { NotifyListener } from '../store/postgres/listener.js';
 import { LocalMessageEvents } from './local.js';
-import { decodeRelay, encodeStatuses, encodeTokens, encodeWatch, type RelayedStatus } from './relay-payloads.js';
+import { decodeRelay, encodeHello, encodeStatuses, encodeTokens, encodeWatch, type RelayedStatus } from './relay-payloads.js';
 import { TERMINAL_STATES, type MessageEvent, type MessageEventBus } from './types.js';
 
 /** A remote watch lapses unless its node repeats it within this time. */
@@ -73,6 +73,12 @@ export class PostgresMessageEvents implements MessageEventBus {
     this.refreshTimer.unref();
   }
 
+  /** Say this node has joined, once its LISTEN connection is up: the others repeat their watches. */
+  start(): void {
+    this.outbox.push(encodeHello(this.nodeId));
+    this.scheduleFlush(0);
+  }
+
   /** How many messages other nodes' clients watch here (tests, diagnostics). */
   get remoteWatches(): number {
     return this.watchedElsewhere.size;
@@ -138,7 +144,9 @@ export class PostgresMessageEvents implements MessageEventBus {
   private onPayload(payload: string): void {
     const relay = decodeRelay(payload);
     if (!relay || relay.node === this.nodeId) return;
-    if (relay.kind === 'watch') {
+    if (relay.kind === 'hello') {
+      this.announceAll();
+    } else if (relay.kind === 'watch') {
       for (const id of relay.ids) this.watchArrived(id);
     } else if (relay.kind === 'statuses') {
       for (const s of relay.statuses) {

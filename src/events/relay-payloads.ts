@@ -14,9 +14,15 @@ export interface RelayedStatus {
 }
 
 export type Relay =
+  | { kind: 'hello'; node: string }
   | { kind: 'watch'; node: string; ids: string[] }
   | { kind: 'statuses'; node: string; statuses: RelayedStatus[] }
   | { kind: 'tokens'; node: string; id: string; attempt: number; offset: number; text: string };
+
+/** "A node joined": the others repeat their watches, so it relays for them from its first claim. */
+export function encodeHello(node: string): string {
+  return JSON.stringify({ n: node, h: 1 });
+}
 
 /** "Clients here watch these messages." */
 export function encodeWatch(node: string, ids: readonly string[]): string[] {
@@ -53,6 +59,7 @@ export function decodeRelay(payload: string): Relay | undefined {
   if (!value || typeof value !== 'object') return undefined;
   const v = value as Record<string, unknown>;
   if (typeof v.n !== 'string') return undefined;
+  if (v.h === 1) return { kind: 'hello', node: v.n };
   if (Array.isArray(v.w)) return { kind: 'watch', node: v.n, ids: v.w.filter((id): id is string => typeof id === 'string') };
   if (Array.isArray(v.s)) return { kind: 'statuses', node: v.n, statuses: v.s.flatMap(toStatus) };
   if (typeof v.t === 'string' && typeof v.a === 'number' && typeof v.o === 'number' && typeof v.d === 'string') {

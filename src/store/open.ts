@@ -54,6 +54,7 @@ export async function openStore(config: PincerConfig, log?: Logger): Promise<Sto
     try {
       await queue.init();
       await connection.listener.start();
+      events.start();
     } catch (err) {
       await close().catch(() => undefined);
       throw new PincerError('STORE_UNAVAILABLE', `PostgreSQL store ${redactUrl(store)}: ${err instanceof Error ? err.message : String(err)}`, 503);
