@@ -78,6 +78,21 @@ const collect = async (parts: AsyncIterable<StreamPart>) => {
 };
 
 describe('model router', () => {
+  it('answers even when an event listener throws, and reports the listener\'s error', async () => {
+    const reported: unknown[] = [];
+    const { r } = router([{ id: 'a', model: scripted('a', ['ok']) }], { onListenerError: (err) => reported.push(err) });
+    r.onEvent(() => {
+      throw new Error('metrics bug');
+    });
+    const seen: RouterEvent[] = [];
+    r.onEvent((e) => seen.push(e));
+    expect((await r.doGenerate(ask)).text).toBe('a says hi');
+    expect((await collect(r.doStream(ask))).at(-1)).toMatchObject({ type: 'finish' });
+    expect(reported).toEqual([new Error('metrics bug'), new Error('metrics bug')]);
+    // The listeners after the throwing one still hear every event.
+    expect(seen).toHaveLength(2);
+  });
+
   it('retries a server error with exponential backoff, then answers', async () => {
     const a = scripted('a', [new ModelError('server', 'a', 'HTTP 500'), new ModelError('server', 'a', 'HTTP 502'), 'ok']);
     const { r, waits } = router([{ id: 'a', model: a }]);

@@ -80,6 +80,17 @@ describe('LlamaCppModel', () => {
     expect(longer.usage.inputTokens).toBeGreaterThan(result.usage.inputTokens);
   });
 
+  it('answers a request offering tools in text, with an unsupported-setting warning', async () => {
+    const plain = await model.doGenerate(REQUEST);
+    expect(plain.warnings).toBeUndefined();
+    const tools = [{ name: 'lookup', parameters: { type: 'object' } }];
+    const result = await model.doGenerate({ ...REQUEST, tools });
+    expect(result.toolCalls).toBeUndefined();
+    expect(result.warnings).toEqual([{ type: 'unsupported-setting', setting: 'tools', details: expect.any(String) }]);
+    const finish = (await collect(model.doStream({ ...REQUEST, tools, toolChoice: 'required' }))).at(-1);
+    expect(finish).toMatchObject({ type: 'finish', warnings: [{ setting: 'tools' }, { setting: 'toolChoice' }] });
+  });
+
   it('streams text deltas, then exactly one finish with the usage', async () => {
     const parts = await collect(model.doStream({ ...REQUEST, maxTokens: 12 }));
     const finishes = parts.filter((p) => p.type === 'finish');
