@@ -1,16 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { PincerError } from '../../errors.js';
 import { prepareAck, type Ack } from '../core/acks.js';
 import { admitBatch, prepareEnqueue, refusedByStore, withdraw, type AdmissionResult, type Admitted, type PreparedEnqueue } from '../core/admission.js';
 import { emptyCounts, QueueBook, type AckTally } from '../core/book.js';
-import { decideFailure, leaseExpiredError } from '../core/outcomes.js';
+import { leaseExpiredError } from '../core/outcomes.js';
 import { purgeBefore } from '../core/purge.js';
 import { GroupCommit } from '../group-commit.js';
 import { PRIORITY_CODE, PRIORITY_NAME } from '../ranking.js';
 import { toRecord, type MessageRow } from '../rows.js';
-import { redactUrl } from '../store-url.js';
 import type {
   ClaimedMessage,
   Completion,
@@ -27,28 +24,18 @@ import type {
   QueueOptions,
   QueueStats,
 } from '../types.js';
-import { createPool } from './connection.js';
-import { NotifyListener } from './listener.js';
-import { DEPTH_SLOTS, migrate, quoteIdent } from './schema.js';
-import { parsePostgresStore, type PostgresStoreSettings } from './settings.js';
+import { depthSlot, finishConversations, writeAckBatch, type SchemaContext } from './acks.js';
+import { connectPostgres, storeUnavailable, workChannel, type PostgresConnection } from './connection.js';
+import { quoteIdent } from './schema.js';
+import type { PostgresStoreSettings } from './settings.js';
 import { buildSql, type Sql } from './sql.js';
 import { describeError, isDataError, retrying, RetryTransaction, savepoint, transaction } from './tx.js';
 
 type Row = MessageRow<JsonObject>;
 type Claim = Pick<ClaimedMessage, 'id' | 'lease'> & { conversationId?: string };
-type CompleteAck = Extract<Ack, { kind: 'complete' }>;
-type FailAck = Extract<Ack, { kind: 'fail' }>;
 
 /** The count of done messages is a full count, shown only in stats: read at most this often. */
 const DONE_TTL_MS = 5000;
-
-/** What a PostgreSQL queue runs on; shared with the message events when opened as a store. */
-export interface PostgresConnection {
-  readonly settings: PostgresStoreSettings;
-  readonly pool: pg.Pool;
-  readonly listener: NotifyListener;
-  readonly nodeId: string;
-}
 
 /**
  * The cluster backend: every node shares one PostgreSQL schema. Design (docs/storage.md):
@@ -65,6 +52,7 @@ export class PostgresQueue implements Queue {
   private readonly acks: GroupCommit<Ack, boolean | FailOutcome>;
   private readonly sql: Sql;
   private readonly channel: string;
+  private readonly statements: SchemaContext;
   private done: { n: number; at: number } | undefined;
   private readonly disposers: Array<() => void> = [];
 
@@ -78,6 +66,7 @@ export class PostgresQueue implements Queue {
     this.book = new QueueBook(this.backend, options, log);
     this.sql = buildSql(quoteIdent(connection.settings.schema));
     this.channel = workChannel(connection.settings.schema);
+    this.statements = { sql: this.sql, channel: this.channel, nodeId: connection.nodeId };
     // Another node's commit may have made work claimable; so may a missed notification.
     const wake = () => this.book.notifyWork();
     this.disposers.push(
@@ -206,7 +195,7 @@ export class PostgresQueue implements Queue {
       now,
       this.channel,
       this.nodeId,
-      slot(),
+      depthSlot(),
     ]);
     // Another node committed one of these idempotency keys since the lookup: start over, and
     // the lookup will find it.
@@ -243,7 +232,7 @@ export class PostgresQueue implements Queue {
         rows.map((r) => leaseExpiredError(r.attempts, maxAttempts)),
         now,
       ]);
-      await this.finishConversations(client, dead.map((d) => d.conversation_id));
+      await finishConversations(client, this.statements, dead.map((d) => d.conversation_id));
       return dead.map((d): DeadLetterEvent => ({ id: d.id, attempts: d.attempts, error: d.last_error }));
     });
     this.book.expired(events);
@@ -276,105 +265,13 @@ export class PostgresQueue implements Queue {
     const now = this.now;
     let tally: AckTally = { completed: 0, failed: 0, dead: 0 };
     const outcomes = await transaction(this.connection.pool, async (client) => {
-      tally = { completed: 0, failed: 0, dead: 0 };
-      // Only the first ack of a message in a batch can match its lease; later ones are stale.
-      const seen = new Set<string>();
-      const first = items.map((ack) => !seen.has(ack.claim.id) && !!seen.add(ack.claim.id));
-      const live = items.filter((_, i) => first[i]);
-      await this.lockConversationsOf(client, live);
-
-      const result = new Map<string, boolean | FailOutcome>();
-      const finished: string[] = [];
-      await this.ackCompletions(client, live.filter((a): a is CompleteAck => a.kind === 'complete'), now, result, finished, tally);
-      await this.ackFailures(client, live.filter((a): a is FailAck => a.kind === 'fail'), now, result, finished, tally);
-      if (finished.length > 0) await this.finishConversations(client, finished);
-      return items.map((ack, i) => {
-        const outcome = first[i] ? result.get(ack.claim.id) : undefined;
-        return outcome ?? (ack.kind === 'complete' ? false : 'stale');
-      });
+      const written = await writeAckBatch(client, this.statements, items, now, this.book.options);
+      tally = written.tally;
+      return written.outcomes;
     });
     if (this.done) this.done.n += tally.completed;
     this.book.acked(tally);
     return outcomes;
-  }
-
-  private async lockConversationsOf(client: pg.ClientBase, acks: readonly Ack[]): Promise<void> {
-    const conversationOf = new Map<string, string>();
-    for (const ack of acks) if (typeof ack.claim.conversationId === 'string') conversationOf.set(ack.claim.id, ack.claim.conversationId);
-    const unknown = acks.filter((a) => !conversationOf.has(a.claim.id)).map((a) => a.claim.id);
-    if (unknown.length > 0) {
-      const { rows } = await client.query<{ id: string; conversation_id: string }>(this.sql.conversationsOf, [unknown]);
-      for (const row of rows) conversationOf.set(row.id, row.conversation_id);
-    }
-    await client.query(this.sql.lockConversations, [[...new Set(conversationOf.values())]]);
-  }
-
-  private async ackCompletions(client: pg.ClientBase, completes: readonly CompleteAck[], now: number, result: Map<string, boolean | FailOutcome>, finished: string[], tally: AckTally): Promise<void> {
-    if (completes.length === 0) return;
-    const { rows } = await client.query<{ id: string; conversation_id: string }>(this.sql.complete, [
-      completes.map((a) => a.claim.id),
-      completes.map((a) => a.claim.lease),
-      completes.map((a) => a.completion.analysis),
-      completes.map((a) => a.completion.reply),
-      now,
-    ]);
-    for (const row of rows) {
-      result.set(row.id, true);
-      finished.push(row.conversation_id);
-    }
-    tally.completed = rows.length;
-  }
-
-  private async ackFailures(client: pg.ClientBase, fails: readonly FailAck[], now: number, result: Map<string, boolean | FailOutcome>, finished: string[], tally: AckTally): Promise<void> {
-    if (fails.length === 0) return;
-    const { rows } = await client.query<{ id: string; attempts: number }>(this.sql.leasedAttempts, [fails.map((a) => a.claim.id), fails.map((a) => a.claim.lease)]);
-    const attempts = new Map(rows.map((r) => [r.id, r.attempts]));
-    const toDead: FailAck[] = [];
-    const toRetry: Array<{ ack: FailAck; dueAt: number }> = [];
-    for (const ack of fails) {
-      const n = attempts.get(ack.claim.id);
-      if (n === undefined) continue;
-      const decision = decideFailure(n, ack.failure, this.book.options, now);
-      if (decision.kind === 'dead') toDead.push(ack);
-      else toRetry.push({ ack, dueAt: decision.dueAt });
-    }
-    if (toDead.length > 0) {
-      const { rows: dead } = await client.query<{ id: string; conversation_id: string }>(this.sql.failToDead, [
-        toDead.map((a) => a.claim.id),
-        toDead.map((a) => a.claim.lease),
-        toDead.map((a) => a.failure.analysis),
-        toDead.map((a) => a.failure.error),
-        now,
-      ]);
-      for (const row of dead) {
-        result.set(row.id, 'dead');
-        finished.push(row.conversation_id);
-      }
-      tally.dead = dead.length;
-    }
-    if (toRetry.length > 0) {
-      const { rows: retried } = await client.query<{ id: string }>(this.sql.failToRetry, [
-        toRetry.map((r) => r.ack.claim.id),
-        toRetry.map((r) => r.ack.claim.lease),
-        toRetry.map((r) => r.ack.failure.analysis),
-        toRetry.map((r) => r.ack.failure.error),
-        toRetry.map((r) => r.dueAt),
-        now,
-      ]);
-      for (const row of retried) result.set(row.id, 'retry');
-    }
-    tally.failed = [...result.values()].filter((v) => v === 'dead' || v === 'retry').length;
-  }
-
-  /**
-   * After messages of these conversations finished (done or dead) in this transaction, with
-   * their rows locked: count them out and promote each conversation's next message to head.
-   * Also tells the other nodes there may be work.
-   */
-  private async finishConversations(client: pg.ClientBase, conversationIds: string[]): Promise<void> {
-    const counts = new Map<string, number>();
-    for (const id of conversationIds) counts.set(id, (counts.get(id) ?? 0) + 1);
-    await client.query(this.sql.finish, [[...counts.keys()], [...counts.values()], this.channel, this.nodeId, conversationIds.length, slot()]);
   }
 
   async release(claim: Claim): Promise<void> {
@@ -432,7 +329,7 @@ export class PostgresQueue implements Queue {
         await client.query(this.sql.promoteOldest, [target.conversation_id]);
         n++;
       }
-      if (n > 0) await client.query(this.sql.revived, [n, slot(), this.channel, this.nodeId]);
+      if (n > 0) await client.query(this.sql.revived, [n, depthSlot(), this.channel, this.nodeId]);
       return n;
     });
     this.book.revived(moved);
@@ -510,45 +407,9 @@ export class PostgresQueue implements Queue {
   }
 }
 
-/** The NOTIFY channel on which nodes say "there may be work". */
-export function workChannel(schema: string): string {
-  return `pincer:${schema}`;
-}
-
-/** Connect a pool and a (not yet started) LISTEN connection, and migrate the schema (once across the cluster). */
-export async function connectPostgres(store: string | PostgresStoreSettings, now: () => number, log?: Logger): Promise<PostgresConnection> {
-  const settings = typeof store === 'string' ? parsePostgresStore(store) : store;
-  const nodeId = randomUUID();
-  const pool = createPool(settings, log);
-  const listener = new NotifyListener(settings.connectionString, `pincer-listen:${nodeId}`, settings.pollMs, log);
-  try {
-    const client = await pool.connect();
-    try {
-      const applied = await migrate(client, settings.schema, now);
-      if (applied.length > 0) log?.info({ event: 'store.migrate', schema: settings.schema, versions: applied }, `store schema "${settings.schema}" migrated to version ${applied.at(-1)}`);
-    } finally {
-      client.release();
-    }
-  } catch (err) {
-    await pool.end().catch(() => undefined);
-    throw storeUnavailable(settings, err);
-  }
-  return { settings, pool, listener, nodeId };
-}
-
-function storeUnavailable(settings: PostgresStoreSettings, err: unknown): PincerError {
-  if (err instanceof PincerError) return err;
-  return new PincerError('STORE_UNAVAILABLE', `PostgreSQL store ${redactUrl(settings.connectionString)} (schema "${settings.schema}"): ${describeError(err)}`, 503);
-}
-
-/** A random row of the depth counter. */
-function slot(): number {
-  return Math.floor(Math.random() * DEPTH_SLOTS);
-}
-
 function record(row: Row): MessageRecord {
   // node-postgres has parsed the jsonb columns already.
   return toRecord(row, (value) => value);
 }
 
-export { describeError };
+export { connectPostgres, describeError, type PostgresConnection };
