@@ -409,6 +409,30 @@ describe('vendor specifics', () => {
     }
   });
 
+  it('anthropic: a temperature above its range of 0..1 is sent as 1, with a warning, streamed or not', async () => {
+    const model = createAnthropicModel({ baseUrl: fake.url, apiKey: KEY, model: 'claude-test' });
+    try {
+      const warning = { type: 'unsupported-setting', setting: 'temperature', details: 'Anthropic accepts 0..1; 1.5 was sent as 1' };
+      expect((await model.doGenerate({ ...REQUEST, temperature: 1.5 })).warnings).toEqual([warning]);
+      expect(fake.lastRequest?.body).toMatchObject({ temperature: 1 });
+      expect((await collect(model.doStream({ ...REQUEST, temperature: 1.5 }))).at(-1)).toMatchObject({ type: 'finish', warnings: [warning] });
+      expect((await model.doGenerate({ ...REQUEST, temperature: 0.7 })).warnings).toBeUndefined();
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('ollama: a tool choice that forces a call cannot be honoured (it has no tool_choice), and says so', async () => {
+    const model = createOllamaModel({ baseUrl: fake.url, model: 'llama-test' });
+    try {
+      const tools = [{ name: 'lookup', parameters: { type: 'object' } }];
+      expect((await model.doGenerate({ ...REQUEST, tools, toolChoice: 'required' })).warnings).toEqual([{ type: 'unsupported-setting', setting: 'toolChoice', details: expect.any(String) }]);
+      expect((await model.doGenerate({ ...REQUEST, tools, toolChoice: 'auto' })).warnings).toBeUndefined();
+    } finally {
+      await model.close();
+    }
+  });
+
   it('gemini: a 429 without Retry-After takes the wait from RetryInfo; consecutive turns merge', async () => {
     const model = createGeminiModel({ baseUrl: fake.url, apiKey: KEY, model: 'models/gemini-test' });
     try {
