@@ -3,6 +3,7 @@ import { PincerError, QueueFullError } from '../../errors.js';
 import { Listeners } from '../../util/listeners.js';
 import { QueueCapacity } from '../capacity.js';
 import { RateMeter, retryAfterSeconds } from '../rate-meter.js';
+import { PRIORITY_NAME } from '../ranking.js';
 import { MESSAGE_STATES, type DeadLetterEvent, type MessageState, type Priority, type QueueOptions, type QueueStats } from '../types.js';
 
 export type ResolvedQueueOptions = Required<QueueOptions>;
@@ -139,6 +140,31 @@ export interface StateCounts {
   byState: Record<MessageState, number>;
   /** Waiting messages (queued or failed, not processing) by priority. */
   byPriority: Record<Priority, number>;
+}
+
+/** One row of a backend's count query: messages of one state and priority. */
+export interface CountRow {
+  state: MessageState;
+  priority: number;
+  n: number;
+  /** The oldest creation time among them, where the backend reads it in the same query. */
+  oldest?: number | null;
+}
+
+/** Counts by state and priority, the depth (unfinished messages) and the oldest waiting one. */
+export function tallyCounts(rows: Iterable<CountRow>): { counts: StateCounts; depth: number; oldestWaiting: number | null } {
+  const counts = emptyCounts();
+  let depth = 0;
+  let oldestWaiting: number | null = null;
+  for (const { state, priority, n, oldest } of rows) {
+    counts.byState[state] += n;
+    if (state === 'dead' || state === 'done') continue;
+    depth += n;
+    if (state === 'processing') continue;
+    counts.byPriority[PRIORITY_NAME[priority] ?? 'normal'] += n;
+    if (oldest != null && (oldestWaiting === null || oldest < oldestWaiting)) oldestWaiting = oldest;
+  }
+  return { counts, depth, oldestWaiting };
 }
 
 export function emptyCounts(): StateCounts {

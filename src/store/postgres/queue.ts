@@ -2,11 +2,11 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { prepareAck, type Ack } from '../core/acks.js';
 import { admitBatch, prepareEnqueue, refusedByStore, withdraw, type AdmissionResult, type Admitted, type PreparedEnqueue } from '../core/admission.js';
-import { emptyCounts, QueueBook, type AckTally } from '../core/book.js';
+import { QueueBook, tallyCounts, type AckTally, type CountRow } from '../core/book.js';
 import { leaseExpiredError } from '../core/outcomes.js';
 import { purgeBefore } from '../core/purge.js';
 import { GroupCommit } from '../group-commit.js';
-import { PRIORITY_CODE, PRIORITY_NAME } from '../ranking.js';
+import { PRIORITY_CODE } from '../ranking.js';
 import { toRecord, type MessageRow } from '../rows.js';
 import type {
   ClaimedMessage,
@@ -338,26 +338,15 @@ export class PostgresQueue implements Queue {
 
   async stats(): Promise<QueueStats> {
     this.book.assertOpen();
-    const counts = emptyCounts();
-    const { rows } = await this.connection.pool.query<{ state: MessageState; priority: number; n: number; oldest: number | null }>(this.sql.counts);
-    let oldest: number | null = null;
-    let depth = 0;
-    for (const { state, priority, n, oldest: t } of rows) {
-      counts.byState[state] += n;
-      if (state === 'dead') continue;
-      depth += n;
-      if (state !== 'processing') {
-        counts.byPriority[PRIORITY_NAME[priority] ?? 'normal'] += n;
-        if (t !== null && (oldest === null || t < oldest)) oldest = t;
-      }
-    }
+    const { rows } = await this.connection.pool.query<CountRow>(this.sql.counts);
+    const { counts, depth, oldestWaiting } = tallyCounts(rows);
     this.book.setDepth(depth);
     if (!this.done || performance.now() - this.done.at > DONE_TTL_MS) {
       const { rows: done } = await this.connection.pool.query<{ n: number }>(this.sql.countDone);
       this.done = { n: done[0]?.n ?? 0, at: performance.now() };
     }
     counts.byState.done = this.done.n;
-    return this.book.stats(counts, depth, oldest);
+    return this.book.stats(counts, depth, oldestWaiting);
   }
 
   async nextDueAt(): Promise<number | null> {

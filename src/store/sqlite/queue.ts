@@ -4,12 +4,12 @@ import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { PincerError } from '../../errors.js';
 import { admitBatch, prepareEnqueue, refusedByStore, withdraw, type PreparedEnqueue } from '../core/admission.js';
-import { emptyCounts, QueueBook } from '../core/book.js';
+import { QueueBook, tallyCounts } from '../core/book.js';
 import { decideFailure, leaseExpiredError } from '../core/outcomes.js';
 import { purgeBefore } from '../core/purge.js';
 import { prepareAck, type Ack, type PreparedCompletion } from '../core/acks.js';
 import { GroupCommit } from '../group-commit.js';
-import { PRIORITY_CODE, PRIORITY_NAME } from '../ranking.js';
+import { PRIORITY_CODE } from '../ranking.js';
 import { toRecord, type MessageRow } from '../rows.js';
 import type {
   ClaimedMessage,
@@ -272,11 +272,7 @@ export class SqliteQueue implements Queue {
 
   async stats(): Promise<QueueStats> {
     this.book.assertOpen();
-    const counts = emptyCounts();
-    for (const { state, priority, n } of this.stmt.countByState.all()) {
-      counts.byState[state] += n;
-      if (state !== 'processing') counts.byPriority[PRIORITY_NAME[priority] ?? 'normal'] += n;
-    }
+    const { counts } = tallyCounts(this.stmt.countByState.all());
     this.doneTotal ??= this.stmt.countDone.get()?.n ?? 0;
     counts.byState.done = this.doneTotal;
     counts.byState.dead = this.stmt.countDead.get()?.n ?? 0;
