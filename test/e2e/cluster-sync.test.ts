@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeLlm } from '../support/fake-llm.js';
-import { eventually, postJson, tempDir } from '../support/index.js';
+import { eventually, postJson, sendHostileMix, tempDir } from '../support/index.js';
 import { shippedNginxConfig } from '../support/nginx.js';
 import { PG_URL } from '../support/postgres.js';
 import { freePort, spawnPincer, type PincerProcess } from '../support/process.js';
@@ -49,6 +49,9 @@ describe('cluster: the synchronous APIs answer whichever node processes the mess
     nodes.push(api, worker);
     const nginxDir = path.join(dir, 'nginx');
     mkdirSync(nginxDir, { recursive: true });
+    // nginx's workers run as nobody and buffer bodies over 16 KB in client_body under the prefix:
+    // they must be able to reach it through the (0700) temporary folder.
+    chmodSync(dir, 0o755);
     const upstreamFile = path.join(nginxDir, 'upstream.conf');
     writeFileSync(upstreamFile, `upstream pincer {\n  least_conn;\n  server 127.0.0.1:${apiPort};\n  server 127.0.0.1:${workerPort};\n  keepalive 32;\n}\n`);
     const nginxConf = path.join(nginxDir, 'nginx.conf');
@@ -84,6 +87,12 @@ describe('cluster: the synchronous APIs answer whichever node processes the mess
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => postJson(`${base}/v1/messages?wait=10`, { text: `via nginx ${i}` })));
     expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
     results.forEach((r, i) => expect(r.body.reply.text).toBe(FakeLlm.reply(`via nginx ${i}`)));
+  });
+
+  it('refuses hostile bodies alone on PostgreSQL: 50 good neighbours sent through nginx are accepted', async () => {
+    const { good, hostile } = await sendHostileMix(base);
+    expect(good).toEqual(good.map(() => 202));
+    expect(hostile).toEqual(hostile.map(() => ({ status: 400, code: 'METADATA_TOO_DEEP' })));
   });
 
   it('ends an SSE stream opened on the API-only node while the message is in flight', async () => {

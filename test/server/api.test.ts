@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pincer } from '../../src/pincer.js';
-import { eventually, getJson, postJson, startPincer, tempDir, testConfig, type RunningPincer } from '../support/index.js';
+import { eventually, getJson, postJson, sendHostileMix, startPincer, tempDir, testConfig, type RunningPincer } from '../support/index.js';
 import { waitForTerminal } from '../../src/events/wait.js';
 
 describe('HTTP API', () => {
@@ -119,6 +119,12 @@ describe('HTTP API', () => {
     const page = await getJson(`${bot.url}/v1/conversations/conv-list?limit=2&offset=1`);
     expect(page.body.messages.map((m: any) => m.text)).toEqual(['/echo two', '/echo three']);
     expect((await getJson(`${bot.url}/v1/conversations/nobody`)).body.error.code).toBe('CONVERSATION_NOT_FOUND');
+  });
+
+  it('refuses bodies with deeply nested metadata alone: 50 good neighbours in the same batches are accepted', async () => {
+    const { good, hostile } = await sendHostileMix(bot.url);
+    expect(good).toEqual(good.map(() => 202));
+    expect(hostile).toEqual(hostile.map(() => ({ status: 400, code: 'METADATA_TOO_DEEP' })));
   });
 
   it('maps an Idempotency-Key to one message', async () => {

@@ -178,3 +178,22 @@ export function messageRecord(text: string): MessageRecord {
     attempts: 1, createdAt: 0, updatedAt: 0, availableAt: 0, startedAt: 0, finishedAt: null, analysis: {}, reply: null, lastError: null,
   };
 }
+
+/** The JSON text of `{ a: { a: ... } }`, `levels` objects deep, written without recursion (JSON.stringify would overflow). */
+export function nestedJson(levels: number): string {
+  return `${'{"a":'.repeat(levels - 1)}{"leaf":true}${'}'.repeat(levels - 1)}`;
+}
+
+/**
+ * 50 good messages and 5 whose metadata nests 5,000 levels (the body that once failed a whole group commit), sent at once so they share group
+ * commits: every good one must be accepted (202) and every hostile one refused alone (400).
+ */
+export async function sendHostileMix(url: string): Promise<{ good: number[]; hostile: Array<{ status: number; code: string }> }> {
+  const deep = `{"text":"deep","metadata":${nestedJson(5000)}}`;
+  const sends = Array.from({ length: 55 }, (_, i) => (i % 11 === 10 ? postJson(`${url}/v1/messages`, deep) : postJson(`${url}/v1/messages`, { text: `/echo good ${i}`, metadata: { i } })));
+  const results = await Promise.all(sends);
+  return {
+    good: results.filter((_, i) => i % 11 !== 10).map((r) => r.status),
+    hostile: results.filter((_, i) => i % 11 === 10).map((r) => ({ status: r.status, code: r.body?.error?.code as string })),
+  };
+}
