@@ -12,19 +12,12 @@ export class PincerError extends Error {
   readonly statusCode: number;
   readonly details?: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>);
-  /**
-   * The older shape, with a status: it is ignored (the status always comes from the catalogue),
-   * and test/errors fails when a throw site passes one that disagrees.
-   */
-  constructor(code: ErrorCode, message: string | undefined, statusCode: number | undefined, details?: Record<string, unknown>);
-  constructor(code: ErrorCode, message: string = ERRORS[code].message, statusOrDetails?: number | Record<string, unknown>, details?: Record<string, unknown>) {
+  constructor(code: ErrorCode, message: string = ERRORS[code].message, details?: Record<string, unknown>) {
     super(message);
     this.name = 'PincerError';
     this.code = code;
     this.statusCode = ERRORS[code].status;
-    const extra = typeof statusOrDetails === 'object' ? statusOrDetails : details;
-    if (extra) this.details = extra;
+    if (details) this.details = details;
   }
 }
 

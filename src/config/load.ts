@@ -89,11 +89,14 @@ function readConfigFile(file: string): JsonObject {
   return parsed as JsonObject;
 }
 
+/** Numeric keys without a default, which the defaults cannot name: the environment still reaches them. */
+const OPTIONAL_NUMBERS: readonly string[] = ['models.temperature', 'models.max_tokens'];
+
 /** Environment names for every key the schema knows, derived from its defaults. */
 export function envNames(): Map<string, string> {
   const names = new Map<string, string>();
   const defaults = configSchema.parse({}) as unknown as JsonObject;
-  for (const leaf of [...leaves(defaults), 'store']) {
+  for (const leaf of [...leaves(defaults), 'store', ...OPTIONAL_NUMBERS]) {
     names.set('PINCER_' + leaf.replace(/\./g, '_').toUpperCase(), leaf);
   }
   for (const [name, leaf] of Object.entries(ENV_ALIASES)) names.set(name, leaf);
@@ -105,7 +108,7 @@ function applyEnv(raw: JsonObject, env: NodeJS.ProcessEnv, sources: Map<string, 
   for (const [name, leaf] of envNames()) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    setPath(raw, leaf, coerceEnv(value, getPath(defaults, leaf)));
+    setPath(raw, leaf, coerceEnv(value, getPath(defaults, leaf) ?? (OPTIONAL_NUMBERS.includes(leaf) ? 0 : undefined)));
     sources.set(leaf, name);
   }
 }

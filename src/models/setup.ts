@@ -142,7 +142,7 @@ export function buildModelLayer(config: PincerConfig, env: NodeJS.ProcessEnv, ve
     },
     check: async (id, timeoutMs = 15_000) => {
       const chosen = deployments.filter((d) => id === undefined || d.id === id);
-      if (chosen.length === 0) throw new PincerError('MODEL_NOT_FOUND', `no deployment "${id}"; deployments: ${deployments.map((d) => d.id).join(', ')}`, 404);
+      if (chosen.length === 0) throw new PincerError('MODEL_NOT_FOUND', `no deployment "${id}"; deployments: ${deployments.map((d) => d.id).join(', ')}`);
       return Promise.all(chosen.map((d) => checkDeployment(d, timeoutMs)));
     },
     close: async () => {

@@ -93,7 +93,7 @@ export class Pipeline {
 
   private async stage<T>(name: string, outer: AbortSignal, analysis: JsonObject, run: (signal: AbortSignal) => Promise<T> | T): Promise<T> {
     // The worker's reason (coded, e.g. WORKER_SHUTDOWN) travels on, so failure accounting can tell whose fault it was.
-    if (outer.aborted) throw new StageError(name, outer.reason instanceof Error ? outer.reason : new PincerError('WORKER_SHUTDOWN', 'aborted: the worker is shutting down', 503), analysis);
+    if (outer.aborted) throw new StageError(name, outer.reason instanceof Error ? outer.reason : new PincerError('WORKER_SHUTDOWN', 'aborted: the worker is shutting down'), analysis);
     const controller = new AbortController();
     const onOuterAbort = () => controller.abort(outer.reason);
     outer.addEventListener('abort', onOuterAbort, { once: true });

@@ -112,7 +112,7 @@ export class PipelineRegistry {
       throw new PincerError('PIPELINE_BAD_TOOL_NAME', `tool name "${tool.name}" must be 1-64 letters, digits, "-" or "_"`);
     }
     const holder = this.toolMap.get(tool.name);
-    if (holder) throw new PincerError('PIPELINE_DUPLICATE_TOOL', `a tool named "${tool.name}" is already registered${holder.plugin ? ` (by plugin ${holder.plugin})` : ''}`, 409);
+    if (holder) throw new PincerError('PIPELINE_DUPLICATE_TOOL', `a tool named "${tool.name}" is already registered${holder.plugin ? ` (by plugin ${holder.plugin})` : ''}`);
     return this.named(tool, tool.name, owner, () => this.toolMap, (map) => (this.toolMap = map));
   }
 
@@ -122,7 +122,7 @@ export class PipelineRegistry {
       throw new PincerError('PIPELINE_BAD_CHANNEL_NAME', `channel name "${channel.name}" must be 1-32 lower-case letters, digits, "-" or "_", starting with a letter`);
     }
     const holder = this.channelMap.get(channel.name);
-    if (holder) throw new PincerError('PIPELINE_DUPLICATE_CHANNEL', `a channel named "${channel.name}" is already registered${holder.plugin ? ` (by plugin ${holder.plugin})` : ''}`, 409);
+    if (holder) throw new PincerError('PIPELINE_DUPLICATE_CHANNEL', `a channel named "${channel.name}" is already registered${holder.plugin ? ` (by plugin ${holder.plugin})` : ''}`);
     return this.named(channel, channel.name, owner, () => this.channelMap, (map) => (this.channelMap = map));
   }
 

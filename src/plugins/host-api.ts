@@ -56,7 +56,7 @@ export function hostMethods(host: PluginHostServices, commands: () => CommandInf
         if (part.type === 'finish') return part;
         io.part(part as unknown as JsonValue);
       }
-      throw new PincerError('PLUGIN_MODEL_STREAM_INCOMPLETE', 'the model stream ended without a finish part', 502);
+      throw new PincerError('PLUGIN_MODEL_STREAM_INCOMPLETE', 'the model stream ended without a finish part');
     },
     'models.embed': (args, io) => host.models.embed({ values: embedValues(args[0]), signal: io.signal }),
   };
@@ -65,7 +65,7 @@ export function hostMethods(host: PluginHostServices, commands: () => CommandInf
 /** Dispatch one call from a plugin thread through the table. */
 export async function callHostMethod(table: HostMethodTable, method: string, args: JsonValue[], io: HostCallIo): Promise<JsonValue | undefined> {
   if (!Object.hasOwn(table, method)) {
-    throw new PincerError('PLUGIN_HOST_METHOD_UNKNOWN', `Pincer has no host method "${method}" (it offers ${Object.keys(table).join(', ')}); is the plugin built for a newer Pincer?`, 400);
+    throw new PincerError('PLUGIN_HOST_METHOD_UNKNOWN', `Pincer has no host method "${method}" (it offers ${Object.keys(table).join(', ')}); is the plugin built for a newer Pincer?`);
   }
   const handler = table[method as HostMethod] as (args: JsonValue[], io: HostCallIo) => Promise<unknown>;
   return (await handler(args, io)) as JsonValue | undefined;
@@ -81,7 +81,7 @@ const ENQUEUE_KEYS: ReadonlySet<string> = new Set(['text', 'conversationId', 'se
 const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
 
 function invalid(code: 'PLUGIN_ENQUEUE_INVALID' | 'PLUGIN_MODEL_REQUEST_INVALID', field: string, problem: string): never {
-  throw new PincerError(code, `${field}: ${problem}`, 400, { field });
+  throw new PincerError(code, `${field}: ${problem}`, { field });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

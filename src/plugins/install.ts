@@ -35,18 +35,18 @@ function readPackage(dir: string): { name: string; version: string; pincer: unkn
     const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown; pincer?: unknown };
     return { name: typeof pkg.name === 'string' ? pkg.name : path.basename(dir), version: typeof pkg.version === 'string' ? pkg.version : '0.0.0', pincer: pkg.pincer };
   } catch (err) {
-    throw new PincerError('PLUGIN_INSTALL_INVALID', `${dir} has no readable package.json (${(err as Error).message})`, 422);
+    throw new PincerError('PLUGIN_INSTALL_INVALID', `${dir} has no readable package.json (${(err as Error).message})`);
   }
 }
 
 async function installFolder(source: string, from: string, options: { root: string; log: Logger }): Promise<InstallResult> {
   const pkg = readPackage(from);
-  if (pkg.pincer === undefined) throw new PincerError('PLUGIN_INSTALL_INVALID', `${from}/package.json has no "pincer" field, so it is not a Pincer plugin`, 422, { field: 'pincer' });
+  if (pkg.pincer === undefined) throw new PincerError('PLUGIN_INSTALL_INVALID', `${from}/package.json has no "pincer" field, so it is not a Pincer plugin`, { field: 'pincer' });
   try {
     // Refuse a broken manifest before touching the project.
     parseManifest(realpathSync(from), pkg.pincer);
   } catch (err) {
-    if (err instanceof ManifestError) throw new PincerError(err.problem.code, `${pkg.name}: ${err.problem.field}: ${err.problem.message}`, 422, { field: err.problem.field });
+    if (err instanceof ManifestError) throw new PincerError(err.problem.code, `${pkg.name}: ${err.problem.field}: ${err.problem.message}`, { field: err.problem.field });
     throw err;
   }
   const pluginsDir = path.join(options.root, 'plugins');
@@ -59,7 +59,7 @@ async function installFolder(source: string, from: string, options: { root: stri
   // The name comes from the package: ".", ".." or "" would make the target plugins/ itself or
   // the project, and the swap below would delete it.
   if (!/^[A-Za-z0-9][\w.-]*$/.test(folder) || path.dirname(target) !== pluginsDir) {
-    throw new PincerError('PLUGIN_INSTALL_INVALID', `package name ${JSON.stringify(pkg.name)} cannot name a folder under plugins/`, 422, { field: 'name' });
+    throw new PincerError('PLUGIN_INSTALL_INVALID', `package name ${JSON.stringify(pkg.name)} cannot name a folder under plugins/`, { field: 'name' });
   }
   await mkdir(pluginsDir, { recursive: true });
   const staging = `${target}.installing-${process.pid}-${Date.now()}`;
@@ -92,7 +92,7 @@ function installedName(spec: string, before: Record<string, string>, after: Reco
 }
 
 async function installFromNpm(spec: string, options: { root: string; log: Logger }): Promise<InstallResult> {
-  if (spec.startsWith('-')) throw new PincerError('PLUGIN_INSTALL_INVALID', `"${spec}" is not a folder or an npm package spec`, 422);
+  if (spec.startsWith('-')) throw new PincerError('PLUGIN_INSTALL_INVALID', `"${spec}" is not a folder or an npm package spec`);
   const before = dependencies(options.root);
   await mkdir(options.root, { recursive: true });
   options.log.info({ event: 'plugin.install', spec, root: options.root }, `npm install ${spec}`);
@@ -100,13 +100,13 @@ async function installFromNpm(spec: string, options: { root: string; log: Logger
     await run('npm', ['install', '--save', '--no-audit', '--no-fund', '--', spec], { cwd: options.root, timeout: NPM_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
     const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim().split('\n').filter((l) => /ERR/.test(l)).slice(0, 6).join('\n');
-    throw new PincerError('PLUGIN_INSTALL_FAILED', `npm install ${spec} failed: ${stderr || (err as Error).message}`, 422);
+    throw new PincerError('PLUGIN_INSTALL_FAILED', `npm install ${spec} failed: ${stderr || (err as Error).message}`);
   }
   const name = installedName(spec, before, dependencies(options.root));
   const dir = name ? path.join(options.root, 'node_modules', name) : undefined;
-  if (!name || !dir || !existsSync(dir)) throw new PincerError('PLUGIN_INSTALL_FAILED', `npm installed ${spec}, but Pincer cannot tell which package it was`, 422);
+  if (!name || !dir || !existsSync(dir)) throw new PincerError('PLUGIN_INSTALL_FAILED', `npm installed ${spec}, but Pincer cannot tell which package it was`);
   const pkg = readPackage(dir);
-  if (pkg.pincer === undefined) throw new PincerError('PLUGIN_INSTALL_INVALID', `${pkg.name} was installed, but it is not a Pincer plugin (no "pincer" field)`, 422, { field: 'pincer' });
+  if (pkg.pincer === undefined) throw new PincerError('PLUGIN_INSTALL_INVALID', `${pkg.name} was installed, but it is not a Pincer plugin (no "pincer" field)`, { field: 'pincer' });
   options.log.info({ event: 'plugin.installed', source: spec, dir, package: pkg.name, version: pkg.version }, `installed ${pkg.name}@${pkg.version}`);
   return { source: spec, kind: 'npm', dir: realpathSync(dir), packageName: pkg.name, version: pkg.version };
 }

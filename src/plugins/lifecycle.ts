@@ -81,7 +81,7 @@ export class Lifecycle {
     const thread = generation.thread;
     try {
       const mismatch = checkDeclared(entry, await thread.load(this.settings.call_timeout));
-      if (mismatch) throw new PincerError(mismatch.code, mismatch.message, 422, { field: mismatch.field });
+      if (mismatch) throw new PincerError(mismatch.code, mismatch.message, { field: mismatch.field });
       await thread.setup(this.settings.call_timeout);
       this.swapIn(slot, generation, reason);
     } catch (err) {
@@ -183,7 +183,7 @@ export class Lifecycle {
     } else {
       this.setState(slot, state, `${problem.code} ${problem.field}: ${problem.message}`, problem);
     }
-    if (reason === 'reload') throw new PincerError(problem.code, `plugin ${slot.name}: ${problem.field}: ${problem.message}`, 422, { field: problem.field });
+    if (reason === 'reload') throw new PincerError(problem.code, `plugin ${slot.name}: ${problem.field}: ${problem.message}`, { field: problem.field });
   }
 
   private wait(slot: PluginSlot, reason: StartReason, missing: string[]): void {
@@ -191,7 +191,7 @@ export class Lifecycle {
     if (slot.current && reason === 'reload') {
       // A reload must not turn a serving plugin into a waiting one.
       this.deps.log.error({ event: 'plugin.reload_failed', plugin: slot.name, code: 'PLUGIN_SERVICE_UNAVAILABLE' }, `plugin ${slot.name}: reload failed, generation ${slot.current.number} keeps serving: ${why}`);
-      throw new PincerError('PLUGIN_SERVICE_UNAVAILABLE', `plugin ${slot.name}: ${why}`, 409);
+      throw new PincerError('PLUGIN_SERVICE_UNAVAILABLE', `plugin ${slot.name}: ${why}`);
     }
     slot.current?.deactivate();
     slot.current = undefined;

@@ -140,7 +140,7 @@ export class PluginManager {
   async reload(name: string): Promise<PluginView> {
     this.refresh();
     const slot = this.slot(name);
-    if (!this.wanted(name)) throw new PincerError('PLUGIN_NOT_ENABLED', `plugin ${name} is disabled; enable it instead of reloading`, 409);
+    if (!this.wanted(name)) throw new PincerError('PLUGIN_NOT_ENABLED', `plugin ${name} is disabled; enable it instead of reloading`);
     await slot.lock.run(() => this.lifecycle.start(slot, 'reload'));
     await this.reconcile();
     return this.view(slot);
@@ -153,7 +153,7 @@ export class PluginManager {
     const installed = await installPlugin(source, { root: this.settings.root, log: this.log });
     this.refresh();
     const names = [...this.slots.values()].filter((s) => s.found.dir === installed.dir).map((s) => s.name);
-    if (names.length === 0) throw new PincerError('PLUGIN_INSTALL_EMPTY', `${source} installed, but it provides no Pincer plugin (its package.json needs a "pincer" field)`, 422);
+    if (names.length === 0) throw new PincerError('PLUGIN_INSTALL_EMPTY', `${source} installed, but it provides no Pincer plugin (its package.json needs a "pincer" field)`);
     // npm may also have updated other plugins as a side effect: running ones get their new code.
     const updated = [...this.slots.values()].filter((s) => !names.includes(s.name) && before.has(s.name) && before.get(s.name) !== `${s.found.dir}@${s.found.version}`).map((s) => s.name);
     for (const name of [...names, ...updated]) {
@@ -197,7 +197,7 @@ export class PluginManager {
   private slot(name: string): PluginSlot {
     if (!this.slots.has(name)) this.refresh();
     const slot = this.slots.get(name);
-    if (!slot) throw new PincerError('PLUGIN_NOT_FOUND', `no plugin named "${name}" was found in ${this.settings.root}/plugins, ${this.settings.root}/node_modules${this.deps.bundledRoot ? ' or the bundled plugins' : ''}`, 404);
+    if (!slot) throw new PincerError('PLUGIN_NOT_FOUND', `no plugin named "${name}" was found in ${this.settings.root}/plugins, ${this.settings.root}/node_modules${this.deps.bundledRoot ? ' or the bundled plugins' : ''}`);
     return slot;
   }
 

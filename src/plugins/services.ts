@@ -30,7 +30,7 @@ export class ServiceTable {
   provide(name: string, entry: ServiceEntry): Disposer {
     const holder = this.entries.get(name);
     if (holder && holder.plugin !== entry.plugin) {
-      throw new PincerError('PLUGIN_SERVICE_CONFLICT', `plugin ${entry.plugin}: service "${name}" is already provided by plugin ${holder.plugin}`, 409);
+      throw new PincerError('PLUGIN_SERVICE_CONFLICT', `plugin ${entry.plugin}: service "${name}" is already provided by plugin ${holder.plugin}`);
     }
     this.entries.set(name, entry);
     this.changed();

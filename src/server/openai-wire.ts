@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PincerError } from '../errors.js';
-import { ModelError } from '../models/errors.js';
 import type { JsonObject } from '../store/types.js';
 import type { ChatMessage, EmbedResult, FinishReason, GenerateRequest, ToolCall, ToolChoice, Usage } from '../models/types.js';
 import { object, string } from './schemas.js';
@@ -74,7 +73,7 @@ export function toGenerateRequest(body: ChatBody): GenerateRequest {
       case 'developer':
         return { role: 'system', content };
       case 'tool':
-        if (!m.tool_call_id) throw new PincerError('VALIDATION_ERROR', 'a message with role "tool" needs tool_call_id', 400);
+        if (!m.tool_call_id) throw new PincerError('VALIDATION_ERROR', 'a message with role "tool" needs tool_call_id');
         return { role: 'tool', content, toolCallId: m.tool_call_id };
       case 'assistant':
         return { role: 'assistant', content, ...(m.tool_calls?.length && { toolCalls: m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })) }) };
@@ -143,7 +142,7 @@ export function embeddingsInput(body: EmbeddingsBody): string[] {
 export function embeddingsResponse(body: EmbeddingsBody, result: EmbedResult): JsonObject {
   const length = result.embeddings[0]?.length ?? 0;
   if (body.dimensions !== undefined && body.dimensions !== length) {
-    throw new PincerError('VALIDATION_ERROR', `model "${body.model}" gives ${length} dimensions; it cannot give ${body.dimensions}`, 400);
+    throw new PincerError('VALIDATION_ERROR', `model "${body.model}" gives ${length} dimensions; it cannot give ${body.dimensions}`);
   }
   return {
     object: 'list',
@@ -186,11 +185,11 @@ export function openCompletionStream(request: FastifyRequest, reply: FastifyRepl
   };
 }
 
-/** How a model's failure reaches an HTTP client: the status OpenAI would use, so clients retry (or not) rightly. */
-const MODEL_ERROR_STATUS: Record<ModelError['errorClass'], number> = { auth: 401, rate_limit: 429, context_length: 400, timeout: 504, server: 502, bad_response: 502, aborted: 499 };
-
+/**
+ * How a model's failure reaches an HTTP client. A ModelError's code carries the status OpenAI
+ * would use (the catalogue's), so clients retry (or not) rightly.
+ */
 export function modelHttpError(err: unknown): PincerError {
-  if (err instanceof ModelError) return new PincerError(err.code, err.message, MODEL_ERROR_STATUS[err.errorClass]);
   if (err instanceof PincerError) return err;
   return new PincerError('MODEL_SERVER', err instanceof Error ? err.message : String(err));
 }

@@ -9,7 +9,7 @@ export interface EventStream {
   /** Send `end` and close. */
   end(): void;
   /** Answer with a JSON error instead (only before start). */
-  fail(status: number, err: PincerError): void;
+  fail(err: PincerError): void;
   onClose(fn: () => void): void;
 }
 
@@ -82,9 +82,9 @@ function openEventStream(registry: Set<EventStream>, request: FastifyRequest, re
       raw.end();
       close();
     },
-    fail(status, err) {
+    fail(err) {
       if (started || closed) return;
-      raw.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': String(request.id) });
+      raw.writeHead(err.statusCode, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': String(request.id) });
       raw.end(JSON.stringify(errorBody(err.code, err.message)));
       close();
     },

@@ -125,7 +125,6 @@ export function pendingMigrations(current: number, where: string): readonly Migr
     throw new PincerError(
       'STORE_SCHEMA_NEWER',
       `the store was written by a newer Pincer (schema version ${current}, this version knows ${SCHEMA_VERSION}); upgrade Pincer or use another ${where}`,
-      500,
     );
   }
   return MIGRATIONS.filter((m) => m.version > current);

@@ -57,11 +57,11 @@ export async function openStore(config: PincerConfig, log?: Logger): Promise<Sto
       events.start();
     } catch (err) {
       await close().catch(() => undefined);
-      throw new PincerError('STORE_UNAVAILABLE', `PostgreSQL store ${redactUrl(store)}: ${err instanceof Error ? err.message : String(err)}`, 503);
+      throw new PincerError('STORE_UNAVAILABLE', `PostgreSQL store ${redactUrl(store)}: ${err instanceof Error ? err.message : String(err)}`);
     }
     return composeStore(queue, events, close);
   }
-  throw new PincerError('STORE_UNSUPPORTED', `store "${redactUrl(store)}": expected sqlite:<path> or postgres://user@host/db`, 500);
+  throw new PincerError('STORE_UNSUPPORTED', `store "${redactUrl(store)}": expected sqlite:<path> or postgres://user@host/db`);
 }
 
 /** The NOTIFY channel of message events, beside the queue's work channel. */

@@ -114,7 +114,7 @@ export class WorkerPool {
       this.log.warn({ event: 'workers.release', count: left.length }, `shutdown deadline reached: releasing ${left.length} unfinished message(s) for re-delivery`);
       for (const flight of left) {
         flight.released = true;
-        flight.controller.abort(new PincerError('WORKER_SHUTDOWN', 'the worker is shutting down; the message goes back to the queue', 503));
+        flight.controller.abort(new PincerError('WORKER_SHUTDOWN', 'the worker is shutting down; the message goes back to the queue'));
         await this.queue.release(flight.message).catch((err: unknown) => this.log.error({ err, id: flight.message.id }, 'could not release message; its lease will expire instead'));
       }
     }
@@ -262,7 +262,7 @@ export class WorkerPool {
         if (!flight) continue;
         this.log.warn({ id }, 'lost the lease on a message (it was re-delivered); aborting this copy');
         flight.released = true;
-        flight.controller.abort(new PincerError('LEASE_LOST', 'the lease on this message moved to another worker; this copy was stopped', 409));
+        flight.controller.abort(new PincerError('LEASE_LOST', 'the lease on this message moved to another worker; this copy was stopped'));
       }
     } catch (err) {
       this.log.error({ err }, 'could not extend leases');

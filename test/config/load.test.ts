@@ -64,6 +64,14 @@ describe('loadConfig', () => {
     expect(config.log.access).toBe(false);
   });
 
+  it('reaches keys without a default from the environment: the model settings', () => {
+    const { config } = loadConfig({ cwd: folder(), env: { PINCER_MODELS_TEMPERATURE: '0', PINCER_MODELS_MAX_TOKENS: '256', PINCER_QUEUE_MAX_METADATA_DEPTH: '8' } });
+    expect(config.models.temperature).toBe(0);
+    expect(config.models.max_tokens).toBe(256);
+    expect(config.queue.max_metadata_depth).toBe(8);
+    expect(problems(() => loadConfig({ cwd: folder(), env: { PINCER_MODELS_TEMPERATURE: 'hot' } }))[0]).toMatch(/models\.temperature = "hot" \(from PINCER_MODELS_TEMPERATURE\)/);
+  });
+
   it('reads JSON config', () => {
     const dir = folder();
     writeFileSync(path.join(dir, 'pincer.config.json'), JSON.stringify({ queue: { max_length: 77 } }));

@@ -35,8 +35,6 @@ function tsFiles(dir: string): string[] {
 interface CodeUse {
   code: string;
   where: string;
-  /** A status the same expression gives beside the code: `new PincerError(code, msg, 404)`, `reply.code(401).send(errorBody(code, ...))`. */
-  status?: number;
 }
 
 const calleeName = (e: ts.Expression): string | undefined =>
@@ -44,19 +42,6 @@ const calleeName = (e: ts.Expression): string | undefined =>
 
 /** `x.code` (or `code`): the other side of a comparison with it is a code. */
 const isCodeRead = (e: ts.Expression): boolean => (ts.isPropertyAccessExpression(e) && e.name.text === 'code') || (ts.isIdentifier(e) && e.text === 'code');
-
-/** The status of `.code(N)` somewhere in the chain a `send(...)` call hangs from. */
-function chainedStatus(node: ts.Node): number | undefined {
-  for (let at: ts.Node | undefined = node.parent; at && !ts.isStatement(at); at = at.parent) {
-    if (!ts.isCallExpression(at)) continue;
-    for (let e: ts.Expression = at.expression; ts.isPropertyAccessExpression(e) || ts.isCallExpression(e); e = ts.isCallExpression(e) ? e.expression : e.expression) {
-      if (ts.isCallExpression(e) && ts.isPropertyAccessExpression(e.expression) && e.expression.name.text === 'code' && e.arguments[0] && ts.isNumericLiteral(e.arguments[0])) {
-        return Number(e.arguments[0].text);
-      }
-    }
-  }
-  return undefined;
-}
 
 /**
  * Every place a string literal stands for an error code: the first argument of an error
@@ -66,19 +51,19 @@ function chainedStatus(node: ts.Node): number | undefined {
 function codeUses(file: string): CodeUse[] {
   const source = ts.createSourceFile(file, readFileSync(path.join(ROOT, file), 'utf8'), ts.ScriptTarget.Latest, true);
   const uses: CodeUse[] = [];
-  const add = (lit: ts.Node, status?: number): void => {
+  const add = (lit: ts.Node): void => {
     if (!ts.isStringLiteral(lit) || !CODE_SHAPE.test(lit.text) || lit.text.length < 4) return;
     const line = source.getLineAndCharacterOfPosition(lit.getStart()).line + 1;
-    uses.push({ code: lit.text, where: `${file}:${line}`, ...(status !== undefined ? { status } : {}) });
+    uses.push({ code: lit.text, where: `${file}:${line}` });
   };
   const visit = (node: ts.Node): void => {
     if (ts.isNewExpression(node) || ts.isCallExpression(node)) {
       const name = calleeName(node.expression);
-      const [first, second, third] = node.arguments ?? [];
+      const [first, second] = node.arguments ?? [];
       if (first && name && (ts.isNewExpression(node) ? /Error$/.test(name) : name === 'super')) {
-        add(first, third && ts.isNumericLiteral(third) ? Number(third.text) : undefined);
+        add(first);
       } else if (first && ts.isCallExpression(node) && (name === 'errorBody' || (name === 'error' && ts.isPropertyAccessExpression(node.expression)))) {
-        add(first, name === 'errorBody' ? chainedStatus(node) : undefined);
+        add(first);
       } else if (second && name === 'sendError') {
         add(second);
       }
@@ -113,7 +98,6 @@ describe('the error catalogue', () => {
   it('finds the codes the source uses (the scan itself works)', () => {
     const found = new Set(uses.map((u) => u.code));
     for (const code of ['QUEUE_FULL', 'STORE_UNAVAILABLE', 'UNAUTHORIZED', 'PLUGIN_CRASHED', 'WORKER_SHUTDOWN', 'SQLITE_BUSY']) expect(found).toContain(code);
-    expect(uses.some((u) => u.status !== undefined)).toBe(true);
   });
 
   it('every code the source uses is catalogued (or another system\'s, listed as such)', () => {
@@ -121,13 +105,6 @@ describe('the error catalogue', () => {
     expect(strays).toEqual([]);
     // A foreign code that is also catalogued would make the allowance meaningless.
     expect([...FOREIGN].filter((c) => CATALOGUE.has(c))).toEqual([]);
-  });
-
-  it('a status given beside a code agrees with the catalogue', () => {
-    const wrong = uses
-      .filter((u) => u.status !== undefined && CATALOGUE.has(u.code) && ERRORS[u.code as keyof typeof ERRORS].status !== u.status)
-      .map((u) => `${u.code} at ${u.where}: ${u.status}, the catalogue says ${ERRORS[u.code as keyof typeof ERRORS].status}`);
-    expect(wrong).toEqual([]);
   });
 
   it('docs/api.md lists every catalogued code, with its status, and no other', () => {
@@ -144,9 +121,9 @@ describe('the error catalogue', () => {
 });
 
 describe('PincerError', () => {
-  it('takes its status from the catalogue, whatever an old call site passes', () => {
+  it('takes its status from the catalogue', () => {
     expect(new PincerError('QUEUE_FULL', 'full').statusCode).toBe(429);
-    expect(new PincerError('MESSAGE_NOT_FOUND', 'gone', 500).statusCode).toBe(404);
+    expect(new PincerError('MESSAGE_NOT_FOUND', 'gone').statusCode).toBe(404);
     expect(new PincerError('LEASE_LOST').message).toBe(ERRORS.LEASE_LOST.message);
     expect(new NotFoundError('CONVERSATION_NOT_FOUND', 'conversation', 'c1')).toMatchObject({ code: 'CONVERSATION_NOT_FOUND', statusCode: 404, message: "No conversation with id 'c1'." });
   });

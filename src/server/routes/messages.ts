@@ -135,11 +135,11 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
         record = await durableView(id);
       } catch (err) {
         request.log.error({ err }, 'reading a message for an event stream failed');
-        stream.fail(503, new PincerError('STORE_UNAVAILABLE', 'the message store could not be read; try again shortly', 503));
+        stream.fail(new PincerError('STORE_UNAVAILABLE', 'the message store could not be read; try again shortly'));
         return reply;
       }
       if (!record) {
-        stream.fail(404, new NotFoundError('MESSAGE_NOT_FOUND', 'message', id));
+        stream.fail(new NotFoundError('MESSAGE_NOT_FOUND', 'message', id));
         return reply;
       }
       stream.start();

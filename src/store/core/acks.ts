@@ -37,6 +37,6 @@ function serialise<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    throw new PincerError('REPLY_UNSTORABLE', `the reply or analysis cannot be stored as JSON: ${err instanceof Error ? err.message : String(err)}`, 500);
+    throw new PincerError('REPLY_UNSTORABLE', `the reply or analysis cannot be stored as JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

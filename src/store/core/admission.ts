@@ -28,7 +28,7 @@ export interface Admitted {
 export function prepareEnqueue(request: EnqueueRequest, bounds: JsonBounds): PreparedEnqueue {
   // PostgreSQL's text type cannot hold U+0000; refusing it on both backends keeps them alike.
   for (const [field, value] of [['text', request.text], ['conversationId', request.conversationId], ['sender', request.sender], ['channel', request.channel], ['idempotencyKey', request.idempotencyKey]] as const) {
-    if (value?.includes('\u0000')) throw new PincerError('MESSAGE_INVALID', `${field} contains a NUL character (U+0000), which cannot be stored`, 400);
+    if (value?.includes('\u0000')) throw new PincerError('MESSAGE_INVALID', `${field} contains a NUL character (U+0000), which cannot be stored`);
   }
   const metadata = request.metadata && Object.keys(request.metadata).length > 0 ? boundedJson('metadata', request.metadata, bounds) : null;
   return { request, metadata };
@@ -75,7 +75,7 @@ export function admitBatch(items: readonly PreparedEnqueue[], known: (key: strin
 /** The error an item gets when the store itself refused it (a constraint, a value it cannot hold). */
 export function refusedByStore(err: unknown): PincerError {
   const reason = err instanceof Error ? err.message : String(err);
-  return new PincerError('MESSAGE_REJECTED', `the store refused this message: ${reason}`, 400);
+  return new PincerError('MESSAGE_REJECTED', `the store refused this message: ${reason}`);
 }
 
 /**

@@ -111,7 +111,7 @@ export class QueueBook {
   }
 
   assertOpen(): void {
-    if (this.closedFlag) throw new PincerError('QUEUE_CLOSED', 'the queue is closed (Pincer is shutting down)', 503);
+    if (this.closedFlag) throw new PincerError('QUEUE_CLOSED', 'the queue is closed (Pincer is shutting down)');
   }
 
   markClosed(): void {

@@ -31,12 +31,12 @@ export interface JsonBounds {
 export function boundedJson(field: string, value: object, bounds: JsonBounds): string {
   const depth = nestingDepth(value, bounds.maxDepth);
   if (depth > bounds.maxDepth) {
-    throw new PincerError('METADATA_TOO_DEEP', `${field} nests deeper than ${bounds.maxDepth} levels (queue.max_metadata_depth)`, 400);
+    throw new PincerError('METADATA_TOO_DEEP', `${field} nests deeper than ${bounds.maxDepth} levels (queue.max_metadata_depth)`);
   }
   const text = storedJson(value);
   const bytes = Buffer.byteLength(text);
   if (bytes > bounds.maxBytes) {
-    throw new PincerError('METADATA_TOO_LARGE', `${field} is ${bytes} bytes as JSON; at most ${bounds.maxBytes} are accepted (queue.max_metadata_bytes)`, 400);
+    throw new PincerError('METADATA_TOO_LARGE', `${field} is ${bytes} bytes as JSON; at most ${bounds.maxBytes} are accepted (queue.max_metadata_bytes)`);
   }
   return text;
 }

@@ -67,5 +67,5 @@ export async function connectPostgres(store: string | PostgresStoreSettings, now
 
 export function storeUnavailable(settings: PostgresStoreSettings, err: unknown): PincerError {
   if (err instanceof PincerError) return err;
-  return new PincerError('STORE_UNAVAILABLE', `PostgreSQL store ${redactUrl(settings.connectionString)} (schema "${settings.schema}"): ${describeError(err)}`, 503);
+  return new PincerError('STORE_UNAVAILABLE', `PostgreSQL store ${redactUrl(settings.connectionString)} (schema "${settings.schema}"): ${describeError(err)}`);
 }

@@ -19,7 +19,7 @@ export function parsePostgresStore(store: string): PostgresStoreSettings {
   try {
     url = new URL(store);
   } catch {
-    throw new PincerError('STORE_INVALID', 'store: not a valid postgres:// URL', 500);
+    throw new PincerError('STORE_INVALID', 'store: not a valid postgres:// URL');
   }
   const take = (name: string): string | null => {
     const value = url.searchParams.get(name);
@@ -28,13 +28,13 @@ export function parsePostgresStore(store: string): PostgresStoreSettings {
   };
   const schema = take('schema') ?? 'pincer';
   if (!SCHEMA_NAME.test(schema)) {
-    throw new PincerError('STORE_INVALID', `store: schema "${schema}" must be 1-50 lower-case letters, digits or _ (not starting with a digit)`, 500);
+    throw new PincerError('STORE_INVALID', `store: schema "${schema}" must be 1-50 lower-case letters, digits or _ (not starting with a digit)`);
   }
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const raw = take(name);
     if (raw === null) return fallback;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new PincerError('STORE_INVALID', `store: ${name}=${raw} must be an integer from ${min} to ${max}`, 500);
+    if (!Number.isInteger(n) || n < min || n > max) throw new PincerError('STORE_INVALID', `store: ${name}=${raw} must be an integer from ${min} to ${max}`);
     return n;
   };
   const poolSize = int('pool', 10, 1, 1000);

@@ -27,7 +27,7 @@ export function openDatabase(file: string): Database.Database {
   } catch (err) {
     db.close();
     if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-      throw new PincerError('STORE_LOCKED', `${file} is in use by another Pincer process; stop it or choose another data folder (PINCER_DATA_DIR)`, 503);
+      throw new PincerError('STORE_LOCKED', `${file} is in use by another Pincer process; stop it or choose another data folder (PINCER_DATA_DIR)`);
     }
     throw err;
   }

@@ -335,7 +335,7 @@ export class SqliteQueue implements Queue {
   /** After a failed fdatasync nothing new may be written: it could not be made durable. */
   private assertWritable(): void {
     this.book.assertOpen();
-    if (this.wal?.failed) throw new PincerError('STORE_UNAVAILABLE', `the store cannot make writes durable: ${this.wal.failed.message}`, 503);
+    if (this.wal?.failed) throw new PincerError('STORE_UNAVAILABLE', `the store cannot make writes durable: ${this.wal.failed.message}`);
   }
 }
 
