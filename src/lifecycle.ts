@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { errorMessage } from './errors.js';
+import { errorMessage, PincerError } from './errors.js';
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -33,7 +33,7 @@ export class Lifecycle {
   async start(): Promise<void> {
     for (const part of this.parts) {
       if (this.started.has(part)) continue;
-      if (this.stopping) return;
+      if (this.stopping) throw new PincerError('SERVER_CLOSING', `Pincer was stopped before ${part.name} started`);
       try {
         await part.start?.();
       } catch (err) {
@@ -42,6 +42,11 @@ export class Lifecycle {
         throw err;
       }
       this.started.add(part);
+      // A stop that came while this part was starting skipped it: stop it now, and do not go on.
+      if (this.stopping) {
+        await this.stopPart(part);
+        throw new PincerError('SERVER_CLOSING', `Pincer was stopped while ${part.name} was starting`);
+      }
     }
   }
 
@@ -50,15 +55,19 @@ export class Lifecycle {
     this.stopping ??= (async () => {
       for (const part of [...this.parts].reverse()) {
         if (!this.started.has(part) && part.start) continue;
-        this.started.delete(part);
-        try {
-          await part.stop?.();
-        } catch (err) {
-          this.log.error({ err, part: part.name }, `error while stopping ${part.name}`);
-        }
+        await this.stopPart(part);
       }
     })();
     return this.stopping;
+  }
+
+  private async stopPart(part: Part): Promise<void> {
+    this.started.delete(part);
+    try {
+      await part.stop?.();
+    } catch (err) {
+      this.log.error({ err, part: part.name }, `error while stopping ${part.name}`);
+    }
   }
 
   /** Each part's readiness by name; a part that has not started says so. */

@@ -25,10 +25,13 @@ export class LocalMessageEvents implements MessageEventBus {
 
   /** Hand an event to its message's subscribers only (events that came from another node). */
   deliver(event: MessageEvent): void {
-    try {
-      this.byId.emit(event.id, event);
-    } catch (err) {
-      this.onError(err);
+    // Each listener on its own: one that throws must not hide the event from the others.
+    for (const listener of this.byId.listeners(event.id) as Array<(event: MessageEvent) => void>) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.onError(err);
+      }
     }
   }
 

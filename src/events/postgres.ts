@@ -13,9 +13,15 @@ const TOKEN_FLUSH_MS = 20;
 /** Finished messages remembered for a watch that arrives after the finish. */
 const RECENT_LIMIT = 10_000;
 const RESYNC_MS = 2_000;
+/**
+ * An attempt that ended without an outcome this node saw (its lease moved to another worker)
+ * is forgotten after this long, so its text is neither kept nor replayed to a late watch.
+ */
+const IN_FLIGHT_MAX_MS = 15 * 60_000;
 
 interface InFlight {
   attempt: number;
+  since: number;
   text: string;
   /** How much of `text` has been relayed to remote watchers. */
   relayed: number;
@@ -40,8 +46,8 @@ export class PostgresMessageEvents implements MessageEventBus {
   private readonly local: LocalMessageEvents;
   /** Messages this node's clients watch, with their subscriber counts. */
   private readonly watchedHere = new Map<string, number>();
-  /** Messages other nodes' clients watch, with when the watch lapses. */
-  private readonly watchedElsewhere = new Map<string, number>();
+  /** Messages other nodes' clients watch: by message, each watching node and when its watch lapses. */
+  private readonly watchedElsewhere = new Map<string, Map<string, number>>();
   private readonly inFlight = new Map<string, InFlight>();
   private readonly recent = new Map<string, RelayedStatus>();
   /** Per watched message: the attempt and offset of the next token expected from its relay. */
@@ -66,16 +72,17 @@ export class PostgresMessageEvents implements MessageEventBus {
     this.local = new LocalMessageEvents((err) => this.log?.error({ err, event: 'events.listener' }, 'a message event listener failed'));
     this.disposers.push(
       listener.on(channel, (payload) => this.onPayload(payload)),
-      // Watches announced while the connection was down reached nobody.
-      listener.onRestored(() => this.announceAll()),
+      // Watches announced while the connection was down, ours and theirs, reached nobody.
+      listener.onRestored(() => this.start()),
     );
     this.refreshTimer = setInterval(() => this.refresh(), WATCH_REFRESH_MS);
     this.refreshTimer.unref();
   }
 
-  /** Say this node has joined, once its LISTEN connection is up: the others repeat their watches. */
+  /** Say this node has joined (or is back), once its LISTEN connection is up: the others repeat their watches, and so does it. */
   start(): void {
     this.outbox.push(encodeHello(this.nodeId));
+    this.announceAll();
     this.scheduleFlush(0);
   }
 
@@ -96,7 +103,7 @@ export class PostgresMessageEvents implements MessageEventBus {
     }
     const status: RelayedStatus = { id: event.id, status: event.status, attempts: event.attempts, ...(event.error ? { error: event.error } : {}) };
     if (event.status === 'processing') {
-      this.inFlight.set(event.id, { attempt: event.attempts, text: '', relayed: 0 });
+      this.inFlight.set(event.id, { attempt: event.attempts, since: Date.now(), text: '', relayed: 0 });
     } else {
       this.flushTokensOf(event.id);
       this.inFlight.delete(event.id);
@@ -147,10 +154,12 @@ export class PostgresMessageEvents implements MessageEventBus {
     if (relay.kind === 'hello') {
       this.announceAll();
     } else if (relay.kind === 'watch') {
-      for (const id of relay.ids) this.watchArrived(id);
+      for (const id of relay.ids) this.watchArrived(id, relay.node);
     } else if (relay.kind === 'statuses') {
       for (const s of relay.statuses) {
         if (!this.local.watched(s.id)) continue;
+        // Nodes relay independently: news of an attempt older than one already heard is stale.
+        if (!this.isCurrent(s.id, s.attempts) && !TERMINAL_STATES.has(s.status)) continue;
         this.local.deliver({ type: 'status', id: s.id, status: s.status, attempts: s.attempts, ...(s.error ? { error: s.error } : {}) });
       }
     } else {
@@ -158,9 +167,11 @@ export class PostgresMessageEvents implements MessageEventBus {
     }
   }
 
-  private watchArrived(id: string): void {
-    const known = this.watchedElsewhere.has(id);
-    this.watchedElsewhere.set(id, Date.now() + WATCH_TTL_MS);
+  private watchArrived(id: string, node: string): void {
+    let watchers = this.watchedElsewhere.get(id);
+    if (!watchers) this.watchedElsewhere.set(id, (watchers = new Map()));
+    const known = watchers.has(node);
+    watchers.set(node, Date.now() + WATCH_TTL_MS);
     if (known) return;
     const flight = this.inFlight.get(id);
     if (flight) {
@@ -177,11 +188,8 @@ export class PostgresMessageEvents implements MessageEventBus {
   /** Reassemble in order: skip what was already delivered, start afresh on a new attempt. */
   private tokensArrived(id: string, attempt: number, offset: number, text: string): void {
     if (!this.local.watched(id)) return;
-    let state = this.received.get(id);
-    if (!state || state.attempt !== attempt) {
-      state = { attempt, next: 0 };
-      this.received.set(id, state);
-    }
+    if (!this.isCurrent(id, attempt)) return;
+    const state = this.received.get(id)!;
     if (offset > state.next) this.log?.warn({ event: 'events.gap', id, expected: state.next, offset }, 'streamed tokens were lost between nodes; the stored reply completes the text');
     const fresh = offset + text.length - Math.max(offset, state.next);
     if (fresh <= 0) return;
@@ -190,12 +198,25 @@ export class PostgresMessageEvents implements MessageEventBus {
     this.local.deliver({ type: 'token', id, delta, attempt });
   }
 
+  /**
+   * Whether news of `attempt` is current: not older than an attempt already heard of. A newer
+   * attempt becomes the current one, its text starting afresh.
+   */
+  private isCurrent(id: string, attempt: number): boolean {
+    const state = this.received.get(id);
+    if (state && state.attempt > attempt) return false;
+    if (!state || state.attempt < attempt) this.received.set(id, { attempt, next: 0 });
+    return true;
+  }
+
   // ---------------------------------------------------------------- what this node says
 
   private isWatchedElsewhere(id: string): boolean {
-    const until = this.watchedElsewhere.get(id);
-    if (until === undefined) return false;
-    if (until >= Date.now()) return true;
+    const watchers = this.watchedElsewhere.get(id);
+    if (!watchers) return false;
+    const now = Date.now();
+    for (const [node, until] of watchers) if (until < now) watchers.delete(node);
+    if (watchers.size > 0) return true;
     this.watchedElsewhere.delete(id);
     return false;
   }
@@ -278,8 +299,9 @@ export class PostgresMessageEvents implements MessageEventBus {
   }
 
   private refresh(): void {
-    const now = Date.now();
-    for (const [id, until] of this.watchedElsewhere) if (until < now) this.watchedElsewhere.delete(id);
+    for (const id of this.watchedElsewhere.keys()) this.isWatchedElsewhere(id);
+    const forgotten = Date.now() - IN_FLIGHT_MAX_MS;
+    for (const [id, flight] of this.inFlight) if (flight.since < forgotten) this.inFlight.delete(id);
     this.announceAll();
   }
 

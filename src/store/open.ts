@@ -64,9 +64,12 @@ export async function openStore(config: PincerConfig, log?: Logger): Promise<Sto
   throw new PincerError('STORE_UNSUPPORTED', `store "${redactUrl(store)}": expected sqlite:<path> or postgres://user@host/db`);
 }
 
-/** The NOTIFY channel of message events, beside the queue's work channel. */
+/**
+ * The NOTIFY channel of message events, beside the queue's work channel. PostgreSQL names are
+ * at most 63 bytes and a schema at most 50, so the prefix stays short.
+ */
 export function eventsChannel(schema: string): string {
-  return `pincer_events:${schema}`;
+  return `pincer_ev:${schema}`;
 }
 
 function composeStore(queue: Queue, events: MessageEventBus, close: () => Promise<void>): Store {

@@ -45,6 +45,8 @@ export class WorkerPool {
   private running = false;
   private pumping = false;
   private pumpAgain = false;
+  /** Settles when the running pump has finished claiming. */
+  private claiming: Promise<void> = Promise.resolve();
   private wakeScheduled = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -100,6 +102,8 @@ export class WorkerPool {
     for (const off of this.unsubscribe.splice(0)) off();
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
+    // A claim under way finishes first: what it took either runs (and is waited for) or goes back.
+    await this.claiming;
     const pending = [...this.inFlight.values()].map((f) => f.done);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
@@ -135,12 +139,19 @@ export class WorkerPool {
       return;
     }
     this.pumping = true;
+    let claimed: () => void = () => {};
+    this.claiming = new Promise<void>((resolve) => (claimed = resolve));
     try {
       do {
         this.pumpAgain = false;
         while (this.running && this.inFlight.size < this.concurrencyLimit) {
           const batch = await this.queue.claim(this.concurrencyLimit - this.inFlight.size);
           if (batch.length === 0) break;
+          // stop() began during the claim: it no longer waits for these, so hand them back.
+          if (!this.running) {
+            await Promise.all(batch.map((m) => this.queue.release(m).catch((err: unknown) => this.log.error({ err, id: m.id }, 'could not release message; its lease will expire instead'))));
+            break;
+          }
           for (const message of batch) this.run(message);
         }
       } while (this.pumpAgain && this.running);
@@ -148,6 +159,7 @@ export class WorkerPool {
       this.log.error({ err }, 'claiming from the queue failed; trying again shortly');
     } finally {
       this.pumping = false;
+      claimed();
     }
     await this.scheduleIdleLook();
   }

@@ -96,6 +96,22 @@ describe('PostgresMessageEvents: message events across nodes', () => {
     expect(after).toEqual([{ type: 'status', id: 'gone', status: 'dead', attempts: 1, error: 'boom' }]);
   });
 
+  it('gives a second watching node the text so far, though another node already watches', async () => {
+    schema = await freshSchema();
+    const [first, second, worker] = [await node(), await node(), await node()];
+    const early = collect(first, 'two');
+    await eventually(() => worker.events.remoteWatches, (n) => n === 1, 5000, 'the first watch');
+    worker.events.publish({ type: 'status', id: 'two', status: 'processing', attempts: 1, createdAt: Date.now() });
+    worker.events.publish({ type: 'token', id: 'two', delta: 'so far', attempt: 1 });
+    await eventually(() => text(early), (t) => t === 'so far', 5000, 'the first watcher streaming');
+    const late = collect(second, 'two');
+    await eventually(() => text(late), (t) => t === 'so far', 5000, 'the text so far for the late watcher');
+    expect(late[0]).toMatchObject({ type: 'status', status: 'processing', attempts: 1 });
+    worker.events.publish({ type: 'status', id: 'two', status: 'done', attempts: 1, createdAt: Date.now() });
+    await eventually(() => finished(late) && finished(early), Boolean, 5000, 'done on both');
+    expect(text(early)).toBe('so far');
+  });
+
   it('sends nothing for messages nobody watches on another node', async () => {
     schema = await freshSchema();
     const [api, worker] = [await node(), await node()];

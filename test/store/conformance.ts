@@ -379,8 +379,12 @@ export function describeQueueConformance(backend: string, factory: QueueFactory)
       ]);
       expect(results[0]).toMatchObject({ status: 'rejected', reason: { code: 'REPLY_UNSTORABLE' } });
       expect(results[1]).toMatchObject({ status: 'fulfilled', value: true });
+      // Nested deeper than any store would parse: refused before the transaction too.
+      await expect(queue.complete(a!, { analysis: nested(300), reply: { text: 'x', responder: 't' } })).rejects.toMatchObject({ code: 'REPLY_UNSTORABLE' });
+      // A failure is still recorded, without the analysis it cannot store.
+      expect(await queue.fail(a!, { error: 'bad \u0000 analysis', analysis: nested(300), retryable: false })).toBe('dead');
+      expect(await queue.get(a!.id)).toMatchObject({ state: 'dead', lastError: 'bad \ufffd analysis', analysis: {} });
       expect((await queue.get(b!.id))?.state).toBe('done');
-      expect((await queue.get(a!.id))?.state).toBe('processing');
     });
 
     it('purges finished messages past retention and keeps the rest', async () => {

@@ -66,10 +66,11 @@ describe('WorkerPool', () => {
       throw new Error('provider down');
     }, { maxAttempts: 3 });
     const { id } = await send('c1');
-    const dead = await eventually(() => queue.get(id), (m) => m?.state === 'dead', 5000, 'dead letter');
-    expect(dead).toMatchObject({ attempts: 3, lastError: 'provider down' });
-    const statuses = seen.filter((e) => e.id === id && e.type === 'status').map((e) => (e as { status: string }).status);
+    // The row is dead as soon as the ack commits; its event follows once the ack is durable.
+    const statusesOf = () => seen.filter((e) => e.id === id && e.type === 'status').map((e) => (e as { status: string }).status);
+    const statuses = await eventually(statusesOf, (s) => s.includes('dead'), 5000, 'the dead status published');
     expect(statuses).toEqual(['processing', 'failed', 'processing', 'failed', 'processing', 'dead']);
+    expect(await queue.get(id)).toMatchObject({ state: 'dead', attempts: 3, lastError: 'provider down' });
   });
 
   it('recovers when a later attempt succeeds', async () => {

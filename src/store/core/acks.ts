@@ -1,6 +1,9 @@
 import { PincerError } from '../../errors.js';
 import type { ClaimedMessage, Completion, Failure } from '../types.js';
-import { storedJson, storedJsonOrNull } from './stored-json.js';
+import { nestingDepth, storedJson, storedJsonOrNull } from './stored-json.js';
+
+/** Deepest nesting of a reply or an analysis the store takes (a client's metadata has its own, lower bound). */
+const MAX_STORED_DEPTH = 200;
 
 type Claim = Pick<ClaimedMessage, 'id' | 'lease'> & { conversationId?: string };
 
@@ -27,9 +30,21 @@ type AckRequest = { kind: 'complete'; claim: Claim; completion: Completion } | {
 export function prepareAck(ack: AckRequest): Ack {
   if (ack.kind === 'fail') {
     const { error, analysis, retryable } = ack.failure;
-    return { kind: 'fail', claim: ack.claim, failure: { error: error.replaceAll('\u0000', '\ufffd'), analysis: serialise(() => storedJsonOrNull(analysis)) ?? null, ...(retryable === undefined ? {} : { retryable }) } };
+    // A failure is recorded whatever its analysis holds: one the store cannot take is dropped.
+    const storable = analysis && nestingDepth(analysis, MAX_STORED_DEPTH) <= MAX_STORED_DEPTH ? analysis : undefined;
+    let stored: string | null = null;
+    try {
+      stored = storedJsonOrNull(storable);
+    } catch {
+      stored = null;
+    }
+    return { kind: 'fail', claim: ack.claim, failure: { error: error.replaceAll('\u0000', '\ufffd'), analysis: stored, ...(retryable === undefined ? {} : { retryable }) } };
   }
   const { analysis, reply } = ack.completion;
+  // jsonb parses recursively: a value nested this deep would fail the shared transaction.
+  if (nestingDepth(analysis, MAX_STORED_DEPTH) > MAX_STORED_DEPTH || nestingDepth(reply, MAX_STORED_DEPTH) > MAX_STORED_DEPTH) {
+    throw new PincerError('REPLY_UNSTORABLE', `the reply or analysis nests deeper than ${MAX_STORED_DEPTH} levels`);
+  }
   return { kind: 'complete', claim: ack.claim, completion: { analysis: serialise(() => storedJsonOrNull(analysis)), reply: serialise(() => storedJson(reply)) } };
 }
 

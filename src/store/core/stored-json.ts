@@ -42,7 +42,7 @@ export function boundedJson(field: string, value: object, bounds: JsonBounds): s
 }
 
 /** Depth of objects and arrays, counting stops once past `limit`. */
-function nestingDepth(root: object, limit: number): number {
+export function nestingDepth(root: object, limit: number): number {
   let deepest = 0;
   const stack: Array<{ value: unknown; depth: number }> = [{ value: root, depth: 1 }];
   while (stack.length > 0) {

@@ -11,6 +11,14 @@ export function buildSql(s: string) {
   const conversations = `${s}.conversations`;
   const depthSlots = `${s}.depth_slots`;
   const ACTIVE = ACTIVE_STATES_SQL;
+  const insertRows = `
+        INSERT INTO ${messages} (id, conversation_id, idempotency_key, text, sender, channel, priority, metadata, state, head, rank, due_at, created_at, updated_at)
+        SELECT id, conversation_id, idempotency_key, text, sender, channel, priority, metadata::jsonb, 'queued', head, rank, $11, $11, $11
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::smallint[], $8::text[], $9::boolean[], $10::bigint[])
+          WITH ORDINALITY AS t(id, conversation_id, idempotency_key, text, sender, channel, priority, metadata, head, rank, ord)
+        ORDER BY ord
+        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING 1`;
   return {
     depth: `SELECT sum(n)::bigint AS n FROM ${depthSlots}`,
     /** Existing idempotency keys and the cluster-wide depth: one round trip. */
@@ -29,19 +37,13 @@ export function buildSql(s: string) {
       RETURNING c.id, c.active`,
     lockConversations: `SELECT id FROM ${conversations} WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR UPDATE`,
     insert: `
-      WITH ins AS (
-        INSERT INTO ${messages} (id, conversation_id, idempotency_key, text, sender, channel, priority, metadata, state, head, rank, due_at, created_at, updated_at)
-        SELECT id, conversation_id, idempotency_key, text, sender, channel, priority, metadata::jsonb, 'queued', head, rank, $11, $11, $11
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::smallint[], $8::text[], $9::boolean[], $10::bigint[])
-          WITH ORDINALITY AS t(id, conversation_id, idempotency_key, text, sender, channel, priority, metadata, head, rank, ord)
-        ORDER BY ord
-        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING 1
-      ), d AS (
+      WITH ins AS (${insertRows}), d AS (
         -- Reads ins, so it runs after the insert: the slot is the transaction's last lock.
         UPDATE ${depthSlots} SET n = n + (SELECT count(*) FROM ins) WHERE slot = $14
       )
       SELECT (SELECT count(*) FROM ins) AS n, pg_notify($12, $13)`,
+    /** The rows of `insert` alone, with the same parameters ($1-$11): run in a savepoint that is rolled back, to find the rows the database refuses. */
+    probeInsert: `WITH ins AS (${insertRows}) SELECT count(*) AS n FROM ins`,
     /**
      * A claim is committed without waiting for its WAL flush (synchronous_commit off for this
      * transaction only): losing it in a database crash only re-delivers the message, and any

@@ -49,6 +49,9 @@ export async function retrying<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Thrown inside `savepoint` to undo what `fn` did on purpose (a probe). */
+export class SavepointRollback extends Error {}
+
 /**
  * Run `fn` inside a savepoint of the current transaction: its failure is undone alone and
  * returned, and the transaction goes on.
@@ -60,7 +63,7 @@ export async function savepoint<T>(client: pg.ClientBase, fn: () => Promise<T>):
     await client.query('RELEASE SAVEPOINT item');
     return { ok: true, value };
   } catch (error) {
-    if (!isDataError(error)) throw error;
+    if (!isDataError(error) && !(error instanceof SavepointRollback)) throw error;
     await client.query('ROLLBACK TO SAVEPOINT item');
     return { ok: false, error };
   }

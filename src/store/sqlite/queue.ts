@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { PincerError } from '../../errors.js';
+import { errorCode, PincerError } from '../../errors.js';
 import { admitBatch, prepareEnqueue, refusedByStore, withdraw, type PreparedEnqueue } from '../core/admission.js';
 import { QueueBook, tallyCounts } from '../core/book.js';
 import { decideFailure, leaseExpiredError } from '../core/outcomes.js';
@@ -130,7 +130,9 @@ export class SqliteQueue implements Queue {
             created_at: now,
           });
         } catch (err) {
-          // A failed statement is undone alone; the transaction and its other items stand.
+          // A statement refused for what this row holds is undone alone, and the transaction
+          // and its other items stand. Anything else (a full disk, I/O) fails the batch whole.
+          if (!isRowError(err) || !this.db.inTransaction) throw err;
           refused.set(index, refusedByStore(err));
         }
       }
@@ -337,6 +339,12 @@ export class SqliteQueue implements Queue {
     this.book.assertOpen();
     if (this.wal?.failed) throw new PincerError('STORE_UNAVAILABLE', `the store cannot make writes durable: ${this.wal.failed.message}`);
   }
+}
+
+/** SQLite's refusals of one row's values: a constraint, a value too big, a type mismatch. */
+function isRowError(err: unknown): boolean {
+  const code = errorCode(err);
+  return code !== undefined && /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH)/.test(code);
 }
 
 const parse = (text: string): unknown => JSON.parse(text);
