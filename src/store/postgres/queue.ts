@@ -1,12 +1,10 @@
-import type pg from 'pg';
 import type { Logger } from 'pino';
 import { prepareAck, type Ack } from '../core/acks.js';
-import { admitBatch, prepareEnqueue, refusedByStore, withdraw, type AdmissionResult, type Admitted, type PreparedEnqueue } from '../core/admission.js';
+import { admitBatch, prepareEnqueue, withdraw, type AdmissionResult, type PreparedEnqueue } from '../core/admission.js';
 import { QueueBook, tallyCounts, type AckTally, type CountRow } from '../core/book.js';
 import { leaseExpiredError } from '../core/outcomes.js';
 import { purgeBefore } from '../core/purge.js';
 import { GroupCommit } from '../group-commit.js';
-import { PRIORITY_CODE } from '../ranking.js';
 import { toRecord, type MessageRow } from '../rows.js';
 import type {
   ClaimedMessage,
@@ -25,17 +23,15 @@ import type {
   QueueStats,
 } from '../types.js';
 import { depthSlot, finishConversations, writeAckBatch, type SchemaContext } from './acks.js';
+import { findRefused, insertAdmitted } from './inserts.js';
 import { connectPostgres, storeUnavailable, workChannel, type PostgresConnection } from './connection.js';
 import { quoteIdent } from './schema.js';
 import type { PostgresStoreSettings } from './settings.js';
 import { buildSql, type Sql } from './sql.js';
-import { describeError, isDataError, retrying, RetryTransaction, savepoint, SavepointRollback, transaction } from './tx.js';
+import { describeError, isDataError, retrying, transaction } from './tx.js';
 
 type Row = MessageRow<JsonObject>;
 type Claim = Pick<ClaimedMessage, 'id' | 'lease'> & { conversationId?: string };
-
-/** Thrown inside a probe's savepoint so it is always rolled back. */
-const PROBED = new SavepointRollback('probe');
 
 /** The count of done messages is a full count, shown only in stats: read at most this often. */
 const DONE_TTL_MS = 5000;
@@ -160,71 +156,20 @@ export class PostgresQueue implements Queue {
       admission = admitBatch(items, (key) => existing.get(key), this.book, depthRead, now);
       if (admission.fresh.length === 0) return;
       if (!isolate) {
-        await this.insert(client, admission.fresh, now);
+        await insertAdmitted(client, this.statements, admission.fresh, now);
         admitted = admission.fresh.length;
         return;
       }
       // Find the refused items first, without locks (each probe is rolled back), then write
       // the rest as one batch: locks in id order and one depth change, as always.
       const refused = new Map<number, Error>();
-      await this.findRefused(client, admission.fresh, now, refused);
+      await findRefused(client, this.statements, admission.fresh, now, refused);
       admitted = withdraw(admission, refused);
       const accepted = admission.fresh.filter((a) => !refused.has(a.index));
-      if (accepted.length > 0) await this.insert(client, accepted, now);
+      if (accepted.length > 0) await insertAdmitted(client, this.statements, accepted, now);
     });
     this.book.enqueued(depthRead, admitted, admission!.rejected);
     return admission!.outcomes;
-  }
-
-  /**
-   * Which items the database refuses, by halving: a group that inserts (in a savepoint, always
-   * rolled back) is good; a refused one is split until the bad items stand alone. k bad items
-   * of n cost about k·log2(n) probes.
-   */
-  private async findRefused(client: pg.ClientBase, items: readonly Admitted[], now: number, refused: Map<number, Error>): Promise<void> {
-    const outcome = await savepoint(client, async () => {
-      await client.query(this.sql.probeInsert, this.rowParameters(items, items.map(() => false), now));
-      throw PROBED;
-    });
-    if (outcome.ok || outcome.error === PROBED) return;
-    if (items.length === 1) {
-      refused.set(items[0]!.index, refusedByStore(outcome.error));
-      return;
-    }
-    const half = Math.ceil(items.length / 2);
-    await this.findRefused(client, items.slice(0, half), now, refused);
-    await this.findRefused(client, items.slice(half), now, refused);
-  }
-
-  private rowParameters(fresh: readonly Admitted[], head: readonly boolean[], now: number): unknown[] {
-    const requests = fresh.map((f) => f.prepared.request);
-    return [
-      fresh.map((f) => f.id),
-      requests.map((r) => r.conversationId),
-      requests.map((r) => r.idempotencyKey ?? null),
-      requests.map((r) => r.text),
-      requests.map((r) => r.sender ?? null),
-      requests.map((r) => r.channel),
-      requests.map((r) => PRIORITY_CODE[r.priority]),
-      fresh.map((f) => f.prepared.metadata),
-      head,
-      fresh.map((f) => f.rank),
-      now,
-    ];
-  }
-
-  /** Lock the conversations (counting the new messages in), insert, count the depth, notify. */
-  private async insert(client: pg.ClientBase, fresh: readonly Admitted[], now: number): Promise<void> {
-    const perConversation = new Map<string, number>();
-    for (const f of fresh) perConversation.set(f.prepared.request.conversationId, (perConversation.get(f.prepared.request.conversationId) ?? 0) + 1);
-    const { rows: counted } = await client.query<{ id: string; active: number }>(this.sql.lockForEnqueue, [[...perConversation.keys()], [...perConversation.values()]]);
-    // A conversation with nothing unfinished before this batch gets a head: its first new message.
-    const needsHead = new Set(counted.filter((r) => r.active === perConversation.get(r.id)).map((r) => r.id));
-    const head = fresh.map((f) => needsHead.delete(f.prepared.request.conversationId));
-    const { rows } = await client.query<{ n: number }>(this.sql.insert, [...this.rowParameters(fresh, head, now), this.channel, this.nodeId, depthSlot()]);
-    // Another node committed one of these idempotency keys since the lookup: start over, and
-    // the lookup will find it.
-    if (rows[0]?.n !== fresh.length) throw new RetryTransaction('concurrent idempotency key');
   }
 
   // ---------------------------------------------------------------- claims
