@@ -80,7 +80,7 @@ async function chat(page: Page, text: string): Promise<{ reply: string; state: s
 }
 
 /** `count` POSTs, `parallel` at a time, as a client under load would send them. */
-async function burst(url: string, count: number, parallel = 20, headers: Record<string, string> = {}): Promise<void> {
+async function burst(url: string, count: number, parallel = 20, headers: Record<string, string> = {}, conversations = 50): Promise<void> {
   let next = 0;
   const statuses: number[] = [];
   await Promise.all(
@@ -90,7 +90,7 @@ async function burst(url: string, count: number, parallel = 20, headers: Record<
         const res = await fetch(`${url}/v1/messages`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...headers },
-          body: JSON.stringify({ text: `/echo load ${i}`, conversationId: `load-${i % 50}` }),
+          body: JSON.stringify({ text: `/echo load ${i}`, conversationId: `load-${i % conversations}` }),
         });
         await res.arrayBuffer();
         statuses.push(res.status);
@@ -157,7 +157,9 @@ describe('dashboard', () => {
     const rises = expect
       .poll(() => page.locator('#chart-rate').getAttribute('data-latest'), { timeout: 30_000, interval: 50 })
       .toSatisfy((latest) => Number(latest) > 0);
-    await burst(running.url, 300);
+    // One conversation is answered one message at a time, each after the last one's commit, so
+    // the burst is sure to wait in the queue long enough for the one-second sample to see it.
+    await burst(running.url, 300, 20, {}, 1);
     await rises;
     await page.locator('#chart-queue:not([data-peak="0"])').waitFor();
     await shot(page, '03-open-under-load');
