@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeLlm } from '../support/fake-llm.js';
-import { eventually, postJson, sendHostileMix, tempDir } from '../support/index.js';
-import { shippedNginxConfig } from '../support/nginx.js';
-import { PG_URL } from '../support/postgres.js';
+import { postJson, sendHostileMix, tempDir } from '../support/index.js';
+import { startNginx, writeShippedNginxConfig } from '../support/nginx.js';
+import { dropSchema, PG_URL } from '../support/postgres.js';
 import { freePort, spawnPincer, type PincerProcess } from '../support/process.js';
 import { completionText, readSse, type SseEvent } from '../support/sse.js';
 
@@ -48,28 +47,18 @@ describe('cluster: the synchronous APIs answer whichever node processes the mess
     worker = await spawnPincer(nodeEnv('worker', workerPort, true), dir);
     nodes.push(api, worker);
     const nginxDir = path.join(dir, 'nginx');
-    mkdirSync(nginxDir, { recursive: true });
-    // nginx's workers run as nobody and buffer bodies over 16 KB in client_body under the prefix:
-    // they must be able to reach it through the (0700) temporary folder.
-    chmodSync(dir, 0o755);
-    const upstreamFile = path.join(nginxDir, 'upstream.conf');
+    const upstreamFile = path.join(dir, 'upstream.conf');
     writeFileSync(upstreamFile, `upstream pincer {\n  least_conn;\n  server 127.0.0.1:${apiPort};\n  server 127.0.0.1:${workerPort};\n  keepalive 32;\n}\n`);
-    const nginxConf = path.join(nginxDir, 'nginx.conf');
-    writeFileSync(nginxConf, shippedNginxConfig({ prefix: nginxDir, upstreamFile, port: nginxPort }));
-    const nginx = spawn('nginx', ['-p', nginxDir, '-c', nginxConf, '-g', 'daemon off;'], { stdio: 'ignore' });
-    children.push(nginx);
-    base = `http://127.0.0.1:${nginxPort}`;
-    await eventually(async () => (await fetch(`${base}/lb-health`).catch(() => undefined))?.status, (s) => s === 200, 10_000, 'nginx answering');
+    const nginx = await startNginx(nginxDir, writeShippedNginxConfig({ prefix: nginxDir, upstreamFile, port: nginxPort }), nginxPort);
+    children.push(nginx.child);
+    base = nginx.base;
   }, 60_000);
 
   afterAll(async () => {
     for (const node of nodes) node.child.kill('SIGKILL');
     for (const child of children) child.kill('SIGTERM');
     await fake?.close();
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropSchema(schema);
     cleanup();
   });
 

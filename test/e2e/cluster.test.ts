@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, getJson, tempDir } from '../support/index.js';
-import { shippedNginxConfig } from '../support/nginx.js';
+import { startNginx, writeShippedNginxConfig } from '../support/nginx.js';
+import { dropSchema, PG_URL } from '../support/postgres.js';
 import { CLI, freePort, spawnPincer, type PincerProcess } from '../support/process.js';
 
-const PG_URL = process.env.PINCER_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TOTAL = 3000;
 const CLIENTS = 8;
 const CONVERSATIONS = 24;
@@ -32,10 +32,7 @@ describe('cluster: three nodes on PostgreSQL behind nginx', () => {
   afterAll(async () => {
     for (const node of nodes) node?.child.kill('SIGKILL');
     for (const child of children) child.kill('SIGTERM');
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropSchema(schema);
     cleanup();
   });
 
@@ -61,22 +58,17 @@ describe('cluster: three nodes on PostgreSQL behind nginx', () => {
     mkdirSync(nginxDir, { recursive: true });
     const upstreamFile = path.join(nginxDir, 'upstream.conf');
     const nginxPort = await freePort();
-    const nginxConf = path.join(nginxDir, 'nginx.conf');
     // The shipped deploy/nginx/nginx.conf carries the traffic, with the upstream from upstream-check.
-    writeFileSync(nginxConf, shippedNginxConfig({ prefix: nginxDir, upstreamFile, port: nginxPort }));
+    const nginxConf = writeShippedNginxConfig({ prefix: nginxDir, upstreamFile, port: nginxPort });
     const nodeList = ports.map((p) => `127.0.0.1:${p}`).join(',');
     const checker = spawn(process.execPath, [CLI, 'upstream-check', '--nodes', nodeList, '--file', upstreamFile, '--interval', '300ms', '--timeout', '250ms', '--fall', '3', '--rise', '2', '--reload', `nginx -p ${nginxDir} -c ${nginxConf} -s reload`], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(checker);
     checker.stdout?.on('data', (d: Buffer) => output.push(...d.toString().split('\n').filter(Boolean)));
     checker.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
     await eventually(() => existsSync(upstreamFile), (e) => e, 10_000, 'the upstream block written');
-    const nginx = spawn('nginx', ['-p', nginxDir, '-c', nginxConf, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(nginx);
-    nginx.stderr?.on('data', (d: Buffer) => output.push(`nginx: ${d.toString()}`));
-    const base = `http://127.0.0.1:${nginxPort}`;
-    await eventually(async () => (await fetch(`${base}/lb-health`).catch(() => undefined))?.status, (s) => s === 200, 10_000, 'nginx answering').catch((err: unknown) => {
-      throw new Error(`${String(err)}; nginx said: ${output.filter((l) => l.startsWith('nginx')).join(' ')}`);
-    });
+    const nginx = await startNginx(nginxDir, nginxConf, nginxPort, output);
+    children.push(nginx.child);
+    const base = nginx.base;
 
     const accepted = new Map<string, string>(); // idempotency key -> message id
     let acceptedWhileDown = 0;

@@ -1,5 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { eventually } from './index.js';
 import { ROOT } from './process.js';
 
 /**
@@ -25,4 +28,31 @@ export function shippedNginxConfig(options: { prefix: string; upstreamFile: stri
     `http {\n  client_body_temp_path ${options.prefix}/client_body;\n  proxy_temp_path ${options.prefix}/proxy;\n  fastcgi_temp_path ${options.prefix}/fastcgi;\n  uwsgi_temp_path ${options.prefix}/uwsgi;\n  scgi_temp_path ${options.prefix}/scgi;`,
   );
   return text;
+}
+
+/**
+ * Writes the shipped config under `prefix` (see shippedNginxConfig) and returns its path.
+ * nginx's workers run as nobody and buffer bodies over 16 KB in `<prefix>/client_body`, so
+ * every folder down to the prefix is made reachable for them (temporary folders are 0700).
+ */
+export function writeShippedNginxConfig(options: { prefix: string; upstreamFile: string; port: number }): string {
+  mkdirSync(options.prefix, { recursive: true });
+  for (let dir = options.prefix; dir !== path.dirname(dir) && dir !== tmpdir(); dir = path.dirname(dir)) chmodSync(dir, 0o755);
+  const conf = path.join(options.prefix, 'nginx.conf');
+  writeFileSync(conf, shippedNginxConfig(options));
+  return conf;
+}
+
+/** Runs nginx in the foreground on a written config; resolves once it answers /lb-health, with its base URL. */
+export async function startNginx(prefix: string, conf: string, port: number, output: string[] = []): Promise<{ child: ChildProcess; base: string }> {
+  const child = spawn('nginx', ['-p', prefix, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr?.on('data', (d: Buffer) => output.push(`nginx: ${d.toString()}`));
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await eventually(async () => (await fetch(`${base}/lb-health`).catch(() => undefined))?.status, (s) => s === 200, 10_000, 'nginx answering');
+  } catch (err) {
+    child.kill('SIGTERM');
+    throw new Error(`${String(err)}; nginx said: ${output.filter((l) => l.startsWith('nginx')).join(' ')}`);
+  }
+  return { child, base };
 }
