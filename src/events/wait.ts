@@ -23,12 +23,3 @@ export function nextTerminal(bus: MessageEventBus, id: string, timeoutMs: number
     else signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
-
-/** Resolves true when a done or dead status for the message is heard, false on timeout or abort. */
-export async function waitForTerminal(bus: MessageEventBus, id: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const outcome = await nextTerminal(bus, id, Math.max(0, deadline - Date.now()), signal);
-    if (outcome !== 'resync') return outcome === 'terminal';
-  }
-}

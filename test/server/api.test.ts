@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pincer } from '../../src/pincer.js';
-import { eventually, getJson, postJson, sendHostileMix, startPincer, tempDir, testConfig, type RunningPincer } from '../support/index.js';
-import { waitForTerminal } from '../../src/events/wait.js';
+import { eventually, getJson, postJson, sendHostileMix, startPincer, tempDir, testConfig, waitForTerminal, type RunningPincer } from '../support/index.js';
 
 describe('HTTP API', () => {
   let bot: RunningPincer;

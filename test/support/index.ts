@@ -7,6 +7,8 @@ import { loadConfig } from '../../src/config/load.js';
 import type { PincerConfig } from '../../src/config/schema.js';
 import { Pincer } from '../../src/pincer.js';
 import { PINCER_ROOT } from '../../src/version.js';
+import type { MessageEventBus } from '../../src/events/types.js';
+import { nextTerminal } from '../../src/events/wait.js';
 import type { MessageRecord, QueueOptions } from '../../src/store/types.js';
 
 /** A folder removed by the returned cleanup. */
@@ -196,4 +198,13 @@ export async function sendHostileMix(url: string): Promise<{ good: number[]; hos
     good: results.filter((_, i) => i % 11 !== 10).map((r) => r.status),
     hostile: results.filter((_, i) => i % 11 === 10).map((r) => ({ status: r.status, code: r.body?.error?.code as string })),
   };
+}
+
+/** Resolves true when a done or dead status for the message is heard on the bus, false on timeout. */
+export async function waitForTerminal(bus: MessageEventBus, id: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const outcome = await nextTerminal(bus, id, Math.max(0, deadline - Date.now()));
+    if (outcome !== 'resync') return outcome === 'terminal';
+  }
 }

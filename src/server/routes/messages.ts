@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError, PincerError } from '../../errors.js';
 import { TERMINAL_STATES } from '../../events/types.js';
-import type { JsonObject, MessageRecord, MessageState } from '../../store/types.js';
+import type { JsonObject, MessageRecord } from '../../store/types.js';
 import type { ServerDeps } from '../deps.js';
 import { messageWaiter } from '../message-wait.js';
 import { messageView } from '../message-view.js';
@@ -11,10 +11,10 @@ import type { EventStreams } from '../sse.js';
 
 export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: EventStreams): void {
   const { config } = deps;
-  const { work, events } = deps.store;
+  const { work } = deps.store;
   const maxWaitSeconds = Math.floor(config.server.max_wait / 1000);
 
-  const { durableView, waitForFinal } = messageWaiter(deps);
+  const { durableView, follow, waitForFinal } = messageWaiter(deps);
 
   app.post(
     '/v1/messages',
@@ -94,42 +94,24 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
       const id = request.params.id;
       const stream = streams.accept(request, reply);
       let replySent = false;
-      let finished = false;
-      // A final status from another node comes without the reply: it is read from the store.
-      const finish = async (record: MessageRecord | undefined, status?: { status: MessageState; attempts: number; error?: string }) => {
-        if (finished) return;
-        finished = true;
-        const final = status ?? (record && { status: record.state, attempts: record.attempts, ...(record.lastError ? { error: record.lastError } : {}) });
-        if (!replySent && final?.status === 'done') {
-          const stored = record ?? (await durableView(id).catch(() => undefined));
-          if (stored?.reply) stream.send('reply', stored.reply);
-        }
-        if (final) stream.send('status', final);
-        stream.end();
-      };
-      const unsubscribe = events.subscribe(id, (event) => {
-        if (finished) return;
-        if (event.type === 'token') stream.send('token', { delta: event.delta });
-        else if (event.type === 'reply') {
-          replySent = true;
-          stream.send('reply', event.reply);
-        } else {
-          const status = { status: event.status, attempts: event.attempts, ...(event.error ? { error: event.error } : {}) };
-          if (TERMINAL_STATES.has(event.status)) void finish(undefined, status);
-          else stream.send('status', status);
-        }
-      });
-      // Where events can be lost (a node dying between its commit and its relay), look again now and then.
-      const resync = events.resyncMs === undefined ? undefined : setInterval(() => void lookAgain(), events.resyncMs);
-      resync?.unref();
-      const lookAgain = async () => {
-        const record = await durableView(id).catch(() => undefined);
-        if (record && TERMINAL_STATES.has(record.state)) await finish(record);
-      };
-      stream.onClose(() => {
-        unsubscribe();
-        clearInterval(resync);
-      });
+      const statusOf = (r: MessageRecord) => ({ status: r.state, attempts: r.attempts, ...(r.lastError ? { error: r.lastError } : {}) });
+      // The final status may come from another node, without the reply: the stored record has both.
+      const stop = follow(
+        id,
+        (event) => {
+          if (event.type === 'token') stream.send('token', { delta: event.delta });
+          else if (event.type === 'reply') {
+            replySent = true;
+            stream.send('reply', event.reply);
+          } else stream.send('status', { status: event.status, attempts: event.attempts, ...(event.error ? { error: event.error } : {}) });
+        },
+        (final) => {
+          if (!replySent && final.reply) stream.send('reply', final.reply);
+          stream.send('status', statusOf(final));
+          stream.end();
+        },
+      );
+      stream.onClose(stop);
       let record;
       try {
         record = await durableView(id);
@@ -143,8 +125,8 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
         return reply;
       }
       stream.start();
-      if (TERMINAL_STATES.has(record.state)) await finish(record);
-      else stream.send('status', { status: record.state, attempts: record.attempts, ...(record.lastError ? { error: record.lastError } : {}) });
+      // A final record is sent by follow(), which looked too; the stream ends once, whoever is first.
+      if (!TERMINAL_STATES.has(record.state)) stream.send('status', statusOf(record));
       return reply;
     },
   );
