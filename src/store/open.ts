@@ -3,10 +3,11 @@ import type { PincerConfig } from '../config/schema.js';
 import { PincerError } from '../errors.js';
 import { LocalMessageEvents } from '../events/local.js';
 import { PostgresMessageEvents } from '../events/postgres.js';
+import type { MessageEventBus } from '../events/types.js';
+import { storeUnavailable } from './postgres/connection.js';
 import { connectPostgres, PostgresQueue } from './postgres/queue.js';
 import { SqliteQueue } from './sqlite/queue.js';
 import { redactUrl } from './store-url.js';
-import type { MessageEventBus } from '../events/types.js';
 import type { Queue, QueueOptions, Store } from './types.js';
 
 export function queueOptionsFrom(config: PincerConfig): QueueOptions {
@@ -57,7 +58,7 @@ export async function openStore(config: PincerConfig, log?: Logger): Promise<Sto
       events.start();
     } catch (err) {
       await close().catch(() => undefined);
-      throw new PincerError('STORE_UNAVAILABLE', `PostgreSQL store ${redactUrl(store)}: ${err instanceof Error ? err.message : String(err)}`);
+      throw storeUnavailable(connection.settings, err);
     }
     return composeStore(queue, events, close);
   }
