@@ -1,4 +1,4 @@
-import { ERRORS, type ErrorCode } from './errors/catalogue.js';
+import { ERRORS, isCatalogued, type ErrorCode } from './errors/catalogue.js';
 
 export { ERRORS, asErrorCode, isCatalogued, type ErrorCode } from './errors/catalogue.js';
 
@@ -62,11 +62,8 @@ export class StageTimeoutError extends PincerError {
  */
 export function errorCode(err: unknown): ErrorCode | undefined {
   if (err instanceof PincerError) return err.code;
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const { code } = err;
-    if (typeof code === 'string' && code in ERRORS) return code as ErrorCode;
-  }
-  return undefined;
+  const code = (err as { code?: unknown } | null)?.code;
+  return isCatalogued(code) ? code : undefined;
 }
 
 /** Whether `err` carries `code` (or one of `codes`). */

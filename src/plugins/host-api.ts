@@ -1,4 +1,5 @@
 import { PincerError } from '../errors.js';
+import { isJsonObject } from '../json.js';
 import type { CommandInfo, EmbeddingsResult, EnqueuedMessage, EnqueueInput, JsonObject, JsonValue, ModelRequest, ModelResult, ModelStreamPart, PincerApi, QueueStatsView } from './sdk.js';
 import type { HostMethod, MethodAt } from './protocol.js';
 import type { HostCallIo } from './plugin-thread.js';
@@ -84,13 +85,10 @@ function invalid(code: 'PLUGIN_ENQUEUE_INVALID' | 'PLUGIN_MODEL_REQUEST_INVALID'
   throw new PincerError(code, `${field}: ${problem}`, { field });
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function enqueueRequest(value: JsonValue | undefined, limits: HostLimits): HostEnqueueRequest {
   const bad = (field: string, problem: string) => invalid('PLUGIN_ENQUEUE_INVALID', field, problem);
-  if (!isObject(value)) return bad('message', 'must be an object with text and conversationId');
+  if (!isJsonObject(value)) return bad('message', 'must be an object with text and conversationId');
   const input = value as Partial<Record<keyof EnqueueInput, unknown>>;
   for (const key of Object.keys(value)) if (!ENQUEUE_KEYS.has(key)) bad(key, `unknown field (expected ${[...ENQUEUE_KEYS].join(', ')})`);
   const { text, conversationId, sender, channel, priority, metadata, idempotencyKey } = input;
@@ -115,7 +113,7 @@ function enqueueRequest(value: JsonValue | undefined, limits: HostLimits): HostE
 /** JSON data only (structured clone also carries Dates, Maps, NaN), within the store's bounds. */
 function checkMetadata(metadata: unknown, limits: HostLimits): void {
   const bad = (problem: string) => invalid('PLUGIN_ENQUEUE_INVALID', 'metadata', problem);
-  if (!isObject(metadata)) bad('must be an object');
+  if (!isJsonObject(metadata)) bad('must be an object');
   const walk = (value: unknown, depth: number): void => {
     if (depth > limits.maxMetadataDepth) bad(`nests deeper than ${limits.maxMetadataDepth} levels`);
     if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
@@ -134,11 +132,11 @@ function checkMetadata(metadata: unknown, limits: HostLimits): void {
 
 function modelRequest(value: JsonValue | undefined): Omit<ModelRequest, 'signal'> {
   const bad = (field: string, problem: string) => invalid('PLUGIN_MODEL_REQUEST_INVALID', field, problem);
-  if (!isObject(value)) return bad('request', 'must be an object with messages');
+  if (!isJsonObject(value)) return bad('request', 'must be an object with messages');
   const messages = value.messages;
   if (!Array.isArray(messages) || messages.length === 0) return bad('messages', 'must be a non-empty list');
   messages.forEach((m: unknown, i) => {
-    if (!isObject(m) || typeof m.role !== 'string' || !ROLES.has(m.role) || typeof m.content !== 'string') bad(`messages[${i}]`, 'must be {role: system|user|assistant|tool, content: string}');
+    if (!isJsonObject(m) || typeof m.role !== 'string' || !ROLES.has(m.role) || typeof m.content !== 'string') bad(`messages[${i}]`, 'must be {role: system|user|assistant|tool, content: string}');
   });
   for (const key of ['maxTokens', 'temperature'] as const) {
     if (value[key] !== undefined && (typeof value[key] !== 'number' || !Number.isFinite(value[key]))) bad(key, 'must be a number');

@@ -12,6 +12,7 @@ import { PluginStateFile } from './plugin-state.js';
 import type { HostCallIo, ThreadCall } from './plugin-thread.js';
 import { attachRegistration } from './registrations.js';
 import type { RouteTable } from './route-table.js';
+import { Listeners } from '../util/listeners.js';
 import type { CommandInfo, JsonValue } from './sdk.js';
 import { ServiceTable } from './services.js';
 import { declaredServices, newSlot, type PluginSlot } from './slot.js';
@@ -40,7 +41,7 @@ export interface PluginManagerDeps {
 export class PluginManager {
   private readonly slots = new Map<string, PluginSlot>();
   private readonly stateFile: PluginStateFile;
-  private readonly listeners = new Set<(event: PluginEvent) => void>();
+  private readonly listeners: Listeners<[PluginEvent]>;
   private readonly log: Logger;
   private readonly services: ServiceTable;
   private readonly policy: FailurePolicy;
@@ -51,6 +52,7 @@ export class PluginManager {
 
   constructor(private readonly deps: PluginManagerDeps) {
     this.log = deps.log.child({ component: 'plugins' });
+    this.listeners = new Listeners((err) => this.log.error({ err }, 'plugin event listener failed'));
     this.stateFile = new PluginStateFile(deps.config.data_dir);
     this.services = new ServiceTable(() => this.reconcileSoon());
     this.policy = new FailurePolicy({
@@ -83,8 +85,7 @@ export class PluginManager {
   }
 
   onEvent(listener: (event: PluginEvent) => void): Disposer {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /**
@@ -257,13 +258,7 @@ export class PluginManager {
   }
 
   private emit(event: PluginEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.log.error({ err }, 'plugin event listener failed');
-      }
-    }
+    this.listeners.emit(event);
   }
 }
 

@@ -1,6 +1,7 @@
 import { PincerError } from '../errors.js';
 import type { PipelineRegistry } from '../pipeline/registry.js';
 import type { Command, DeliveryReceipt, Disposer, ResponderReply, StageContext } from '../pipeline/types.js';
+import { isJsonObject } from '../json.js';
 import type { JsonObject, JsonValue, MessageRecord } from '../store/types.js';
 import type { FailurePolicy } from './failure-policy.js';
 import type { Generation } from './generation.js';
@@ -138,7 +139,7 @@ function toReply(plugin: string, what: string, value: JsonValue | undefined): Re
   if (!reply || typeof reply !== 'object' || typeof reply.text !== 'string') {
     throw new PincerError('PLUGIN_BAD_REPLY', `plugin ${plugin}: ${what} returned ${JSON.stringify(value)?.slice(0, 100)}, expected a string or {text, data?}`);
   }
-  const data = reply.data && typeof reply.data === 'object' && !Array.isArray(reply.data) ? (reply.data as JsonObject) : undefined;
+  const data = isJsonObject(reply.data) ? reply.data : undefined;
   return { text: reply.text, ...(data ? { data } : {}) };
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { JsonObject, JsonValue } from '../json.js';
+import { isJsonObject, type JsonObject } from '../json.js';
 import { ModelError } from '../models/errors.js';
 import type { CallWarning, ChatMessage, GenerateRequest, LanguageModel, StreamPart } from '../models/types.js';
 import type { Responder } from '../pipeline/types.js';
@@ -83,16 +83,12 @@ export function modelResponder(options: ModelResponderOptions): Responder {
  */
 function clientSettings(message: Pick<MessageRecord, 'metadata'>): GenerationSettings {
   const openai = message.metadata?.openai;
-  if (!isObject(openai)) return {};
+  if (!isJsonObject(openai)) return {};
   const { temperature, maxTokens } = openai;
   return {
     ...(typeof temperature === 'number' && { temperature }),
     ...(typeof maxTokens === 'number' && Number.isInteger(maxTokens) && maxTokens > 0 && { maxTokens }),
   };
-}
-
-function isObject(value: JsonValue | undefined): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A warning repeats on every call of a deployment that cannot honour a setting: one log line says it. */
