@@ -78,6 +78,16 @@ export class Generation implements RegistrationOwner {
     if (this.users === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
+  /** Run a call from outside a message (HTTP, a service, a tool, a delivery), keeping the generation alive until it answers, as messages do. */
+  async hold<T>(run: () => Promise<T>): Promise<T> {
+    this.acquire();
+    try {
+      return await run();
+    } finally {
+      this.release();
+    }
+  }
+
   /** Resolves once nothing uses this generation, or after `timeoutMs`; true if drained. */
   drain(timeoutMs: number): Promise<boolean> {
     if (this.users === 0 || !this.thread.alive) return Promise.resolve(true);

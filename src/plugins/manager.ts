@@ -207,13 +207,7 @@ export class PluginManager {
     const provider = this.services.resolve(slot.name, declaredServices(slot).inject, call.service, call.method);
     const providerSlot = this.slots.get(provider.plugin) as PluginSlot;
     const thread = provider.generation.thread;
-    // A service call keeps the provider's generation alive until it answers, as messages do.
-    provider.generation.acquire();
-    try {
-      return await this.policy.tracked(providerSlot, provider.generation, 'service', () => thread.invoke(provider.handle, 'service', call.args, { method: call.method, timeoutMs: this.settings.call_timeout }));
-    } finally {
-      provider.generation.release();
-    }
+    return provider.generation.hold(() => this.policy.tracked(providerSlot, provider.generation, 'service', () => thread.invoke(provider.handle, 'service', call.args, { method: call.method, timeoutMs: this.settings.call_timeout })));
   }
 
   private commandInfos(): CommandInfo[] {

@@ -33,15 +33,7 @@ export function attachRegistration(ctx: AttachContext, slot: PluginSlot, generat
   const thread = generation.thread;
   const call = (kind: InvokeKind, input: JsonValue, signal: AbortSignal | undefined, extra: CallOptions = {}) =>
     ctx.policy.tracked(slot, generation, kind, () => thread.invoke(handle, kind, input, { signal, ...extra }));
-  /** Calls from outside a message (HTTP, tools, deliveries) keep the generation alive until they answer, as messages do. */
-  const held = async <T>(run: () => Promise<T>): Promise<T> => {
-    generation.acquire();
-    try {
-      return await run();
-    } finally {
-      generation.release();
-    }
-  };
+  const held = <T>(run: () => Promise<T>): Promise<T> => generation.hold(run);
   const owner = generation;
   const plugin = slot.name;
   switch (spec.kind) {
