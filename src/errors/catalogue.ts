@@ -121,6 +121,13 @@ export const ERRORS = {
   PLUGIN_MODEL_REQUEST_INVALID: { status: 400, message: 'A model request a plugin made is not valid; the message names the field.' },
   PLUGIN_MODEL_STREAM_INCOMPLETE: { status: 502, message: 'A model stream a plugin read ended without its finish part.' },
 
+  // Channels (chat platforms and the generic webhook)
+  CHANNEL_WEBHOOK_UNSIGNED: { status: 401, message: 'A channel webhook call lacks a signature header (webhook-id, webhook-timestamp or webhook-signature).' },
+  CHANNEL_WEBHOOK_BAD_SIGNATURE: { status: 401, message: "No signature on a channel webhook call matches its body and the account's secret." },
+  CHANNEL_WEBHOOK_STALE: { status: 401, message: "A channel webhook call's timestamp is further from now than the tolerance (5 minutes either way by default): a replay, or a clock that is off." },
+  CHANNEL_WEBHOOK_INVALID: { status: 400, message: 'A channel webhook call carries a body the channel cannot read; the message names the field.' },
+  CHANNEL_ACCOUNT_INVALID: { status: 500, message: "A channel account's settings cannot work (a secret or URL missing or malformed); the message names the setting." },
+
   // Command line, scaffolding, benchmark
   CLI_UNREACHABLE: { status: 503, message: 'The CLI cannot reach a running Pincer (pincer start; --url or PINCER_URL).' },
   CLI_USAGE: { status: 400, message: 'A command-line option or argument has a value the command cannot use.' },
