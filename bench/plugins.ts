@@ -63,7 +63,7 @@ export async function analyzerCost(tempDirs: string[]): Promise<{ concurrency: n
   const unused = (): never => {
     throw new Error('the benchmark plugin calls no host method');
   };
-  const host = { stats: async () => ({}) as QueueStats, enqueue: unused, models: { generate: unused, stream: unused, embed: unused } };
+  const host = { stats: async () => ({}) as QueueStats, enqueue: unused, models: { generate: unused, stream: unused, embed: unused }, channels: { call: unused } };
   const manager = new PluginManager({ config, registry, log: pino({ level: 'silent' }), version: '1.0.0', bundledRoot: undefined, startedAt: Date.now(), host, env: {} });
   await manager.start();
   try {

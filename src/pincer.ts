@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
+import { channelPlugins } from './channels/accounts.js';
+import { ChannelRuntime } from './channels/runtime.js';
 import { loadConfig, type LoadConfigOptions } from './config/load.js';
 import type { PincerConfig } from './config/schema.js';
 import { Lifecycle } from './lifecycle.js';
@@ -47,7 +50,10 @@ export class Pincer {
   readonly plugins: PluginManager;
   readonly models: ModelLayer;
   readonly metrics: PincerMetrics;
+  readonly channels: ChannelRuntime;
   readonly startedAt = Date.now();
+  /** This instance among the nodes sharing a store (poller leases name it). */
+  readonly nodeId = randomUUID();
 
   private httpServer: FastifyInstance | undefined;
   private readonly lifecycle: Lifecycle;
@@ -74,12 +80,23 @@ export class Pincer {
       modelViews: () => this.models.deployments,
       plugins: () => this.plugins.list(),
     });
+    this.channels = new ChannelRuntime({
+      channels: config.channels,
+      work: store.work,
+      store: store.channels,
+      registry: this.registry,
+      metricsRegistry: this.metrics.registry,
+      log: this.log,
+      nodeId: this.nodeId,
+      botName: config.bot.name,
+      maxTextLength: config.server.max_text_length,
+    });
     this.workers = new WorkerPool(
       store.work,
       (message, signal, onToken) => this.pipeline.process(message, { signal, log: this.log, onToken }),
       store.events,
       this.log,
-      { concurrency: config.workers.concurrency, shutdownTimeoutMs: config.workers.shutdown_timeout, leaseMs: config.queue.lease },
+      { concurrency: config.workers.concurrency, shutdownTimeoutMs: config.workers.shutdown_timeout, leaseMs: config.queue.lease, turns: this.channels.turns },
     );
     this.plugins = new PluginManager({
       config,
@@ -97,7 +114,10 @@ export class Pincer {
           stream: (request) => this.models.model.doStream(request),
           embed: (request) => this.models.embeddings.doEmbed(request),
         },
+        channels: { call: (plugin, method, args) => this.channels.threadCall(plugin, method, args) },
       },
+      // A channel with a configured account starts its plugin; plugins.enabled need not list it.
+      alsoEnabled: channelPlugins(config.channels),
       env,
     });
     this.declareParts(flushLog);
@@ -139,6 +159,8 @@ export class Pincer {
       ready: () => this.modelsStatus,
     });
     lifecycle.add({ name: 'plugins', start: () => this.plugins.start(), stop: () => this.plugins.close(), ready: () => 'ok' });
+    // Transports and the outbox need their plugins; they stop before the plugins do.
+    lifecycle.add({ name: 'channels', start: () => this.channels.start(), stop: () => this.channels.stop() });
     if (config.workers.enabled) {
       lifecycle.add({
         name: 'workers',
@@ -223,6 +245,7 @@ export class Pincer {
       models: this.models,
       metrics: this.metrics,
       version: PINCER_VERSION,
+      channels: this.channels,
       readiness: () => this.readiness(),
       workerStats: () => this.workers.stats(),
       shutdownSignal: this.shutdown.signal,
@@ -255,8 +278,11 @@ export class Pincer {
 
   async readiness(): Promise<ReadinessReport> {
     if (this.shutdown.signal.aborted) return { ready: false, reason: 'shutting down', checks: { shutdown: 'in progress' } };
-    const checks = await this.lifecycle.readiness();
-    const failing = Object.entries(checks).filter(([, v]) => v !== 'ok');
+    const parts = await this.lifecycle.readiness();
+    const failing = Object.entries(parts).filter(([, v]) => v !== 'ok');
+    // Chat accounts are reported, never a reason to take the node out of service: its API
+    // and the other accounts still work.
+    const checks = { ...parts, ...this.channels.readiness(this.config.channels.defaults.poll_stale_after) };
     return failing.length === 0 ? { ready: true, checks } : { ready: false, reason: failing.map(([k, v]) => `${k}: ${v}`).join('; '), checks };
   }
 

@@ -17,6 +17,8 @@ const ENV_ALIASES: Record<string, string> = {
   PINCER_DATA_DIR: 'data_dir',
   PINCER_LOG_LEVEL: 'log.level',
   PINCER_CONCURRENCY: 'workers.concurrency',
+  // Setting it is enough to connect a Telegram bot: it creates the default account.
+  TELEGRAM_BOT_TOKEN: 'channels.telegram.accounts.default.token',
 };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { channelsSchema } from './channels.js';
 import { parseDuration } from './duration.js';
 
 /** A duration: seconds as a number, or a string such as "250ms", "5s", "10m", "7d". Parsed to ms. */
@@ -246,6 +247,7 @@ export const configSchema = z
     plugins: pluginsSchema,
     models: modelsSchema,
     model_service: modelServiceSchema,
+    channels: channelsSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -128,6 +128,18 @@ export const ERRORS = {
   CHANNEL_WEBHOOK_UNAUTHORIZED: { status: 401, message: "A channel webhook call lacks the platform's secret header, or its value is not the account's webhook_secret (Telegram: X-Telegram-Bot-Api-Secret-Token)." },
   CHANNEL_WEBHOOK_INVALID: { status: 400, message: 'A channel webhook call carries a body the channel cannot read; the message names the field.' },
   CHANNEL_ACCOUNT_INVALID: { status: 500, message: "A channel account's settings cannot work (a secret or URL missing or malformed); the message names the setting." },
+  CHANNEL_NOT_FOUND: { status: 404, message: 'No channel with this id is configured (channels.<id>).' },
+  CHANNEL_ACCOUNT_NOT_FOUND: { status: 404, message: 'The channel has no enabled account of this name (channels.<id>.accounts).' },
+  CHANNEL_UNAVAILABLE: { status: 503, message: "The channel's plugin is not running (starting, reloading or disabled); retry shortly." },
+  CHANNEL_TRANSPORT_MISMATCH: { status: 409, message: 'The account does not use the transport this route serves (a webhook call for a polling account).' },
+  CHANNEL_SESSION_UNKNOWN: { status: 409, message: 'A poll loop reported for a transport session that was stopped or replaced.' },
+  DELIVERY_NOT_FOUND: { status: 404, message: 'No outbox delivery with this id.' },
+  DELIVERY_NOT_RETRYABLE: { status: 409, message: 'Only ambiguous, dead or failed deliveries can be retried.' },
+  PAIRING_NOT_FOUND: { status: 404, message: 'No live pairing request with this code on this channel (it expired, or was approved or denied).' },
+  WEBCHAT_ORIGIN_REFUSED: { status: 403, message: 'The web chat is not offered to pages of this origin (channels.webchat.allowed_origins).' },
+  WEBCHAT_SESSION_INVALID: { status: 401, message: 'The web chat session token is missing, malformed, expired or not signed by this bot.' },
+  WEBCHAT_FORBIDDEN: { status: 403, message: "A web chat session may read and write only its own conversation's messages." },
+  WEBCHAT_DISABLED: { status: 404, message: 'The web chat channel is not configured (channels.webchat.accounts).' },
 
   // Command line, scaffolding, benchmark
   CLI_UNREACHABLE: { status: 503, message: 'The CLI cannot reach a running Pincer (pincer start; --url or PINCER_URL).' },

@@ -1,3 +1,4 @@
+import { Listeners } from '../util/listeners.js';
 import { PincerError } from '../errors.js';
 import type { Analyzer, Channel, Command, Disposer, Hooks, Responder, Tool } from './types.js';
 
@@ -35,6 +36,12 @@ export class PipelineRegistry {
   private channelMap: ReadonlyMap<string, Channel> = new Map();
   private readonly ownerOf = new Map<object, RegistrationOwner>();
   private cached: RegistrySnapshot | undefined;
+  /** Core restarts a channel's transports when its adapter comes, goes or is replaced (a reload). */
+  private readonly channelListeners = new Listeners<[]>(() => undefined);
+
+  onChannels(listener: () => void): () => void {
+    return this.channelListeners.add(listener);
+  }
 
   get analyzers(): readonly Analyzer[] {
     return this.analyzerList;
@@ -123,7 +130,10 @@ export class PipelineRegistry {
     }
     const holder = this.channelMap.get(channel.name);
     if (holder) throw new PincerError('PIPELINE_DUPLICATE_CHANNEL', `a channel named "${channel.name}" is already registered${holder.plugin ? ` (by plugin ${holder.plugin})` : ''}`);
-    return this.named(channel, channel.name, owner, () => this.channelMap, (map) => (this.channelMap = map));
+    return this.named(channel, channel.name, owner, () => this.channelMap, (map) => {
+      this.channelMap = map;
+      this.channelListeners.emit();
+    });
   }
 
   /** Add to a name-keyed map (replaced, never mutated); the disposer removes only this item. */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { ChannelDelivery, ChannelSendResult } from '../plugins/sdk.js';
+import type { CallOutcome, ChannelMethod } from '../plugins/protocol.js';
+import type { ChannelAccount, ChannelCapabilities, ChannelTarget, DeliveryPlan, RenderedPart, WebhookRequest, WebhookVerdict } from '../plugins/sdk.js';
 import type { JsonObject, JsonValue, MessageRecord, Reply } from '../store/types.js';
 
 /**
@@ -82,14 +83,25 @@ export interface Tool extends Owned {
 }
 
 /** One reply going out through a channel; the SDK's type, so the plugin and the host never differ. */
-export type Delivery = ChannelDelivery;
-export type DeliveryReceipt = ChannelSendResult;
+export type { CallOutcome, ChannelMethod };
 
-/** The outbound side of a chat platform, found by the `channel` of a message. */
+/**
+ * A chat platform's adapter, found by the `channel` of a message. Every call goes to the
+ * plugin thread that registered it; core (src/channels/) does the rest.
+ */
 export interface Channel extends Owned {
   readonly name: string;
-  readonly capabilities: { readonly edit: boolean; readonly typing: boolean; readonly markdown: boolean };
-  send(delivery: Delivery, ctx: { readonly signal: AbortSignal }): Promise<DeliveryReceipt>;
+  readonly capabilities: ChannelCapabilities;
+  /** The optional methods the plugin implemented. */
+  readonly methods: ReadonlySet<ChannelMethod>;
+  plan(markdown: string, target: ChannelTarget, account: ChannelAccount): Promise<DeliveryPlan>;
+  send(part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<CallOutcome>;
+  edit(platformMessageId: string, part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<CallOutcome>;
+  typing(target: ChannelTarget, account: ChannelAccount, state: 'start' | 'stop', signal: AbortSignal): Promise<CallOutcome>;
+  webhook(request: WebhookRequest, account: ChannelAccount): Promise<WebhookVerdict>;
+  connect(account: ChannelAccount, signal: AbortSignal): Promise<void>;
+  /** Runs the poll loop until `signal` aborts; its ingest calls name `session`. */
+  poll(account: ChannelAccount, session: string, signal: AbortSignal): Promise<void>;
 }
 
 /** Undo a registration. Plugins keep these on their scope so unloading is exact. */

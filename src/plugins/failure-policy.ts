@@ -15,7 +15,7 @@ import type { PluginEvent } from './view.js';
 export type FailureClass = 'nobody' | 'crash' | 'input' | 'plugin';
 
 const NOBODYS_FAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['WORKER_SHUTDOWN', 'LEASE_LOST', 'PLUGIN_CALL_ABORTED']);
-const OUTSIDE_INPUT: ReadonlySet<InvokeKind> = new Set<InvokeKind>(['route', 'service', 'tool', 'send']);
+const OUTSIDE_INPUT: ReadonlySet<InvokeKind> = new Set<InvokeKind>(['route', 'service', 'tool', 'channel']);
 const SILENCE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['PLUGIN_TIMEOUT', 'PIPELINE_STAGE_TIMEOUT']);
 
 export function classifyFailure(kind: InvokeKind, err: unknown): FailureClass {

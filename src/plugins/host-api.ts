@@ -32,6 +32,8 @@ export interface PluginHostServices {
     stream(request: HostModelRequest): AsyncIterable<ModelStreamPart>;
     embed(request: { values: string[]; signal: AbortSignal }): Promise<EmbeddingsResult>;
   };
+  /** A channel plugin's poll loop reporting (ingest resolves after the commit). */
+  channels: { call(plugin: string, method: 'ingest' | 'fatal', args: JsonValue[]): Promise<JsonValue | undefined> };
 }
 
 export interface HostLimits {

@@ -32,6 +32,8 @@ export interface PluginManagerDeps {
   host: PluginHostServices;
   /** Where PINCER_PLUGIN_<NAME>_<KEY> settings are read; process.env by default. */
   env?: NodeJS.ProcessEnv;
+  /** Plugins wanted besides plugins.enabled (a configured channel's); an operator's disable still wins. */
+  alsoEnabled?: readonly string[];
 }
 
 /**
@@ -188,7 +190,7 @@ export class PluginManager {
   // ---- internals -------------------------------------------------------------------------
 
   private wanted(name: string): boolean {
-    return this.stateFile.isEnabled(name, this.settings.enabled);
+    return this.stateFile.isEnabled(name, this.deps.alsoEnabled?.length ? [...this.settings.enabled, ...this.deps.alsoEnabled] : this.settings.enabled);
   }
 
   private view(slot: PluginSlot): PluginView {
@@ -204,6 +206,7 @@ export class PluginManager {
 
   private async hostCall(slot: PluginSlot, call: ThreadCall, io: HostCallIo): Promise<JsonValue | undefined> {
     if (call.target === 'pincer') return callHostMethod(this.hostTable, call.method, call.args, io);
+    if (call.target === 'channel') return this.deps.host.channels.call(slot.name, call.method, call.args);
     const provider = this.services.resolve(slot.name, declaredServices(slot).inject, call.service, call.method);
     const providerSlot = this.slots.get(provider.plugin) as PluginSlot;
     const thread = provider.generation.thread;

@@ -1,4 +1,4 @@
-import type { HttpMethod, JsonObject, JsonValue, PincerApi } from './sdk.js';
+import type { ChannelCapabilities, ChannelErrorClass, HttpMethod, JsonObject, JsonValue, PincerApi } from './sdk.js';
 
 /**
  * Messages between Pincer (the host) and one plugin thread. Everything is structured-clone
@@ -14,10 +14,18 @@ export type RegistrationSpec =
   | { kind: 'route'; method: HttpMethod; path: string }
   | { kind: 'service'; name: string; methods: string[] }
   | { kind: 'tool'; name: string; description: string; parameters: JsonObject; effect: 'read' | 'write' }
-  | { kind: 'channel'; name: string; capabilities: { edit: boolean; typing: boolean; markdown: boolean } };
+  | { kind: 'channel'; name: string; capabilities: ChannelCapabilities; methods: ChannelMethod[] };
 
-/** What the host asks a registration to do; `send` delivers through a channel. */
-export type InvokeKind = 'analyze' | 'respond' | 'command' | 'before' | 'after' | 'route' | 'service' | 'tool' | 'send';
+/** How one platform call (send, edit, typing) ended, as the host's delivery worker reads it. */
+export type CallOutcome =
+  | { ok: true; platformMessageId?: string }
+  | { ok: false; errorClass: ChannelErrorClass; message: string; retryAfterMs?: number };
+
+/** The optional parts of a ChannelSpec a plugin implemented (plan and send always exist). */
+export type ChannelMethod = 'poll' | 'webhook' | 'connect' | 'edit' | 'typing';
+
+/** What the host asks a registration to do; a `channel` call names its method (plan, send, poll, ...). */
+export type InvokeKind = 'analyze' | 'respond' | 'command' | 'before' | 'after' | 'route' | 'service' | 'tool' | 'channel';
 
 type Callable = (...args: never[]) => unknown;
 
@@ -82,6 +90,8 @@ export type ThreadToHost =
   | { type: 'stream'; id: number; delta: string }
   | { type: 'call'; id: number; target: 'pincer'; method: HostMethod; args: JsonValue[] }
   | { type: 'call'; id: number; target: 'service'; service: string; method: string; args: JsonValue[] }
+  /** A channel's poll loop reporting to the host: `[session, events]` or `[session, detail, hint]`. */
+  | { type: 'call'; id: number; target: 'channel'; method: 'ingest' | 'fatal'; args: JsonValue[] }
   /** The plugin no longer wants the answer of a call it made (it stopped reading a stream, its signal fired). */
   | { type: 'call-abort'; id: number }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields?: JsonObject }

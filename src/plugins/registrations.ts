@@ -1,12 +1,12 @@
 import { PincerError } from '../errors.js';
 import type { PipelineRegistry } from '../pipeline/registry.js';
-import type { Command, DeliveryReceipt, Disposer, ResponderReply, StageContext } from '../pipeline/types.js';
+import type { Command, Disposer, ResponderReply, StageContext } from '../pipeline/types.js';
 import { isJsonObject } from '../json.js';
 import type { JsonObject, JsonValue, MessageRecord } from '../store/types.js';
 import type { FailurePolicy } from './failure-policy.js';
 import type { Generation } from './generation.js';
 import type { InvokeKind, RegistrationSpec } from './protocol.js';
-import type { PluginMessage } from './sdk.js';
+import type { ChannelAccount, ChannelTarget, PluginMessage, RenderedPart } from './sdk.js';
 import type { ServiceTable } from './services.js';
 import type { PluginSlot } from './slot.js';
 
@@ -96,16 +96,31 @@ export function attachRegistration(ctx: AttachContext, slot: PluginSlot, generat
         },
         owner,
       );
-    case 'channel':
+    case 'channel': {
+      const channelCall = <T>(method: string, input: JsonObject, signal: AbortSignal | undefined, timeoutMs: number | undefined) =>
+        held(async () => (await call('channel', input, signal, { method, ...(timeoutMs !== undefined ? { timeoutMs } : {}) })) as T);
+      const account = (a: ChannelAccount) => ({ id: a.id, config: a.config }) as unknown as JsonObject;
+      const target = (t: ChannelTarget) => t as unknown as JsonObject;
+      const part = (p: RenderedPart) => p as unknown as JsonObject;
       return ctx.registry.addChannel(
         {
           name: spec.name,
           plugin,
           capabilities: spec.capabilities,
-          send: (delivery, t) => held(async () => toReceipt(plugin, spec.name, await call('send', delivery as unknown as JsonObject, t.signal, { timeoutMs: ctx.callTimeout() }))),
+          methods: new Set(spec.methods),
+          plan: (markdown, t, a) => channelCall('plan', { markdown, target: target(t), account: account(a) }, undefined, ctx.callTimeout()),
+          send: (p, t, a, signal) => channelCall('send', { part: part(p), target: target(t), account: account(a) }, signal, ctx.callTimeout()),
+          edit: (id, p, t, a, signal) => channelCall('edit', { platformMessageId: id, part: part(p), target: target(t), account: account(a) }, signal, ctx.callTimeout()),
+          typing: (t, a, state, signal) => channelCall('typing', { target: target(t), account: account(a), state }, signal, ctx.callTimeout()),
+          webhook: (request, a) => channelCall('webhook', { request: request as unknown as JsonObject, account: account(a) }, undefined, ctx.callTimeout()),
+          connect: (a, signal) => channelCall('connect', { account: account(a) }, signal, ctx.callTimeout()),
+          // The loop runs as long as the transport does: no time budget, only its signal, and it
+          // does not hold its generation (core stops it when the channel is replaced).
+          poll: async (a, session, signal) => void (await call('channel', { account: account(a), session }, signal, { method: 'poll' })),
         },
         owner,
       );
+    }
   }
 }
 
@@ -133,13 +148,4 @@ function toReply(plugin: string, what: string, value: JsonValue | undefined): Re
   }
   const data = isJsonObject(reply.data) ? reply.data : undefined;
   return { text: reply.text, ...(data ? { data } : {}) };
-}
-
-function toReceipt(plugin: string, channel: string, value: JsonValue | undefined): DeliveryReceipt {
-  const receipt = value as { platformMessageId?: unknown } | null | undefined;
-  if (receipt === undefined || receipt === null) return {};
-  if (typeof receipt !== 'object' || Array.isArray(receipt) || (receipt.platformMessageId !== undefined && typeof receipt.platformMessageId !== 'string')) {
-    throw new PincerError('PLUGIN_BAD_REPLY', `plugin ${plugin}: channel ${channel} send returned ${JSON.stringify(value)?.slice(0, 100)}, expected {platformMessageId?: string}`);
-  }
-  return typeof receipt.platformMessageId === 'string' ? { platformMessageId: receipt.platformMessageId } : {};
 }

@@ -118,36 +118,175 @@ export interface ToolSpec {
   execute(args: JsonObject, t: ToolInvocation): Awaitable<JsonValue>;
 }
 
-/** One reply to send out through a channel (a chat platform). */
-export interface ChannelDelivery {
-  readonly id: string;
-  readonly messageId: string;
-  readonly conversationId: string;
-  readonly text: string;
-  readonly data?: JsonObject;
-  readonly metadata: JsonObject | null;
+// ---- channels: a chat platform's wire protocol ------------------------------------------
+//
+// Pincer's core owns durability, access policy and scheduling; a channel plugin owns only
+// wire I/O and translation. Every function below either is pure (webhook, plan) or makes one
+// platform call (send, edit, typing); the poll loop hands updates to `io.ingest` and asks the
+// platform for more only after that resolves, which is after the commit.
+
+export type ConversationKind = 'direct' | 'group' | 'channel';
+
+export interface ChannelConversation {
+  kind: ConversationKind;
+  /** The platform's chat id, as a string. */
+  id: string;
+  /** A thread or forum topic inside the chat. */
+  threadId?: string;
+  title?: string;
 }
 
-export interface ChannelSendResult {
-  /** The platform's id for what was sent, if it has one. */
+export interface ChannelSender {
+  id: string;
+  name?: string;
+  username?: string;
+  isBot: boolean;
+}
+
+/** One update from a platform, normalized. Core turns it into a message (or drops it, by policy). */
+export interface InboundEvent {
+  /** The platform's delivery id (Telegram update_id, webhook-id): the dedupe key. */
+  eventId: string;
+  /** The platform's id of the message, the target of a reply. */
+  messageId: string;
+  /** A button press is an action; "/cmd" is a command (with "@botname" already removed). */
+  kind: 'message' | 'command' | 'action';
+  conversation: ChannelConversation;
+  sender: ChannelSender;
+  /** Plain text with the bot's mention stripped. */
+  text: string;
+  /** Evidence only: core decides what counts, by the account's policy. */
+  mentions: { bot: boolean; replyToBot?: boolean; users?: string[] };
+  replyTo?: { messageId: string; senderId?: string; isBot?: boolean };
+  action?: { id: string; value?: string };
+  /** The bot's own message echoed back by the platform: always dropped. */
+  fromSelf?: boolean;
+  /** Unix milliseconds. */
+  timestamp: number;
+  /** The platform's payload, kept (bounded) in the message's metadata for debugging. */
+  raw?: JsonValue;
+}
+
+/** One bot identity on a platform: its key under `channels.<id>.accounts` and its settings. */
+export interface ChannelAccount {
+  readonly id: string;
+  /** The channel's settings (api_root, ...) merged with the account's (token, ...). */
+  readonly config: JsonObject;
+}
+
+/** Where a reply goes. */
+export interface ChannelTarget {
+  conversation: ChannelConversation;
+  /** The platform message id being answered. */
+  replyTo?: string;
+}
+
+/** One platform message of a reply, rendered and within the platform's limits. */
+export interface RenderedPart {
+  /** What is sent, in the platform's markup. */
+  text: string;
+  /** The same part as plain text: sent once instead when the platform rejects the markup. */
+  plain: string;
+  /** Adapter-specific extras (parse mode, buttons), kept with the delivery. */
+  extra?: JsonObject;
+}
+
+/** A token bucket the delivery scheduler must pass before a send: `limit` sends per `intervalMs`. */
+export interface RateBucket {
+  /** Unique within the account: "global", "chat:123". */
+  key: string;
+  limit: number;
+  intervalMs: number;
+}
+
+export interface DeliveryPlan {
+  parts: RenderedPart[];
+  buckets: RateBucket[];
+}
+
+export interface ChannelReceipt {
+  /** The platform's id of the message sent (edit target, echo filter). */
   platformMessageId?: string;
 }
 
-export interface ChannelCapabilities {
-  /** A sent message can be edited (stream a reply into it). */
-  edit?: boolean;
-  /** A "typing" indicator can be shown. */
-  typing?: boolean;
-  markdown?: boolean;
+/**
+ * How a failed platform call is treated. Only the adapter knows its platform, so it says:
+ * `rate_limited` (429; waits `retryAfterMs` without using an attempt), `transient` (safe to
+ * retry: the request never reached the platform, or the platform dedupes), `permanent` (chat
+ * not found, blocked: dead), `ambiguous` (it may have been delivered: held unless the channel
+ * dedupes), `unparsable` (the platform rejected the markup: the plain text is sent instead).
+ */
+export type ChannelErrorClass = 'rate_limited' | 'transient' | 'permanent' | 'ambiguous' | 'unparsable';
+
+export const CHANNEL_ERROR = 'CHANNEL_ERROR';
+
+/** Throw from send/edit/typing to classify a failure. Anything else thrown counts as ambiguous. */
+export class ChannelError extends Error {
+  readonly code = CHANNEL_ERROR;
+  constructor(
+    readonly errorClass: ChannelErrorClass,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'ChannelError';
+  }
 }
 
-/** Outbound side of a chat platform: the delivery pool (a later release) calls `send`. */
+/** What a poll loop may tell Pincer. */
+export interface ChannelIngestIO {
+  /** Commit these updates (an empty list is a heartbeat); resolves after the commit. */
+  ingest(events: InboundEvent[]): Promise<void>;
+  /**
+   * The account cannot work until an operator acts (a revoked token, a second poller): the
+   * loop should return after this; Pincer shows `detail` and `hint` and does not restart it.
+   */
+  fatal(detail: string, hint?: string): void;
+}
+
+export interface WebhookRequest {
+  readonly headers: Record<string, string>;
+  /** The body exactly as received (signatures are over these bytes), as UTF-8 text. */
+  readonly body: string;
+}
+
+/** The answer to a webhook: events to commit (then `status`, default 200), or a refusal. */
+export type WebhookVerdict =
+  | { accept: true; events: InboundEvent[]; status?: number; body?: JsonValue }
+  | { accept: false; status: number; code: string; message: string };
+
+export interface ChannelCapabilities {
+  /** A sent message can be edited (reply previews are streamed into it). */
+  edit: boolean;
+  typing: boolean;
+  /**
+   * `native`: the platform drops a repeated send itself (a nonce, a webhook-id), so a send
+   * that may have arrived is simply resent. `none`: it may show twice, so such a send is held.
+   */
+  idempotentSend: 'native' | 'none';
+  /** The longest message the platform takes, in its own measure, after rendering. */
+  textLimit: number;
+  /** The transports this channel offers; an account picks one with `transport`. */
+  transports: Array<'polling' | 'webhook'>;
+}
+
 export interface ChannelSpec {
-  /** The `channel` of the messages this plugin answers: "telegram". */
-  name: string;
-  /** What the platform can do with a sent reply; all false when absent. */
-  capabilities?: ChannelCapabilities;
-  send(delivery: ChannelDelivery, t: { readonly signal: AbortSignal }): Awaitable<ChannelSendResult | void>;
+  /** The channel id: "telegram". Messages from it carry `channel: "telegram"`. */
+  id: string;
+  capabilities: ChannelCapabilities;
+  /** Long-poll loop for `transport: polling`: runs until `signal` aborts. */
+  poll?(account: ChannelAccount, io: ChannelIngestIO, signal: AbortSignal): Promise<void>;
+  /** Verify and parse a request on the host's webhook route. Pure: no platform calls. */
+  webhook?(request: WebhookRequest, account: ChannelAccount): Awaitable<WebhookVerdict>;
+  /** Called when an account's transport starts (register a webhook URL, check the token). */
+  connect?(account: ChannelAccount, signal: AbortSignal): Promise<void>;
+  /** Render a Markdown reply into parts within the limit, and name the rate buckets it passes. Pure. */
+  plan(markdown: string, target: ChannelTarget, account: ChannelAccount): Awaitable<DeliveryPlan>;
+  /** One platform call. */
+  send(part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<ChannelReceipt>;
+  edit?(platformMessageId: string, part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<ChannelReceipt>;
+  /** Show (or, with "stop", clear) a typing indicator. */
+  typing?(target: ChannelTarget, account: ChannelAccount, state: 'start' | 'stop', signal: AbortSignal): Promise<void>;
 }
 
 export interface RouteSpec {
@@ -292,7 +431,7 @@ export interface PluginContext<Config = JsonObject> {
   route(spec: RouteSpec): Disposer;
   /** A tool the bot's model may call; names are unique across plugins. */
   tool(spec: ToolSpec): Disposer;
-  /** The sender for one channel's replies; names are unique across plugins. */
+  /** A chat platform: its transports, rendering and sends. Ids are unique across plugins. */
   channel(spec: ChannelSpec): Disposer;
   /** Offer a service under a name declared in `provides`. Methods take and return cloneable data. */
   provide(service: string, implementation: object): Disposer;

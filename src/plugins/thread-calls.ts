@@ -19,7 +19,7 @@ export class RemoteError extends Error {
   }
 }
 
-type Target = { target: 'pincer'; method: HostMethod } | { target: 'service'; service: string; method: string };
+type Target = { target: 'pincer'; method: HostMethod } | { target: 'service'; service: string; method: string } | { target: 'channel'; method: 'ingest' | 'fatal' };
 
 interface Pending {
   resolve(value: JsonValue | undefined): void;

@@ -6,7 +6,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError, type HostMethod, type HostToThread, type InvokeKind, type RegistrationSpec, type ThreadData, type ThreadToHost } from './protocol.js';
-import type { ChannelDelivery, CommandInput, Disposer, JsonObject, JsonValue, ModelRequest, ModelStreamPart, PincerApi, PluginContext, PluginDefinition, RespondInput, RouteRequest, StageInput } from './sdk.js';
+import { channelHandler } from './thread-channel.js';
+import type { CommandInput, Disposer, JsonObject, JsonValue, ModelRequest, ModelStreamPart, PincerApi, PluginContext, PluginDefinition, RespondInput, RouteRequest, StageInput } from './sdk.js';
 import { HostCalls, RemoteError } from './thread-calls.js';
 
 const port = parentPort;
@@ -135,10 +136,8 @@ function buildContext(): PluginContext {
       });
     },
     channel(spec) {
-      const name = requireName('a channel', spec.name);
-      const can = spec.capabilities ?? {};
-      const capabilities = { edit: can.edit === true, typing: can.typing === true, markdown: can.markdown === true };
-      return register({ kind: 'channel', name, capabilities }, async (input, signal) => (await spec.send(input as unknown as ChannelDelivery, { signal })) ?? {});
+      const { registration, handler } = channelHandler(spec, host);
+      return register(registration, handler);
     },
     provide(service, implementation) {
       if (!provides.has(service)) throw new TypeError(`service "${service}" is not declared in this plugin's manifest (pincer.plugins.${data.plugin}.provides)`);

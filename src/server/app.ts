@@ -7,7 +7,9 @@ import { dashboardRoutes } from './dashboard/routes.js';
 import type { ServerDeps } from './deps.js';
 import { FRAMEWORK_ERROR_OPTIONS, installErrorHandling } from './errors.js';
 import { installHttpMetrics } from '../metrics/http-metrics.js';
+import { adminChannelRoutes } from './routes/admin-channels.js';
 import { adminModelRoutes } from './routes/admin-models.js';
+import { channelWebhookRoutes } from './routes/channel-webhooks.js';
 import { adminPluginRoutes } from './routes/admin-plugins.js';
 import { adminQueueRoutes } from './routes/admin-queue.js';
 import { conversationRoutes } from './routes/conversations.js';
@@ -88,6 +90,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   openAICompatRoutes(app, deps);
   adminPluginRoutes(app, deps.plugins);
   adminModelRoutes(app, deps.models);
+  adminChannelRoutes(app, deps);
+  await channelWebhookRoutes(app, deps);
   pluginHttpRoutes(app, deps.plugins);
   metricsRoutes(app, deps);
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ChannelRuntime } from '../channels/runtime.js';
 import type { PincerConfig } from '../config/schema.js';
 import type { PincerMetrics } from '../metrics/metrics.js';
 import type { ModelLayer } from '../models/setup.js';
@@ -21,6 +22,7 @@ export interface ServerDeps {
   plugins: PluginManager;
   models: ModelLayer;
   metrics: PincerMetrics;
+  channels: ChannelRuntime;
   version: string;
   readiness(): Promise<ReadinessReport>;
   workerStats(): WorkerPoolStats;

@@ -33,6 +33,12 @@ export interface EnqueueRequest {
   priority: Priority;
   metadata?: JsonObject | undefined;
   idempotencyKey?: string | undefined;
+  /**
+   * Store it for history only: inserted as `done` with no reply, never claimed, not counted in
+   * the depth (an unaddressed group message kept as context). Dedupe by key as usual. It adds
+   * no work, so a full queue does not refuse it.
+   */
+  record?: boolean | undefined;
 }
 
 export interface EnqueueResult {
@@ -74,6 +80,8 @@ export interface ClaimedMessage extends MessageRecord {
 export interface Completion {
   analysis: JsonObject;
   reply: Reply;
+  /** The reply's outbox rows, written in the same transaction (nothing if the lease was lost). */
+  deliveries?: DeliveryInsert[];
 }
 
 export interface Failure {
@@ -161,8 +169,181 @@ export interface QueueAdmin {
   ping(): Promise<void>;
 }
 
+// ---- channels: the delivery outbox, pollers' leases, pairing -------------------------------
+
+/**
+ * queued -> sending -> sent | failed (retried when due) | dead | ambiguous (may have arrived;
+ * held until an operator retries it). `sending` is written before the platform call, so a
+ * crash mid-send is found as an expired `sending` row and never silently sent twice.
+ */
+export const DELIVERY_STATES = ['queued', 'sending', 'sent', 'failed', 'dead', 'ambiguous'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
+export type DeliveryErrorClass = 'rate_limited' | 'transient' | 'permanent' | 'ambiguous' | 'unparsable';
+
+export interface DeliveryInsert {
+  id: string;
+  /** The message this answers; null for a message of Pincer's own (a pairing code). */
+  messageId: string | null;
+  channel: string;
+  account: string;
+  /** Deliveries of one lane go out one at a time, in insertion order: `<channel>:<account>:<chat>[:t<thread>]`. */
+  lane: string;
+  /** Where it goes (a ChannelTarget). */
+  target: JsonObject;
+  /** What it says: `{ markdown, editOf? }`. */
+  body: JsonObject;
+}
+
+export interface DeliveryRecord extends DeliveryInsert {
+  /** Order within the lane (store-assigned, increasing). */
+  seq: number;
+  state: DeliveryState;
+  /** The rendered parts and rate buckets, fixed at the first claim so a resend sends the same parts. */
+  plan: JsonObject | null;
+  /** Index of the next part to send; parts before it are sent. */
+  nextPart: number;
+  /** Platform message ids of the parts sent so far. */
+  receipts: string[];
+  /** Claims that made (or may have made) a platform call; a 429 gives its attempt back. */
+  attempts: number;
+  rateLimited: number;
+  availableAt: number;
+  lastError: string | null;
+  errorClass: DeliveryErrorClass | null;
+  createdAt: number;
+  updatedAt: number;
+  sentAt: number | null;
+}
+
+export interface ClaimedDelivery extends DeliveryRecord {
+  lease: number;
+  leaseUntil: number;
+}
+
+type DeliveryLease = Pick<ClaimedDelivery, 'id' | 'lease'>;
+
+/** How a claimed delivery moves on; every change but `progress` ends the claim. */
+export type DeliveryChange =
+  /** Store the plan (first claim). */
+  | { kind: 'plan'; plan: JsonObject }
+  /** Parts up to `nextPart` are sent; still sending. */
+  | { kind: 'progress'; nextPart: number; receipts: string[] }
+  | { kind: 'sent'; receipts: string[] }
+  /** Back to queued until `availableAt`; the attempt is given back. */
+  | { kind: 'rate_limited'; availableAt: number; error: string }
+  /** A failed attempt to retry at `availableAt` (state failed). */
+  | { kind: 'retry'; availableAt: number; error: string; errorClass: DeliveryErrorClass }
+  /** Back to queued without using an attempt (the adapter is reloading). */
+  | { kind: 'release'; availableAt: number }
+  | { kind: 'dead'; error: string; errorClass: DeliveryErrorClass }
+  | { kind: 'ambiguous'; error: string };
+
+export interface DeliveryListOptions extends ListOptions {
+  state?: DeliveryState;
+  channel?: string;
+}
+
+/** A lease on a named job held by one node at a time (a bot account's poller); `fence` grows with every new holder. */
+export interface JobLease {
+  name: string;
+  holder: string;
+  fence: number;
+  expiresAt: number;
+}
+
+export interface PairingRequest {
+  channel: string;
+  account: string;
+  senderId: string;
+  code: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export type PairingOutcome =
+  /** A new code: send it. */
+  | { kind: 'created'; pairing: PairingRequest }
+  /** This sender has a live code already (it was sent). */
+  | { kind: 'pending'; pairing: PairingRequest }
+  /** The account has `maxPending` live codes. */
+  | { kind: 'full' };
+
+export interface ChannelStore {
+  /** Queue deliveries that answer no claimed message (a pairing code), in one transaction. */
+  addDeliveries(items: readonly DeliveryInsert[]): Promise<void>;
+  /**
+   * Lease up to `max` due deliveries (queued, or failed and due), each the oldest unsent row of
+   * its lane with nothing of that lane sending; state becomes `sending` and `attempts` grows.
+   */
+  claimDeliveries(max: number): Promise<ClaimedDelivery[]>;
+  /** false when the lease was lost. */
+  updateDelivery(claim: DeliveryLease, change: DeliveryChange): Promise<boolean>;
+  /** Push the lease of deliveries still sending. Returns the ids whose lease was lost. */
+  extendDeliveryLeases(claims: ReadonlyArray<DeliveryLease>): Promise<string[]>;
+  /**
+   * Deliveries left `sending` by a node that died (lease expired: `leaseUntil <= now`). `resend`
+   * says, per channel, whether such a row goes back to queued, due now (the channel dedupes),
+   * or becomes `ambiguous`. Its attempt stays counted either way. Returns how many moved.
+   */
+  recoverDeliveries(resend: (channel: string) => boolean): Promise<number>;
+  getDelivery(id: string): Promise<DeliveryRecord | undefined>;
+  /** Newest first. */
+  listDeliveries(options: DeliveryListOptions): Promise<DeliveryRecord[]>;
+  /**
+   * Put an ambiguous, dead or failed delivery back in the queue (due now, fresh attempts),
+   * keeping its plan, nextPart and receipts so a resumed send goes on after the parts already
+   * sent. false if it is not in one of those states.
+   */
+  retryDelivery(id: string): Promise<boolean>;
+  /** Counts by channel and account, then state. */
+  deliveryCounts(): Promise<Array<{ channel: string; account: string; state: DeliveryState; count: number }>>;
+  /**
+   * Earliest `available_at` of a lane head that waits (queued or failed, nothing of its lane
+   * sending), or expiry of a sending lease (due for recoverDeliveries), if any.
+   */
+  nextDeliveryDueAt(): Promise<number | null>;
+  /** Called when deliveries may be claimable (a completion with deliveries, addDeliveries, retry). */
+  onDeliveries(listener: () => void): () => void;
+  /** Delete sent, dead and ambiguous deliveries last changed more than `olderThanMs` ago. Returns how many. */
+  purgeDeliveries(olderThanMs: number): Promise<number>;
+
+  /**
+   * Take a free, released or expired lease (fence + 1), or renew one this holder has (same
+   * fence, even if it expired meanwhile: nobody else held it). null when another holder's lease
+   * has not expired. Atomic across nodes.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<JobLease | null>;
+  /**
+   * Extend it while it is still this holder's with this fence; false when it was lost. A lease
+   * that expired but was not taken by anyone is renewed: the fence proves nobody held it since.
+   */
+  renewLease(lease: Pick<JobLease, 'name' | 'holder' | 'fence'>, ttlMs: number): Promise<boolean>;
+  /** Give it up (only with the matching holder and fence); the next holder gets fence + 1. */
+  releaseLease(lease: Pick<JobLease, 'name' | 'holder' | 'fence'>): Promise<void>;
+  /** Leases with a holder (expired ones included: see `expiresAt`), by name. */
+  listLeases(): Promise<JobLease[]>;
+
+  /**
+   * Give a sender a pairing code (`code` is used if a new one is created), at most `maxPending`
+   * live per account; an existing live code for the sender is returned instead. Codes are
+   * stored upper-case and compared without case. Throws MESSAGE_REJECTED when another
+   * sender's live request of the channel has this code (pick another one).
+   */
+  requestPairing(request: PairingRequest, maxPending: number): Promise<PairingOutcome>;
+  /** Live (unexpired) requests, newest first; all channels when `channel` is absent. */
+  listPairings(channel?: string): Promise<PairingRequest[]>;
+  /** Approve a live code: the sender may write direct messages from now on. Returns the request, or undefined. */
+  approvePairing(channel: string, code: string, by: string): Promise<PairingRequest | undefined>;
+  denyPairing(channel: string, code: string): Promise<PairingRequest | undefined>;
+  /** Senders approved by pairing. */
+  isApproved(channel: string, account: string, senderId: string): Promise<boolean>;
+  /** Delete expired pairing requests (retention). Returns how many. */
+  purgeExpiredPairings(): Promise<number>;
+}
+
 /** One backend's queue: the three roles over one connection (or file) and its transactions. */
-export interface Queue extends WorkQueue, MessageStore, QueueAdmin {
+export interface Queue extends WorkQueue, MessageStore, QueueAdmin, ChannelStore {
   readonly backend: string;
   close(): Promise<void>;
 }
@@ -178,6 +359,7 @@ export interface Store {
   readonly work: WorkQueue;
   readonly messages: MessageStore;
   readonly admin: QueueAdmin;
+  readonly channels: ChannelStore;
   readonly events: MessageEventBus;
   close(): Promise<void>;
 }

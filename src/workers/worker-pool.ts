@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { errorCode, errorMessage, PincerError } from '../errors.js';
 import type { MessageEventBus } from '../events/types.js';
+import type { ChannelTurn } from '../channels/turns.js';
 import type { ClaimedMessage, Completion, JsonObject, WorkQueue } from '../store/types.js';
 
 /** Runs one message; `onToken` streams its reply to whoever watches the message. */
@@ -12,6 +13,8 @@ export interface WorkerPoolOptions {
   leaseMs: number;
   /** Longest sleep between looks at the queue when nothing wakes the pool (retries, leases). */
   idlePollMs?: number;
+  /** Chat-platform turns (typing, previews, the outbox rows of the reply); see channels/turns.ts. */
+  turns?: { begin(message: ClaimedMessage): ChannelTurn | undefined };
 }
 
 interface InFlight {
@@ -215,13 +218,19 @@ export class WorkerPool {
   private async handle(flight: InFlight): Promise<void> {
     const { message } = flight;
     let recorded: Promise<void>;
+    const turn = this.options.turns?.begin(message);
     try {
       const onToken = (delta: string) => {
-        if (!flight.released) this.events.publish({ type: 'token', id: message.id, delta, attempt: message.attempts });
+        if (flight.released) return;
+        this.events.publish({ type: 'token', id: message.id, delta, attempt: message.attempts });
+        turn?.token(delta);
       };
       const completion = await this.handler(message, flight.controller.signal, onToken);
+      if (turn && !flight.released) completion.deliveries = await turn.finish(completion.reply);
       recorded = flight.released ? Promise.resolve() : this.recordCompletion(message, completion);
+      if (flight.released) turn?.abandon();
     } catch (err) {
+      turn?.abandon();
       recorded = flight.released ? Promise.resolve() : this.recordFailure(message, err);
     } finally {
       this.inFlight.delete(message.id);

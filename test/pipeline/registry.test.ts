@@ -3,7 +3,22 @@ import { PipelineRegistry } from '../../src/pipeline/registry.js';
 import type { Channel, Tool } from '../../src/pipeline/types.js';
 
 const tool = (name: string, plugin = 'a'): Tool => ({ name, plugin, description: name, parameters: { type: 'object' }, effect: 'read', execute: async () => name });
-const channel = (name: string, plugin = 'a'): Channel => ({ name, plugin, capabilities: { edit: false, typing: false, markdown: false }, send: async () => ({}) });
+const unused = (): never => {
+  throw new Error('not called');
+};
+const channel = (name: string, plugin = 'a'): Channel => ({
+  name,
+  plugin,
+  capabilities: { edit: false, typing: false, idempotentSend: 'none', textLimit: 100, transports: ['polling'] },
+  methods: new Set(),
+  plan: unused,
+  send: unused,
+  edit: unused,
+  typing: unused,
+  webhook: unused,
+  connect: unused,
+  poll: unused,
+});
 
 describe('registry tools', () => {
   it('puts a tool in the snapshot', () => {

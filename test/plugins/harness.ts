@@ -49,6 +49,7 @@ export async function pluginHarness(fixtures: string[], env: Record<string, stri
         embed: (request) => layer.embeddings.doEmbed(request),
         ...models,
       },
+      channels: { call: () => Promise.reject(new Error('no channel runtime in the plugin harness')) },
     },
     env: {},
   });

@@ -4,7 +4,7 @@ import { callHostMethod, hostMethods, type PluginHostServices } from '../../src/
 const unused = (): never => {
   throw new Error('not called');
 };
-const services: PluginHostServices = { stats: unused, enqueue: unused, models: { generate: unused, stream: unused, embed: unused } };
+const services: PluginHostServices = { stats: unused, enqueue: unused, models: { generate: unused, stream: unused, embed: unused }, channels: { call: unused } };
 const table = hostMethods(services, () => [{ name: 'ping', description: 'pong' }], { maxTextLength: 100, maxMetadataDepth: 4, maxMetadataBytes: 1000 });
 const io = { signal: new AbortController().signal, part: () => undefined };
 

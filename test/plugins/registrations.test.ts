@@ -39,13 +39,33 @@ describe('tool registrations', () => {
 describe('channel registrations', () => {
   it('registers a plugin channel with its capabilities', async () => {
     h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
-    expect(h.registry.channels.get('chat')).toMatchObject({ name: 'chat', plugin: 'host-user', capabilities: { edit: true, typing: false, markdown: false } });
+    expect(h.registry.channels.get('chat')).toMatchObject({ name: 'chat', plugin: 'host-user', capabilities: { edit: true, typing: false, idempotentSend: 'none', textLimit: 100, transports: ['webhook'] } });
+    expect([...(h.registry.channels.get('chat')?.methods ?? [])].sort()).toEqual(['edit', 'webhook']);
     expect(h.manager.get('host-user').registered.channels).toEqual(['chat']);
   });
 
-  it('sends a delivery through the plugin thread and returns its receipt', async () => {
+  const account = { id: 'default', config: {} };
+  const target = { conversation: { kind: 'direct' as const, id: 'c-9' } };
+  const signal = new AbortController().signal;
+
+  it('sends a part through the plugin thread and returns its receipt', async () => {
     h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
-    const receipt = await h.registry.channels.get('chat')?.send({ id: 'd-1', messageId: 'm-1', conversationId: 'c-9', text: 'hi there', metadata: null }, { signal: new AbortController().signal });
-    expect(receipt).toEqual({ platformMessageId: 'sent:c-9:hi there' });
+    const chat = h.registry.channels.get('chat');
+    const plan = await chat?.plan('hi there', target, account);
+    expect(plan).toEqual({ parts: [{ text: 'hi there', plain: 'hi there' }], buckets: [] });
+    expect(await chat?.send({ text: 'hi there', plain: 'hi there' }, target, account, signal)).toEqual({ ok: true, platformMessageId: 'sent:c-9:hi there' });
+    expect(await chat?.edit('m-1', { text: 'more', plain: 'more' }, target, account, signal)).toEqual({ ok: true, platformMessageId: 'm-1:more' });
+  });
+
+  it('brings a classified failure back as data, and an unclassified one as ambiguous', async () => {
+    h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
+    const chat = h.registry.channels.get('chat');
+    expect(await chat?.send({ text: 'limit me', plain: 'limit me' }, target, account, signal)).toEqual({ ok: false, errorClass: 'rate_limited', message: 'Too Many Requests', retryAfterMs: 3000 });
+    expect(await chat?.send({ text: 'crash me', plain: 'crash me' }, target, account, signal)).toMatchObject({ ok: false, errorClass: 'ambiguous', message: expect.stringContaining('socket hang up') });
+  });
+
+  it('passes a webhook request to the plugin and returns its verdict', async () => {
+    h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
+    expect(await h.registry.channels.get('chat')?.webhook({ headers: {}, body: '12345' }, account)).toEqual({ accept: true, events: [], body: { length: 5 } });
   });
 });

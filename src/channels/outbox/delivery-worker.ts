@@ -1,0 +1,270 @@
+import type { Logger } from 'pino';
+import type { Channel } from '../../pipeline/types.js';
+import type { CallOutcome } from '../../plugins/protocol.js';
+import type { ChannelTarget, DeliveryPlan, RateBucket, RenderedPart } from '../../plugins/sdk.js';
+import type { ChannelStore, ClaimedDelivery, DeliveryChange } from '../../store/types.js';
+import type { ResolvedAccount } from '../accounts.js';
+import type { ChannelMetrics } from '../metrics.js';
+import { afterFailure, type DeliveryOutcome } from './outcome.js';
+import { checkPlan } from './plan.js';
+import { platformCall, UNAVAILABLE } from './platform-call.js';
+import type { RateScheduler } from './rate-scheduler.js';
+
+export interface DeliveryWorkerDeps {
+  store: ChannelStore;
+  channel(id: string): Channel | undefined;
+  account(channel: string, account: string): ResolvedAccount | undefined;
+  metrics: ChannelMetrics;
+  log: Logger;
+  now: () => number;
+  settings: { maxAttempts: number; maxRateWaitMs: number; concurrency: number; leaseMs: number };
+  /** Shared with the streaming previews, which pass the same buckets. */
+  rates: RateScheduler;
+  /** The last part of a message's reply is out: its typing indicator stops. */
+  onSent?(delivery: ClaimedDelivery): void;
+}
+
+/** A rate wait longer than this puts the row back instead of holding a worker slot. */
+const MAX_INLINE_WAIT_MS = 5_000;
+/** A plugin that is not running: look again after this. */
+const UNAVAILABLE_RETRY_MS = 2_000;
+
+/**
+ * Sends the outbox. The store hands out at most one row per lane, so a conversation's replies
+ * go out in order; every platform call passes the account's rate buckets first, and is
+ * preceded by a committed `sending` state (written by the claim), so a crash mid-send leaves
+ * a row recovery can see. Outcomes follow the adapter's classification (outcome.ts).
+ */
+export class DeliveryWorker {
+  private get rates(): RateScheduler {
+    return this.deps.rates;
+  }
+  private readonly active = new Map<string, ClaimedDelivery>();
+  private readonly stopping = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private pumping = false;
+  private again = false;
+  private unsubscribe: (() => void) | undefined;
+  private idle: Promise<void> = Promise.resolve();
+  private settleIdle: (() => void) | undefined;
+
+  constructor(private readonly deps: DeliveryWorkerDeps) {}
+
+  async start(): Promise<void> {
+    this.unsubscribe = this.deps.store.onDeliveries(() => this.wake());
+    await this.recover();
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(250, Math.floor(this.deps.settings.leaseMs / 3)));
+    this.renewTimer.unref();
+    this.wake();
+  }
+
+  /** Stop claiming; rows being sent finish their current call (the caller bounds the wait). */
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.stopping.abort();
+    if (this.timer) clearTimeout(this.timer);
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    await this.idle;
+  }
+
+  get inFlight(): number {
+    return this.active.size;
+  }
+
+  wake(): void {
+    if (this.stopping.signal.aborted) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        const room = this.deps.settings.concurrency - this.active.size;
+        if (room <= 0) break;
+        const claims = await this.deps.store.claimDeliveries(room);
+        for (const claim of claims) this.begin(claim);
+        if (claims.length === room) this.again = true;
+      } while (this.again && !this.stopping.signal.aborted);
+    } catch (err) {
+      this.deps.log.error({ event: 'channel.delivery_claim_failed', err }, `delivery worker: claiming deliveries failed: ${(err as Error).message}`);
+      this.schedule(1_000);
+      return;
+    } finally {
+      this.pumping = false;
+    }
+    await this.scheduleNext();
+  }
+
+  private begin(claim: ClaimedDelivery): void {
+    if (this.active.size === 0) this.idle = new Promise((resolve) => (this.settleIdle = resolve));
+    this.active.set(claim.id, claim);
+    void this.deliver(claim)
+      .catch((err: unknown) => this.deps.log.error({ event: 'channel.delivery_crashed', delivery: claim.id, err }, `delivery ${claim.id}: ${(err as Error).message}`))
+      .finally(() => {
+        this.active.delete(claim.id);
+        if (this.active.size === 0) this.settleIdle?.();
+        this.wake();
+      });
+  }
+
+  private async scheduleNext(): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    try {
+      const due = await this.deps.store.nextDeliveryDueAt();
+      if (due !== null) this.schedule(Math.max(0, due - this.deps.now()));
+    } catch {
+      this.schedule(1_000);
+    }
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopping.signal.aborted) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.recover().then(() => this.wake());
+    }, Math.min(ms, 2_147_000_000));
+    this.timer.unref();
+  }
+
+  /** Rows another node (or this one, before a crash) left mid-send: resent where the channel dedupes, else held. */
+  private async recover(): Promise<void> {
+    try {
+      const moved = await this.deps.store.recoverDeliveries((channel) => this.resendsAmbiguous(channel));
+      if (moved > 0) this.deps.log.warn({ event: 'channel.deliveries_recovered', count: moved }, `delivery worker: ${moved} deliveries were left sending by a stopped node`);
+    } catch (err) {
+      this.deps.log.error({ event: 'channel.delivery_recover_failed', err }, `delivery worker: recovery failed: ${(err as Error).message}`);
+    }
+  }
+
+  private resendsAmbiguous(channel: string, account?: ResolvedAccount): boolean {
+    if (account?.onAmbiguous) return account.onAmbiguous === 'resend';
+    return this.deps.channel(channel)?.capabilities.idempotentSend === 'native';
+  }
+
+  private async renew(): Promise<void> {
+    if (this.active.size === 0) return;
+    try {
+      const lost = await this.deps.store.extendDeliveryLeases([...this.active.values()].map((c) => ({ id: c.id, lease: c.lease })));
+      for (const id of lost) this.deps.log.warn({ event: 'channel.delivery_lease_lost', delivery: id }, `delivery ${id}: lease lost while sending`);
+    } catch (err) {
+      this.deps.log.warn({ event: 'channel.delivery_renew_failed', err }, `delivery worker: renewing leases failed: ${(err as Error).message}`);
+    }
+  }
+
+  private async finish(claim: ClaimedDelivery, change: DeliveryChange, outcome: DeliveryOutcome): Promise<void> {
+    const kept = await this.deps.store.updateDelivery(claim, change);
+    this.deps.metrics.delivery(claim.channel, kept ? outcome : 'released');
+    if (!kept) this.deps.log.warn({ event: 'channel.delivery_stale', delivery: claim.id }, `delivery ${claim.id}: its lease was lost before the outcome (${outcome}) was stored`);
+  }
+
+  private async deliver(claim: ClaimedDelivery): Promise<void> {
+    const { now } = this.deps;
+    const account = this.deps.account(claim.channel, claim.account);
+    if (!account) return this.finish(claim, { kind: 'dead', error: `channel ${claim.channel} has no account "${claim.account}" in the configuration any more`, errorClass: 'permanent' }, 'dead');
+    const adapter = this.deps.channel(claim.channel);
+    if (!adapter) return this.finish(claim, { kind: 'release', availableAt: now() + UNAVAILABLE_RETRY_MS }, 'released');
+
+    const target = claim.target as unknown as ChannelTarget;
+    let plan: DeliveryPlan;
+    if (claim.plan) plan = claim.plan as unknown as DeliveryPlan;
+    else {
+      try {
+        plan = checkPlan(await adapter.plan(String(claim.body.markdown ?? ''), target, account.account), adapter.capabilities.textLimit);
+      } catch (err) {
+        // Rendering is the plugin's pure code: a plugin that is down gets its row back; one
+        // that throws on this text will throw again, so the row is dead with the reason.
+        const code = (err as { code?: string }).code;
+        if (code === 'PLUGIN_HANDLER_GONE' || code === 'PLUGIN_NOT_RUNNING') return this.finish(claim, { kind: 'release', availableAt: now() + UNAVAILABLE_RETRY_MS }, 'released');
+        return this.finish(claim, { kind: 'dead', error: `the channel could not render the reply: ${(err as Error).message}`, errorClass: 'permanent' }, 'dead');
+      }
+      if (!(await this.deps.store.updateDelivery(claim, { kind: 'plan', plan: plan as unknown as ClaimedDelivery['body'] }))) return;
+    }
+
+    const scope = `${claim.channel}:${claim.account}`;
+    const receipts = [...claim.receipts];
+    // Preview messages streamed during the turn become the first parts of the final reply.
+    const edits = Array.isArray(claim.body.edits) ? claim.body.edits.filter((e): e is string => typeof e === 'string') : [];
+    for (let index = claim.nextPart; index < plan.parts.length; index++) {
+      const part = { ...(plan.parts[index] as RenderedPart) };
+      part.extra = { ...(part.extra ?? {}), webhookId: `${claim.id}.${index}` };
+      const waited = await this.passRate(scope, plan.buckets);
+      if (waited !== 0) {
+        this.deps.metrics.rateLimited.inc({ channel: claim.channel });
+        return this.finish(claim, { kind: 'rate_limited', availableAt: now() + waited, error: 'waiting for the account\'s rate limit' }, 'rate_limited');
+      }
+      const partTarget: ChannelTarget = index === 0 ? target : { conversation: target.conversation };
+      let editOf = adapter.capabilities.edit ? edits[index] : undefined;
+      const call = (p: RenderedPart) => platformCall(() => (editOf !== undefined ? adapter.edit(editOf, p, partTarget, account.account, this.stopping.signal) : adapter.send(p, partTarget, account.account, this.stopping.signal)));
+      let result = await call(part);
+      if (editOf !== undefined && result !== UNAVAILABLE && !result.ok && result.errorClass === 'permanent') {
+        // The preview is gone (deleted by the user, too old to edit): send the part instead.
+        editOf = undefined;
+        result = await call(part);
+      }
+      if (result !== UNAVAILABLE && !result.ok && result.errorClass === 'unparsable') {
+        // The platform refused the markup: the same part, as plain text, once.
+        const { extra: _markup, ...rest } = part;
+        result = await call({ ...rest, text: part.plain, extra: { webhookId: `${claim.id}.${index}`, plain: true } });
+      }
+      if (result === UNAVAILABLE) return this.finish(claim, { kind: 'release', availableAt: now() + UNAVAILABLE_RETRY_MS }, 'released');
+      if (!result.ok) return this.failed(claim, account, plan.buckets, scope, result);
+      receipts.push(result.platformMessageId ?? '');
+      if (index < plan.parts.length - 1) {
+        if (!(await this.deps.store.updateDelivery(claim, { kind: 'progress', nextPart: index + 1, receipts }))) return;
+      }
+    }
+    await this.finish(claim, { kind: 'sent', receipts }, 'sent');
+    this.deps.metrics.latency.observe({ channel: claim.channel }, Math.max(0, now() - claim.createdAt) / 1000);
+    this.deps.onSent?.(claim);
+  }
+
+  /** 0 when a slot was taken; otherwise how long until one frees, after waiting briefly in place. */
+  private async passRate(scope: string, buckets: readonly RateBucket[]): Promise<number> {
+    for (;;) {
+      const wait = this.rates.take(scope, buckets);
+      if (wait === 0) return 0;
+      if (wait > MAX_INLINE_WAIT_MS || this.stopping.signal.aborted) return wait;
+      await delay(wait, this.stopping.signal);
+    }
+  }
+
+  private async failed(claim: ClaimedDelivery, account: ResolvedAccount, buckets: readonly RateBucket[], scope: string, result: Extract<CallOutcome, { ok: false }>): Promise<void> {
+    const now = this.deps.now();
+    if (result.errorClass === 'rate_limited') {
+      this.deps.metrics.rateLimited.inc({ channel: claim.channel });
+      this.rates.pause(scope, buckets, now + (result.retryAfterMs ?? 1_000));
+    }
+    const { change, outcome } = afterFailure(result, {
+      now,
+      attempts: claim.attempts,
+      maxAttempts: this.deps.settings.maxAttempts,
+      resendAmbiguous: this.resendsAmbiguous(claim.channel, account),
+      maxRateWaitMs: this.deps.settings.maxRateWaitMs,
+      jitterMs: Math.floor(Math.random() * 250),
+    });
+    if (outcome === 'ambiguous' || outcome === 'dead') {
+      this.deps.log.warn({ event: `channel.delivery_${outcome}`, delivery: claim.id, channel: claim.channel, account: claim.account, errorClass: result.errorClass }, `delivery ${claim.id} (${claim.channel}/${claim.account}): ${outcome}: ${result.message}`);
+    }
+    await this.finish(claim, change, outcome);
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

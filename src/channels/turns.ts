@@ -1,0 +1,111 @@
+import type { Channel } from '../pipeline/types.js';
+import type { ChannelTarget } from '../plugins/sdk.js';
+import { isJsonObject } from '../json.js';
+import { timeOrderedId } from '../store/ids.js';
+import type { ClaimedMessage, DeliveryInsert, Reply } from '../store/types.js';
+import type { ResolvedAccount } from './accounts.js';
+import type { ChannelMetrics } from './metrics.js';
+import type { RateScheduler } from './outbox/rate-scheduler.js';
+import { PreviewStream, type PreviewSettings } from './preview.js';
+import { TypingLifecycle } from './typing.js';
+
+/** What the worker pool asks about a message it works on; undefined for messages from no chat platform. */
+export interface ChannelTurn {
+  token(delta: string): void;
+  /** The reply's outbox rows, to be written with the completion. */
+  finish(reply: Reply): Promise<DeliveryInsert[]>;
+  /** The turn ends without a reply now (a failure, a shutdown). */
+  abandon(): void;
+}
+
+export interface TurnsDeps {
+  channel(id: string): Channel | undefined;
+  account(channel: string, account: string): ResolvedAccount | undefined;
+  rates: RateScheduler;
+  metrics: ChannelMetrics;
+  now: () => number;
+  preview: PreviewSettings;
+  typing: { intervalMs: number; maxMs: number };
+}
+
+/** Where a channel message is answered: its conversation, as a reply to it. */
+export function replyTarget(message: Pick<ClaimedMessage, 'metadata'>): { account: string; target: ChannelTarget } | undefined {
+  const meta = message.metadata?.channel;
+  if (!isJsonObject(meta) || typeof meta.account !== 'string' || !isJsonObject(meta.conversation)) return undefined;
+  const conversation = meta.conversation as unknown as ChannelTarget['conversation'];
+  return { account: meta.account, target: { conversation, ...(typeof meta.messageId === 'string' ? { replyTo: meta.messageId } : {}) } };
+}
+
+/**
+ * Typing and previews of the turns this node works on. Typing runs from the claim to the
+ * final delivery (`delivered`), a failure, or its cap.
+ */
+export class ChannelTurns {
+  private readonly typing = new Map<string, TypingLifecycle>();
+
+  constructor(private readonly deps: TurnsDeps) {}
+
+  begin(message: ClaimedMessage): ChannelTurn | undefined {
+    const where = replyTarget(message);
+    if (!where) return undefined;
+    const adapter = this.deps.channel(message.channel);
+    const account = this.deps.account(message.channel, where.account);
+    if (!adapter || !account) return undefined;
+    const { target } = where;
+    const typing = adapter.capabilities.typing ? this.startTyping(message.id, adapter, account, target) : undefined;
+    const preview =
+      adapter.capabilities.edit && account.streaming === 'partial'
+        ? new PreviewStream(adapter, account.account, target, { scheduler: this.deps.rates, scope: `${account.channel}:${account.id}` }, this.deps.preview, this.deps.metrics, this.deps.now)
+        : undefined;
+    return {
+      token: (delta) => preview?.push(delta),
+      finish: async (reply) => {
+        const edits = (await preview?.close()) ?? [];
+        if (reply.text.trim().length === 0) {
+          typing?.stop();
+          return [];
+        }
+        return [
+          {
+            id: timeOrderedId(this.deps.now()),
+            messageId: message.id,
+            channel: message.channel,
+            account: account.id,
+            lane: message.conversationId,
+            target: target as unknown as DeliveryInsert['target'],
+            body: { markdown: reply.text, ...(edits.length > 0 ? { edits } : {}) },
+          },
+        ];
+      },
+      abandon: () => {
+        preview?.abandon();
+        typing?.stop();
+        this.typing.delete(message.id);
+      },
+    };
+  }
+
+  /** The final delivery of a message went out (on this node). */
+  delivered(messageId: string | null): void {
+    if (!messageId) return;
+    this.typing.get(messageId)?.stop();
+    this.typing.delete(messageId);
+  }
+
+  stopAll(): void {
+    for (const t of this.typing.values()) t.stop();
+    this.typing.clear();
+  }
+
+  private startTyping(messageId: string, adapter: Channel, account: ResolvedAccount, target: ChannelTarget): TypingLifecycle {
+    this.typing.get(messageId)?.stop();
+    const lifecycle = new TypingLifecycle(async (state, signal) => (await adapter.typing(target, account.account, state, signal).catch(() => undefined))?.ok === true, this.deps.typing, this.deps.now);
+    this.typing.set(messageId, lifecycle);
+    // The cap also ends the map entry of a turn whose delivery another node sent.
+    const cap = setTimeout(() => {
+      if (this.typing.get(messageId) === lifecycle) this.typing.delete(messageId);
+    }, this.deps.typing.maxMs + 1_000);
+    cap.unref();
+    return lifecycle;
+  }
+}
