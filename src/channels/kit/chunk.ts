@@ -181,7 +181,7 @@ function atomize(units: MarkupUnit[], limit: number): Atom[] {
 /** stacks[k]: the elements open between atom k-1 and atom k. */
 function stacksAt(atoms: Atom[], markup: Markup): Array<Stack | null> {
   const stacks = new Array<Stack | null>(atoms.length + 1);
-  let st: Stack | null = null;
+  let st = null as Stack | null;
   stacks[0] = null;
   for (let k = 0; k < atoms.length; k++) {
     const atom = atoms[k]!;
