@@ -35,11 +35,12 @@ export type WebhookSecret = string | Uint8Array;
 
 export type WebhookHeaderBag = Readonly<Record<string, string | readonly string[] | undefined>>;
 
-export interface WebhookHeaders {
+// A type, not an interface, so it passes where a header record is asked for.
+export type WebhookHeaders = {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
-}
+};
 
 /** A secret that can never verify anything: the account's settings are wrong, not the request. */
 export class WebhookSecretError extends Error {
