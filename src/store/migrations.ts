@@ -3,6 +3,12 @@ import { PincerError } from '../errors.js';
 /** Active states: the message still needs work. Indexes depend on the exact list. */
 export const ACTIVE_STATES_SQL = "('queued','failed','processing')";
 
+/** Deliveries still to go out: they hold their lane (the lowest of them is the lane's head). */
+export const OPEN_DELIVERY_STATES_SQL = "('queued','failed','sending')";
+
+/** Deliveries that are over: retention deletes them. */
+export const FINISHED_DELIVERY_STATES_SQL = "('sent','dead','ambiguous')";
+
 /** Rows of PostgreSQL's depth counter (migration 1 creates them; never change it). */
 export const DEPTH_SLOTS = 16;
 
@@ -110,6 +116,125 @@ export const MIGRATIONS: readonly Migration[] = [
       n    bigint NOT NULL
     );
     INSERT INTO %s.depth_slots (slot, n) SELECT g, 0 FROM generate_series(0, ${DEPTH_SLOTS - 1}) AS g;
+    `,
+  },
+  {
+    version: 2,
+    name: 'channel deliveries, job leases and pairing',
+    sqlite: `
+  CREATE TABLE deliveries (
+    -- Order within a lane, and of the whole outbox.
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    message_id   TEXT,
+    channel      TEXT NOT NULL,
+    account      TEXT NOT NULL,
+    lane         TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    plan         TEXT,
+    next_part    INTEGER NOT NULL DEFAULT 0,
+    receipts     TEXT NOT NULL DEFAULT '[]',
+    state        TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    rate_limited INTEGER NOT NULL DEFAULT 0,
+    available_at INTEGER NOT NULL,
+    lease        INTEGER NOT NULL DEFAULT 0,
+    lease_until  INTEGER,
+    last_error   TEXT,
+    error_class  TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    sent_at      INTEGER
+  );
+  -- A lane's head is its lowest open row; claims probe this index for each due row.
+  CREATE INDEX deliveries_open_by_lane ON deliveries(lane, seq) WHERE state IN ${OPEN_DELIVERY_STATES_SQL};
+  CREATE INDEX deliveries_due ON deliveries(available_at) WHERE state IN ('queued','failed');
+  CREATE INDEX deliveries_sending ON deliveries(lease_until) WHERE state = 'sending';
+  CREATE INDEX deliveries_by_state ON deliveries(state, seq);
+  CREATE INDEX deliveries_finished ON deliveries(updated_at) WHERE state IN ${FINISHED_DELIVERY_STATES_SQL};
+  -- holder NULL: released. The row stays so the fence never goes back.
+  CREATE TABLE job_leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT,
+    fence      INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE TABLE channel_pairings (
+    channel    TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    sender_id  TEXT NOT NULL,
+    code       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (channel, account, sender_id),
+    UNIQUE (channel, code)
+  );
+  CREATE TABLE channel_approvals (
+    channel     TEXT NOT NULL,
+    account     TEXT NOT NULL,
+    sender_id   TEXT NOT NULL,
+    approved_at INTEGER NOT NULL,
+    approved_by TEXT NOT NULL,
+    PRIMARY KEY (channel, account, sender_id)
+  );
+  `,
+    postgres: `
+    CREATE TABLE %s.deliveries (
+      seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      id           text NOT NULL UNIQUE,
+      message_id   text,
+      channel      text NOT NULL,
+      account      text NOT NULL,
+      lane         text NOT NULL,
+      target       jsonb NOT NULL,
+      body         jsonb NOT NULL,
+      plan         jsonb,
+      next_part    integer NOT NULL DEFAULT 0,
+      receipts     jsonb NOT NULL DEFAULT '[]',
+      state        text NOT NULL,
+      attempts     integer NOT NULL DEFAULT 0,
+      rate_limited integer NOT NULL DEFAULT 0,
+      available_at bigint NOT NULL,
+      lease        integer NOT NULL DEFAULT 0,
+      lease_until  bigint,
+      last_error   text,
+      error_class  text,
+      created_at   bigint NOT NULL,
+      updated_at   bigint NOT NULL,
+      sent_at      bigint
+    );
+    -- A lane's head is its lowest open row; claims probe this index for each due row.
+    CREATE INDEX deliveries_open_by_lane ON %s.deliveries (lane, seq) WHERE state IN ${OPEN_DELIVERY_STATES_SQL};
+    CREATE INDEX deliveries_due ON %s.deliveries (available_at) WHERE state IN ('queued','failed');
+    CREATE INDEX deliveries_sending ON %s.deliveries (lease_until) WHERE state = 'sending';
+    CREATE INDEX deliveries_by_state ON %s.deliveries (state, seq);
+    CREATE INDEX deliveries_finished ON %s.deliveries (updated_at) WHERE state IN ${FINISHED_DELIVERY_STATES_SQL};
+    -- holder NULL: released. The row stays so the fence never goes back.
+    CREATE TABLE %s.job_leases (
+      name       text PRIMARY KEY,
+      holder     text,
+      fence      bigint NOT NULL,
+      expires_at bigint NOT NULL
+    );
+    CREATE TABLE %s.channel_pairings (
+      channel    text NOT NULL,
+      account    text NOT NULL,
+      sender_id  text NOT NULL,
+      code       text NOT NULL,
+      created_at bigint NOT NULL,
+      expires_at bigint NOT NULL,
+      PRIMARY KEY (channel, account, sender_id),
+      UNIQUE (channel, code)
+    );
+    CREATE TABLE %s.channel_approvals (
+      channel     text NOT NULL,
+      account     text NOT NULL,
+      sender_id   text NOT NULL,
+      approved_at bigint NOT NULL,
+      approved_by text NOT NULL,
+      PRIMARY KEY (channel, account, sender_id)
+    );
     `,
   },
 ];

@@ -2,10 +2,13 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { SqliteQueue } from '../../src/store/sqlite/queue.js';
-import { queueOptions, tempDir } from '../support/index.js';
-import { describeQueueConformance } from './conformance.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/migrations.js';
+import { ManualClock, queueOptions, tempDir } from '../support/index.js';
+import { describeQueueConformance, type QueueFactory } from './conformance.js';
+import { delivery, describeOutboxConformance } from './channel-conformance.js';
+import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.js';
 
-describeQueueConformance('sqlite', async (options) => {
+const factory: QueueFactory = async (options) => {
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'queue.db');
   let queue = new SqliteQueue(file, options);
@@ -23,7 +26,10 @@ describeQueueConformance('sqlite', async (options) => {
       cleanup();
     },
   };
-});
+};
+describeQueueConformance('sqlite', factory);
+describeOutboxConformance('sqlite', factory);
+describeLeaseAndPairingConformance('sqlite', factory);
 
 describe('SqliteQueue specifics', () => {
   it('commits before enqueue resolves: another connection sees the row after close', async () => {
@@ -61,6 +67,41 @@ describe('SqliteQueue specifics', () => {
     const [again] = await restarted.claim(1);
     expect(again).toMatchObject({ id, attempts: 2 });
     await restarted.close();
+    cleanup();
+  });
+
+  it('finds at once the deliveries a crashed run left sending, for recovery to decide', async () => {
+    const { dir, cleanup } = tempDir();
+    const file = path.join(dir, 'q.db');
+    const clock = new ManualClock();
+    const queue = new SqliteQueue(file, queueOptions({ now: clock.now }));
+    await queue.addDeliveries([delivery('tg:A'), delivery('tg:B')]);
+    await queue.claimDeliveries(1);
+    await queue.close(); // as if the process died mid-send
+    const restarted = new SqliteQueue(file, queueOptions({ now: clock.now }));
+    expect(await restarted.nextDeliveryDueAt()).toBe(clock.time);
+    expect(await restarted.recoverDeliveries(() => false)).toBe(1);
+    expect(await restarted.listDeliveries({ limit: 10, state: 'ambiguous' })).toHaveLength(1);
+    await restarted.close();
+    cleanup();
+  });
+
+  it('opens a version-1 file and adds the channel tables, keeping its messages', async () => {
+    const { dir, cleanup } = tempDir();
+    const file = path.join(dir, 'q.db');
+    const db = new Database(file);
+    db.exec(MIGRATIONS[0]!.sqlite);
+    db.prepare(`INSERT INTO messages (id, conversation_id, text, channel, priority, state, head, rank, due_at, created_at, updated_at) VALUES ('m1', 'c', 'old', 't', 1, 'queued', 1, 0, 0, 0, 0)`).run();
+    db.pragma('user_version = 1');
+    db.close();
+    const queue = new SqliteQueue(file, queueOptions());
+    expect((await queue.claim(1)).map((m) => m.text)).toEqual(['old']);
+    await queue.addDeliveries([delivery('tg:A')]);
+    expect(await queue.claimDeliveries(1)).toHaveLength(1);
+    await queue.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    check.close();
     cleanup();
   });
 

@@ -1,9 +1,7 @@
 import { PincerError } from '../../errors.js';
 import type { ClaimedMessage, Completion, Failure } from '../types.js';
-import { nestingDepth, storedJson, storedJsonOrNull } from './stored-json.js';
-
-/** Deepest nesting of a reply or an analysis the store takes (a client's metadata has its own, lower bound). */
-const MAX_STORED_DEPTH = 200;
+import { prepareDeliveries, type PreparedDelivery } from './deliveries.js';
+import { MAX_STORED_DEPTH, nestingDepth, storedJson, storedJsonOrNull } from './stored-json.js';
 
 type Claim = Pick<ClaimedMessage, 'id' | 'lease'> & { conversationId?: string };
 
@@ -11,6 +9,8 @@ type Claim = Pick<ClaimedMessage, 'id' | 'lease'> & { conversationId?: string };
 export interface PreparedCompletion {
   analysis: string | null;
   reply: string;
+  /** The reply's outbox rows, written only if the completion is accepted. */
+  deliveries: PreparedDelivery[];
 }
 
 export interface PreparedFailure {
@@ -45,7 +45,11 @@ export function prepareAck(ack: AckRequest): Ack {
   if (nestingDepth(analysis, MAX_STORED_DEPTH) > MAX_STORED_DEPTH || nestingDepth(reply, MAX_STORED_DEPTH) > MAX_STORED_DEPTH) {
     throw new PincerError('REPLY_UNSTORABLE', `the reply or analysis nests deeper than ${MAX_STORED_DEPTH} levels`);
   }
-  return { kind: 'complete', claim: ack.claim, completion: { analysis: serialise(() => storedJsonOrNull(analysis)), reply: serialise(() => storedJson(reply)) } };
+  return {
+    kind: 'complete',
+    claim: ack.claim,
+    completion: { analysis: serialise(() => storedJsonOrNull(analysis)), reply: serialise(() => storedJson(reply)), deliveries: prepareDeliveries(ack.completion.deliveries ?? []) },
+  };
 }
 
 function serialise<T>(fn: () => T): T {

@@ -44,7 +44,9 @@ export interface AdmissionResult {
 /**
  * Decides a batch in arrival order: a duplicate of a stored key (`known`) or of an earlier
  * item of the batch, refused because the queue is full at this depth, or admitted with a
- * fresh id. Growing the limit (S5.2) happens as the depth rises within the batch.
+ * fresh id. Growing the limit (S5.2) happens as the depth rises within the batch. A record
+ * (history only, stored as done) adds no work: it is neither refused for a full queue nor
+ * counted in the depth.
  */
 export function admitBatch(items: readonly PreparedEnqueue[], known: (key: string) => EnqueueResult | undefined, book: QueueBook, depth: number, now: number): AdmissionResult {
   const inBatch = new Map<string, EnqueueResult>();
@@ -56,20 +58,28 @@ export function admitBatch(items: readonly PreparedEnqueue[], known: (key: strin
       const duplicate = inBatch.get(key) ?? known(key);
       if (duplicate) return duplicate;
     }
-    const refusal = book.refusal(depth);
+    const record = prepared.request.record === true;
+    const refusal = record ? undefined : book.refusal(depth);
     if (refusal) {
       rejected++;
       return refusal;
     }
     const id = timeOrderedId(now);
     fresh.push({ prepared, index, id, rank: rankOf(prepared.request.priority, now, book.options.agingMs) });
-    depth++;
-    book.capacity.observe(depth);
-    const result: EnqueueResult = { id, conversationId: prepared.request.conversationId, status: 'queued', duplicate: false };
+    if (!record) {
+      depth++;
+      book.capacity.observe(depth);
+    }
+    const result: EnqueueResult = { id, conversationId: prepared.request.conversationId, status: record ? 'done' : 'queued', duplicate: false };
     if (key) inBatch.set(key, { ...result, duplicate: true });
     return result;
   });
   return { outcomes, fresh, rejected };
+}
+
+/** Whether an admitted item is a record (stored as done, not work). */
+export function isRecord(item: Admitted): boolean {
+  return item.prepared.request.record === true;
 }
 
 /** The error an item gets when the store itself refused it (a constraint, a value it cannot hold). */

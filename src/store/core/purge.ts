@@ -21,9 +21,14 @@ export interface PurgeSteps {
 export async function purgeBefore(time: number, steps: PurgeSteps): Promise<number> {
   const cutoff = await lastSeqCreatedBefore(time, steps);
   if (cutoff === undefined) return 0;
+  return deleteInChunks((limit) => steps.deleteChunk(cutoff, limit), steps.stopped);
+}
+
+/** Runs `deleteChunk` until it deletes less than a chunk (or `stopped`), yielding between chunks. Returns how many went. */
+export async function deleteInChunks(deleteChunk: (limit: number) => Awaitable<number>, stopped: () => boolean): Promise<number> {
   let removed = 0;
-  while (!steps.stopped()) {
-    const changes = await steps.deleteChunk(cutoff, PURGE_CHUNK);
+  while (!stopped()) {
+    const changes = await deleteChunk(PURGE_CHUNK);
     removed += changes;
     if (changes < PURGE_CHUNK) break;
     await new Promise((resolve) => setImmediate(resolve));

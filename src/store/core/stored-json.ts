@@ -1,5 +1,8 @@
 import { PincerError } from '../../errors.js';
 
+/** Deepest nesting of a reply, an analysis or a delivery the store takes (a client's metadata has its own, lower bound). */
+export const MAX_STORED_DEPTH = 200;
+
 /**
  * JSON as both backends can store it. PostgreSQL's jsonb refuses the escapes `\u0000` and
  * lone surrogates (`JSON.stringify` writes lone surrogates as `\udXXX` escapes, paired ones as

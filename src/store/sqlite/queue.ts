@@ -3,7 +3,8 @@ import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { errorCode, PincerError } from '../../errors.js';
-import { admitBatch, prepareEnqueue, refusedByStore, withdraw, type PreparedEnqueue } from '../core/admission.js';
+import { admitBatch, isRecord, prepareEnqueue, refusedByStore, withdraw, type PreparedEnqueue } from '../core/admission.js';
+import { ChannelDelegate } from '../core/channel-delegate.js';
 import { QueueBook, tallyCounts } from '../core/book.js';
 import { decideFailure, leaseExpiredError } from '../core/outcomes.js';
 import { purgeBefore } from '../core/purge.js';
@@ -26,6 +27,7 @@ import type {
   QueueStats,
 } from '../types.js';
 import { openDatabase } from './database.js';
+import { SqliteChannels } from './channels.js';
 import { FileSyncer } from './file-syncer.js';
 import { ACTIVE_STATES_SQL, migrate } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -39,7 +41,7 @@ type Claim = Pick<ClaimedMessage, 'id' | 'lease'>;
  * Enqueues and acks are group-committed, and no caller is answered before an fdatasync of the
  * WAL that covers its commit has completed (see FileSyncer).
  */
-export class SqliteQueue implements Queue {
+export class SqliteQueue extends ChannelDelegate implements Queue {
   readonly backend = 'sqlite';
   private readonly db: Database.Database;
   private readonly book: QueueBook;
@@ -51,34 +53,51 @@ export class SqliteQueue implements Queue {
   /** fdatasyncs the WAL off the event loop; absent for ':memory:'. */
   private readonly wal: FileSyncer | undefined;
   private wakeAfterSync = false;
+  /** The outbox, job leases and pairing (channels.ts); ChannelDelegate forwards to it. */
+  protected readonly channels: SqliteChannels;
+  private deliveriesAfterSync = false;
 
   constructor(
     readonly file: string,
     options: QueueOptions,
     private readonly log?: Logger,
   ) {
+    super();
     this.book = new QueueBook(this.backend, options, log);
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
     this.db = openDatabase(file);
     migrate(this.db);
     this.stmt = prepareStatements(this.db);
+    const host = { db: this.db, leaseMs: this.book.options.leaseMs, now: () => this.now, synced: () => this.synced(), isClosed: () => this.book.closed };
+    this.channels = new SqliteChannels({ ...host, write: (fn) => this.write(fn), assertOpen: () => this.book.assertOpen(), assertWritable: () => this.assertWritable() }, log);
     this.recoverOrphans();
+    this.channels.recoverAtOpen();
     this.book.setDepth((this.db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ${ACTIVE_STATES_SQL}`).get() as { n: number }).n);
     this.wal = file === ':memory:' ? undefined : new FileSyncer(`${file}-wal`);
     const wal = this.wal;
     // Workers see new messages only once they are durable: a power cut must not erase a
     // message whose side effects already ran. It is the same sync the callers wait for.
+    // The flag is read before the sync starts: a batch written while this sync runs is not
+    // covered by it and waits for its own.
     const enqueuesDurable = wal
       ? async () => {
+          const wake = this.wakeAfterSync;
+          this.wakeAfterSync = false;
           await wal.sync();
-          if (this.wakeAfterSync) {
-            this.wakeAfterSync = false;
-            this.book.notifyWork();
-          }
+          if (wake) this.book.notifyWork();
+        }
+      : undefined;
+    // Delivery workers, likewise, see a completion's deliveries only once they are durable.
+    const acksDurable = wal
+      ? async () => {
+          const deliveries = this.deliveriesAfterSync;
+          this.deliveriesAfterSync = false;
+          await wal.sync();
+          if (deliveries) this.channels.notify();
         }
       : undefined;
     this.enqueues = new GroupCommit((items) => this.writeEnqueues(items), options.commitBatch, enqueuesDurable);
-    this.acks = new GroupCommit((items) => this.writeAcks(items), options.commitBatch, wal ? () => wal.sync() : undefined);
+    this.acks = new GroupCommit((items) => this.writeAcks(items), options.commitBatch, acksDurable);
   }
 
   private get now(): number {
@@ -112,8 +131,10 @@ export class SqliteQueue implements Queue {
         return row && { id: row.id, conversationId: row.conversation_id, status: row.state, duplicate: true };
       };
       const decided = admitBatch(items, known, this.book, depth, now);
-      for (const { prepared, index, id, rank } of decided.fresh) {
+      for (const admitted of decided.fresh) {
+        const { prepared, index, id, rank } = admitted;
         const item = prepared.request;
+        const record = isRecord(admitted);
         try {
           this.stmt.insert.run({
             id,
@@ -124,10 +145,13 @@ export class SqliteQueue implements Queue {
             channel: item.channel,
             priority: PRIORITY_CODE[item.priority],
             metadata: prepared.metadata,
-            head: this.stmt.hasActive.get(item.conversationId) ? 0 : 1,
+            // A record is history, never work: it neither is nor waits to be a head.
+            state: record ? 'done' : 'queued',
+            head: record || this.stmt.hasActive.get(item.conversationId) ? 0 : 1,
             rank,
             due_at: now,
             created_at: now,
+            finished_at: record ? now : null,
           });
         } catch (err) {
           // A statement refused for what this row holds is undone alone, and the transaction
@@ -138,8 +162,12 @@ export class SqliteQueue implements Queue {
       }
       return decided;
     });
-    const admitted = withdraw(admission, refused);
+    withdraw(admission, refused);
+    const stored = admission.fresh.filter((a) => !refused.has(a.index));
+    const records = stored.filter(isRecord).length;
+    const admitted = stored.length - records;
     if (admitted > 0 && this.wal) this.wakeAfterSync = true;
+    if (this.doneTotal !== undefined) this.doneTotal += records;
     this.book.enqueued(depth, admitted, admission.rejected, !this.wal);
     return admission.outcomes;
   }
@@ -195,12 +223,14 @@ export class SqliteQueue implements Queue {
   private writeAcks(items: Array<Ack<PreparedCompletion>>): Array<boolean | FailOutcome> {
     const now = this.now;
     const tally = { completed: 0, failed: 0, dead: 0 };
+    let deliveries = 0;
     const outcomes = this.write(() =>
       items.map((ack): boolean | FailOutcome => {
         if (ack.kind === 'complete') {
           const row = this.stmt.complete.get(ack.completion.analysis, ack.completion.reply, now, now, ack.claim.id, ack.claim.lease);
           if (!row) return false;
           this.stmt.promoteNext.run(row.conversation_id);
+          deliveries += this.channels.insertPrepared(ack.completion.deliveries, now);
           tally.completed++;
           return true;
         }
@@ -220,6 +250,10 @@ export class SqliteQueue implements Queue {
     );
     if (this.doneTotal !== undefined) this.doneTotal += tally.completed;
     this.book.acked(tally);
+    if (deliveries > 0) {
+      if (this.wal) this.deliveriesAfterSync = true;
+      else this.channels.notify();
+    }
     return outcomes;
   }
 
@@ -323,6 +357,7 @@ export class SqliteQueue implements Queue {
     await this.enqueues.settled();
     await this.acks.settled();
     this.book.markClosed();
+    this.channels.close();
     this.wal?.close();
     this.db.close();
   }

@@ -45,8 +45,8 @@ export function prepareStatements(db: Database.Database): Statements {
     byKey: db.prepare('SELECT id, conversation_id, state FROM messages WHERE idempotency_key = ?'),
     hasActive: db.prepare(`SELECT 1 AS one FROM messages WHERE conversation_id = ? AND state IN ${ACTIVE_STATES_SQL} LIMIT 1`),
     insert: db.prepare(
-      `INSERT INTO messages (id, conversation_id, idempotency_key, text, sender, channel, priority, metadata, state, head, rank, due_at, created_at, updated_at)
-       VALUES (@id, @conversation_id, @idempotency_key, @text, @sender, @channel, @priority, @metadata, 'queued', @head, @rank, @due_at, @created_at, @created_at)`,
+      `INSERT INTO messages (id, conversation_id, idempotency_key, text, sender, channel, priority, metadata, state, head, rank, due_at, created_at, updated_at, finished_at)
+       VALUES (@id, @conversation_id, @idempotency_key, @text, @sender, @channel, @priority, @metadata, @state, @head, @rank, @due_at, @created_at, @created_at, @finished_at)`,
     ),
     claimable: db.prepare(
       `SELECT * FROM messages WHERE head = 1 AND state IN ${ACTIVE_STATES_SQL} AND due_at <= ? ORDER BY rank LIMIT ?`,

@@ -1,0 +1,232 @@
+import { PincerError } from '../../errors.js';
+import type {
+  ClaimedDelivery,
+  DeliveryChange,
+  DeliveryErrorClass,
+  DeliveryInsert,
+  DeliveryRecord,
+  DeliveryState,
+  JobLease,
+  JsonObject,
+  PairingRequest,
+} from '../types.js';
+import { MAX_STORED_DEPTH, nestingDepth, storedJson } from './stored-json.js';
+
+/** What fences a delivery's claim. */
+export type DeliveryLease = Pick<ClaimedDelivery, 'id' | 'lease'>;
+
+/** What fences a job lease's holder. */
+export type LeaseKey = Pick<JobLease, 'name' | 'holder' | 'fence'>;
+
+/** The last error of a delivery found `sending` after its node went away, on a channel that does not dedupe. */
+export const SENDER_LOST_ERROR = 'the node sending it stopped before it knew whether the platform got it';
+
+/**
+ * The deliveries table's row as both backends store it: JSON as text (SQLite, `J` = string) or
+ * as jsonb the driver has already parsed (PostgreSQL, `J` = the value).
+ */
+export interface DeliveryRow<J> {
+  seq: number;
+  id: string;
+  message_id: string | null;
+  channel: string;
+  account: string;
+  lane: string;
+  target: J;
+  body: J;
+  plan: J | null;
+  next_part: number;
+  receipts: J;
+  state: DeliveryState;
+  attempts: number;
+  rate_limited: number;
+  available_at: number;
+  lease: number;
+  lease_until: number | null;
+  last_error: string | null;
+  error_class: DeliveryErrorClass | null;
+  created_at: number;
+  updated_at: number;
+  sent_at: number | null;
+}
+
+export function toDeliveryRecord<J>(row: DeliveryRow<J>, json: (value: J) => unknown): DeliveryRecord {
+  return {
+    id: row.id,
+    messageId: row.message_id,
+    channel: row.channel,
+    account: row.account,
+    lane: row.lane,
+    target: json(row.target) as JsonObject,
+    body: json(row.body) as JsonObject,
+    seq: row.seq,
+    state: row.state,
+    plan: row.plan === null ? null : (json(row.plan) as JsonObject),
+    nextPart: row.next_part,
+    receipts: json(row.receipts) as string[],
+    attempts: row.attempts,
+    rateLimited: row.rate_limited,
+    availableAt: row.available_at,
+    lastError: row.last_error,
+    errorClass: row.error_class,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    sentAt: row.sent_at,
+  };
+}
+
+export function toClaimedDelivery<J>(row: DeliveryRow<J>, json: (value: J) => unknown): ClaimedDelivery {
+  return { ...toDeliveryRecord(row, json), lease: row.lease, leaseUntil: row.lease_until ?? 0 };
+}
+
+/** `resend` asked once per channel, however many of its deliveries a recovery moves. */
+export function oncePerChannel(resend: (channel: string) => boolean): (channel: string) => boolean {
+  const decisions = new Map<string, boolean>();
+  return (channel) => {
+    let decision = decisions.get(channel);
+    if (decision === undefined) decisions.set(channel, (decision = resend(channel)));
+    return decision;
+  };
+}
+
+/** A delivery serialised for the store, checked before it joins a transaction. */
+export interface PreparedDelivery {
+  id: string;
+  messageId: string | null;
+  channel: string;
+  account: string;
+  lane: string;
+  target: string;
+  body: string;
+}
+
+/**
+ * Checks and serialises deliveries before they reach a transaction, so one that cannot be
+ * stored fails its own caller (REPLY_UNSTORABLE: a delivery is a reply's way out) and never
+ * the group commit it would have shared.
+ */
+export function prepareDeliveries(items: readonly DeliveryInsert[]): PreparedDelivery[] {
+  return items.map((item) => {
+    for (const [field, value] of [['id', item.id], ['messageId', item.messageId], ['channel', item.channel], ['account', item.account], ['lane', item.lane]] as const) {
+      if (value?.includes('\u0000')) throw new PincerError('REPLY_UNSTORABLE', `delivery ${field} contains a NUL character (U+0000), which cannot be stored`);
+    }
+    return { id: item.id, messageId: item.messageId, channel: item.channel, account: item.account, lane: item.lane, target: storableJson('target', item.target), body: storableJson('body', item.body) };
+  });
+}
+
+function storableJson(field: string, value: JsonObject): string {
+  // jsonb parses recursively, and a cycle or a BigInt cannot be serialised at all.
+  if (nestingDepth(value, MAX_STORED_DEPTH) > MAX_STORED_DEPTH) throw new PincerError('REPLY_UNSTORABLE', `delivery ${field} nests deeper than ${MAX_STORED_DEPTH} levels`);
+  try {
+    return storedJson(value);
+  } catch (err) {
+    throw new PincerError('REPLY_UNSTORABLE', `delivery ${field} cannot be stored as JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * What one DeliveryChange writes, the same on both backends. Each backend has one UPDATE that
+ * takes these values (a null leaves its column as it is), fenced by id, lease and state
+ * `sending`.
+ */
+export interface DeliveryPatch {
+  state: DeliveryState;
+  plan: string | null;
+  nextPart: number | null;
+  receipts: string | null;
+  /** -1 gives the claim's attempt back (a 429, a release). */
+  attemptsDelta: number;
+  rateLimitedDelta: number;
+  availableAt: number | null;
+  /** Whether lastError and errorClass are written (a sent delivery clears them). */
+  setsError: boolean;
+  lastError: string | null;
+  errorClass: DeliveryErrorClass | null;
+  sentAt: number | null;
+  /** false for `plan` and `progress`: the delivery is still sending under the same lease. */
+  endsClaim: boolean;
+}
+
+export function deliveryPatch(change: DeliveryChange, now: number): DeliveryPatch {
+  const base: DeliveryPatch = {
+    state: 'sending',
+    plan: null,
+    nextPart: null,
+    receipts: null,
+    attemptsDelta: 0,
+    rateLimitedDelta: 0,
+    availableAt: null,
+    setsError: false,
+    lastError: null,
+    errorClass: null,
+    sentAt: null,
+    endsClaim: true,
+  };
+  const error = (text: string, errorClass: DeliveryErrorClass) => ({ setsError: true, lastError: text.replaceAll('\u0000', '\ufffd'), errorClass });
+  switch (change.kind) {
+    case 'plan':
+      return { ...base, plan: storableJson('plan', change.plan), endsClaim: false };
+    case 'progress':
+      return { ...base, nextPart: change.nextPart, receipts: receiptsJson(change.receipts), endsClaim: false };
+    case 'sent':
+      return { ...base, state: 'sent', receipts: receiptsJson(change.receipts), sentAt: now, setsError: true };
+    case 'rate_limited':
+      return { ...base, state: 'queued', attemptsDelta: -1, rateLimitedDelta: 1, availableAt: change.availableAt, ...error(change.error, 'rate_limited') };
+    case 'retry':
+      return { ...base, state: 'failed', availableAt: change.availableAt, ...error(change.error, change.errorClass) };
+    case 'release':
+      return { ...base, state: 'queued', attemptsDelta: -1, availableAt: change.availableAt };
+    case 'dead':
+      return { ...base, state: 'dead', ...error(change.error, change.errorClass) };
+    case 'ambiguous':
+      return { ...base, state: 'ambiguous', ...error(change.error, 'ambiguous') };
+  }
+}
+
+function receiptsJson(receipts: readonly string[]): string {
+  return storedJson(receipts.map((r) => r.replaceAll('\u0000', '\ufffd')));
+}
+
+// ---- leases and pairing ---------------------------------------------------------------------
+
+export interface LeaseRow {
+  name: string;
+  holder: string;
+  fence: number;
+  expires_at: number;
+}
+
+export function toJobLease(row: LeaseRow): JobLease {
+  return { name: row.name, holder: row.holder, fence: row.fence, expiresAt: row.expires_at };
+}
+
+export interface PairingRow {
+  channel: string;
+  account: string;
+  sender_id: string;
+  code: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export function toPairing(row: PairingRow): PairingRequest {
+  return { channel: row.channel, account: row.account, senderId: row.sender_id, code: row.code, createdAt: row.created_at, expiresAt: row.expires_at };
+}
+
+/** Codes are read back by people: compared without case, stored upper-case. */
+export function pairingCode(code: string): string {
+  return code.toUpperCase();
+}
+
+/** A pairing request as stored (code upper-cased), with its fields checked. */
+export function preparePairing(request: PairingRequest): PairingRequest {
+  for (const [field, value] of [['channel', request.channel], ['account', request.account], ['senderId', request.senderId], ['code', request.code]] as const) {
+    if (value.includes('\u0000')) throw new PincerError('MESSAGE_INVALID', `pairing ${field} contains a NUL character (U+0000), which cannot be stored`);
+  }
+  return { ...request, code: pairingCode(request.code) };
+}
+
+/** Another sender's live request holds the code (codes are unique per channel): the caller picks another. */
+export function pairingCodeTaken(request: PairingRequest): PincerError {
+  return new PincerError('MESSAGE_REJECTED', `pairing code ${request.code} is live for another sender on channel ${request.channel}; pick another code`);
+}
