@@ -6,14 +6,16 @@ import { SCHEMA_VERSION, migrate } from '../../src/store/postgres/schema.js';
 import type { ClaimedMessage, Queue, QueueOptions } from '../../src/store/types.js';
 import { ManualClock, queueOptions } from '../support/index.js';
 import { adminPool, dropSchema, freshSchema, PG_URL, storeUrl } from '../support/postgres.js';
-import { describeQueueConformance, msg } from './conformance.js';
+import { describeQueueConformance, msg, type QueueFactory } from './conformance.js';
+import { describeOutboxConformance } from './channel-conformance.js';
+import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.js';
 
 /**
  * Runs against a real PostgreSQL (PINCER_TEST_POSTGRES_URL or PINCER_TEST_POSTGRES, default the local test database).
  * Every test gets its own schema, dropped afterwards. When PostgreSQL is unreachable the tests
  * fail with a message saying so; they are never skipped.
  */
-describeQueueConformance('postgres', async (options) => {
+const factory: QueueFactory = async (options) => {
   const schema = await freshSchema();
   const url = storeUrl(schema);
   let queue = await PostgresQueue.open(url, options);
@@ -31,7 +33,10 @@ describeQueueConformance('postgres', async (options) => {
       await dropSchema(schema);
     },
   };
-});
+};
+describeQueueConformance('postgres', factory);
+describeOutboxConformance('postgres', factory);
+describeLeaseAndPairingConformance('postgres', factory);
 
 const reply = { analysis: {}, reply: { text: 'ok', responder: 't' } };
 

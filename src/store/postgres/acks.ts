@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Ack } from '../core/acks.js';
 import type { AckTally, ResolvedQueueOptions } from '../core/book.js';
+import type { PreparedDelivery } from '../core/deliveries.js';
 import { decideFailure } from '../core/outcomes.js';
 import type { FailOutcome } from '../types.js';
 import { DEPTH_SLOTS } from './schema.js';
@@ -15,18 +16,23 @@ export interface SchemaContext {
   /** The NOTIFY channel that wakes other nodes' workers. */
   readonly channel: string;
   readonly nodeId: string;
+  /** Writes a completion's deliveries inside its transaction (channels.ts). */
+  readonly outbox: { insertPrepared(client: pg.ClientBase, items: readonly PreparedDelivery[], now: number): Promise<number> };
 }
 
 interface Written {
   outcomes: Array<boolean | FailOutcome>;
   tally: AckTally;
+  /** Deliveries written for the accepted completions. */
+  deliveries: number;
 }
 
 /**
  * One group commit's acks inside its transaction: lock the conversations, record completions
  * and failures (fenced by lease), then count finished messages out of their conversations and
- * promote each next head. Only the first ack of a message in a batch can match its lease;
- * later ones are stale.
+ * promote each next head. An accepted completion's deliveries are written in the same
+ * transaction, a refused one's never. Only the first ack of a message in a batch can match its
+ * lease; later ones are stale.
  */
 export async function writeAckBatch(client: pg.ClientBase, ctx: SchemaContext, items: readonly Ack[], now: number, options: ResolvedQueueOptions): Promise<Written> {
   const tally: AckTally = { completed: 0, failed: 0, dead: 0 };
@@ -37,14 +43,17 @@ export async function writeAckBatch(client: pg.ClientBase, ctx: SchemaContext, i
 
   const result = new Map<string, boolean | FailOutcome>();
   const finished: string[] = [];
-  await ackCompletions(client, ctx, live.filter((a): a is CompleteAck => a.kind === 'complete'), now, result, finished, tally);
+  const completes = live.filter((a): a is CompleteAck => a.kind === 'complete');
+  await ackCompletions(client, ctx, completes, now, result, finished, tally);
+  const accepted = completes.filter((a) => result.get(a.claim.id) === true).flatMap((a) => a.completion.deliveries);
+  const deliveries = await ctx.outbox.insertPrepared(client, accepted, now);
   await ackFailures(client, ctx, live.filter((a): a is FailAck => a.kind === 'fail'), now, options, result, finished, tally);
   if (finished.length > 0) await finishConversations(client, ctx, finished);
   const outcomes = items.map((ack, i) => {
     const outcome = first[i] ? result.get(ack.claim.id) : undefined;
     return outcome ?? (ack.kind === 'complete' ? false : 'stale');
   });
-  return { outcomes, tally };
+  return { outcomes, tally, deliveries };
 }
 
 async function lockConversationsOf(client: pg.ClientBase, { sql }: SchemaContext, acks: readonly Ack[]): Promise<void> {

@@ -44,6 +44,11 @@ export function workChannel(schema: string): string {
   return `pincer:${schema}`;
 }
 
+/** The NOTIFY channel on which nodes say "there may be deliveries" (within PostgreSQL's 63 bytes for a 50-byte schema). */
+export function deliveryChannel(schema: string): string {
+  return `pincer_out:${schema}`;
+}
+
 /** Connect a pool and a (not yet started) LISTEN connection, and migrate the schema (once across the cluster). */
 export async function connectPostgres(store: string | PostgresStoreSettings, now: () => number, log?: Logger): Promise<PostgresConnection> {
   const settings = typeof store === 'string' ? parsePostgresStore(store) : store;

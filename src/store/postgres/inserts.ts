@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { refusedByStore, type Admitted } from '../core/admission.js';
+import { isRecord, refusedByStore, type Admitted } from '../core/admission.js';
 import { PRIORITY_CODE } from '../ranking.js';
 import { depthSlot, type SchemaContext } from './acks.js';
 import { RetryTransaction, savepoint, SavepointRollback } from './tx.js';
@@ -7,14 +7,18 @@ import { RetryTransaction, savepoint, SavepointRollback } from './tx.js';
 /** Thrown inside a probe's savepoint so it is always rolled back. */
 const PROBED = new SavepointRollback('probe');
 
-/** Lock the conversations (counting the new messages in), insert, count the depth, notify. */
+/**
+ * Lock the conversations (counting the new messages in), insert, count the depth, notify. A
+ * record changes no conversation's head or count, so it takes no lock.
+ */
 export async function insertAdmitted(client: pg.ClientBase, ctx: SchemaContext, fresh: readonly Admitted[], now: number): Promise<void> {
   const perConversation = new Map<string, number>();
-  for (const f of fresh) perConversation.set(f.prepared.request.conversationId, (perConversation.get(f.prepared.request.conversationId) ?? 0) + 1);
-  const { rows: counted } = await client.query<{ id: string; active: number }>(ctx.sql.lockForEnqueue, [[...perConversation.keys()], [...perConversation.values()]]);
+  for (const f of fresh) if (!isRecord(f)) perConversation.set(f.prepared.request.conversationId, (perConversation.get(f.prepared.request.conversationId) ?? 0) + 1);
+  const { rows: counted } =
+    perConversation.size === 0 ? { rows: [] } : await client.query<{ id: string; active: number }>(ctx.sql.lockForEnqueue, [[...perConversation.keys()], [...perConversation.values()]]);
   // A conversation with nothing unfinished before this batch gets a head: its first new message.
   const needsHead = new Set(counted.filter((r) => r.active === perConversation.get(r.id)).map((r) => r.id));
-  const head = fresh.map((f) => needsHead.delete(f.prepared.request.conversationId));
+  const head = fresh.map((f) => !isRecord(f) && needsHead.delete(f.prepared.request.conversationId));
   const { rows } = await client.query<{ n: number }>(ctx.sql.insert, [...rowParameters(fresh, head, now), ctx.channel, ctx.nodeId, depthSlot()]);
   // Another node committed one of these idempotency keys since the lookup: start over, and
   // the lookup will find it.
@@ -41,7 +45,7 @@ export async function findRefused(client: pg.ClientBase, ctx: SchemaContext, ite
   await findRefused(client, ctx, items.slice(half), now, refused);
 }
 
-/** The parameters $1-$11 of the insert statements. */
+/** The parameters $1-$12 of the insert statements. */
 function rowParameters(fresh: readonly Admitted[], head: readonly boolean[], now: number): unknown[] {
   const requests = fresh.map((f) => f.prepared.request);
   return [
@@ -56,5 +60,6 @@ function rowParameters(fresh: readonly Admitted[], head: readonly boolean[], now
     head,
     fresh.map((f) => f.rank),
     now,
+    fresh.map(isRecord),
   ];
 }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { prepareAck, type Ack } from '../core/acks.js';
-import { admitBatch, prepareEnqueue, withdraw, type AdmissionResult, type PreparedEnqueue } from '../core/admission.js';
+import { admitBatch, isRecord, prepareEnqueue, withdraw, type Admitted, type AdmissionResult, type PreparedEnqueue } from '../core/admission.js';
 import { QueueBook, tallyCounts, type AckTally, type CountRow } from '../core/book.js';
+import { ChannelDelegate } from '../core/channel-delegate.js';
 import { leaseExpiredError } from '../core/outcomes.js';
 import { purgeBefore } from '../core/purge.js';
 import { GroupCommit } from '../group-commit.js';
@@ -24,7 +25,9 @@ import type {
 } from '../types.js';
 import { depthSlot, finishConversations, writeAckBatch, type SchemaContext } from './acks.js';
 import { findRefused, insertAdmitted } from './inserts.js';
-import { connectPostgres, storeUnavailable, workChannel, type PostgresConnection } from './connection.js';
+import { buildChannelSql } from './channel-sql.js';
+import { PostgresChannels } from './channels.js';
+import { connectPostgres, deliveryChannel, storeUnavailable, workChannel, type PostgresConnection } from './connection.js';
 import { quoteIdent } from './schema.js';
 import type { PostgresStoreSettings } from './settings.js';
 import { buildSql, type Sql } from './sql.js';
@@ -44,7 +47,7 @@ const DONE_TTL_MS = 5000;
  * node hears on its LISTEN connection. All times come from `options.now`, never the
  * database's `now()`.
  */
-export class PostgresQueue implements Queue {
+export class PostgresQueue extends ChannelDelegate implements Queue {
   readonly backend = 'postgres';
   private readonly book: QueueBook;
   private readonly enqueues: GroupCommit<PreparedEnqueue, EnqueueResult>;
@@ -54,6 +57,8 @@ export class PostgresQueue implements Queue {
   private readonly statements: SchemaContext;
   private done: { n: number; at: number } | undefined;
   private readonly disposers: Array<() => void> = [];
+  /** The outbox, job leases and pairing (channels.ts); ChannelDelegate forwards to it. */
+  protected readonly channels: PostgresChannels;
 
   constructor(
     private readonly connection: PostgresConnection,
@@ -62,16 +67,29 @@ export class PostgresQueue implements Queue {
     /** Whether close() ends the pool and listener too (a queue opened on its own). */
     private readonly ownsConnection = false,
   ) {
+    super();
     this.book = new QueueBook(this.backend, options, log);
-    this.sql = buildSql(quoteIdent(connection.settings.schema));
-    this.channel = workChannel(connection.settings.schema);
-    this.statements = { sql: this.sql, channel: this.channel, nodeId: connection.nodeId };
-    // Another node's commit may have made work claimable; so may a missed notification.
+    const { schema } = connection.settings;
+    this.sql = buildSql(quoteIdent(schema));
+    this.channel = workChannel(schema);
+    const outbox = deliveryChannel(schema);
+    this.channels = new PostgresChannels(
+      { pool: connection.pool, sql: buildChannelSql(quoteIdent(schema)), schema, channel: outbox, nodeId: connection.nodeId, leaseMs: this.book.options.leaseMs, now: () => this.now, assertOpen: () => this.book.assertOpen(), isClosed: () => this.book.closed },
+      log,
+    );
+    this.statements = { sql: this.sql, channel: this.channel, nodeId: connection.nodeId, outbox: this.channels };
+    // Another node's commit may have made work or deliveries claimable; so may a missed notification.
     const wake = () => this.book.notifyWork();
+    const deliveries = () => this.channels.notify();
+    const both = () => {
+      wake();
+      deliveries();
+    };
     this.disposers.push(
       connection.listener.on(this.channel, (payload) => payload !== connection.nodeId && wake()),
-      connection.listener.onPoll(wake),
-      connection.listener.onRestored(wake),
+      connection.listener.on(outbox, (payload) => payload !== connection.nodeId && deliveries()),
+      connection.listener.onPoll(both),
+      connection.listener.onRestored(both),
     );
     // One transaction in flight per kind: what arrives meanwhile is the next batch. Enqueues
     // stay strictly ordered (a conversation's messages keep arrival order).
@@ -144,8 +162,9 @@ export class PostgresQueue implements Queue {
   private async enqueueBatch(items: PreparedEnqueue[], keys: string[], now: number, isolate: boolean): Promise<Array<EnqueueResult | Error>> {
     let depthRead = this.book.depth;
     let admission: AdmissionResult | undefined;
-    let admitted = 0;
+    let stored: Admitted[] = [];
     await transaction(this.connection.pool, async (client) => {
+      stored = [];
       // The cluster-wide depth (other nodes enqueue and finish too) and the known keys: one round trip.
       const existing = new Map<string, EnqueueResult>();
       const { rows: found } = await client.query<{ kind: string; id: string; conversation_id: string; state: MessageState; idempotency_key: string; n: number }>(this.sql.enqueueLookup, [keys]);
@@ -157,18 +176,21 @@ export class PostgresQueue implements Queue {
       if (admission.fresh.length === 0) return;
       if (!isolate) {
         await insertAdmitted(client, this.statements, admission.fresh, now);
-        admitted = admission.fresh.length;
+        stored = admission.fresh;
         return;
       }
       // Find the refused items first, without locks (each probe is rolled back), then write
       // the rest as one batch: locks in id order and one depth change, as always.
       const refused = new Map<number, Error>();
       await findRefused(client, this.statements, admission.fresh, now, refused);
-      admitted = withdraw(admission, refused);
-      const accepted = admission.fresh.filter((a) => !refused.has(a.index));
-      if (accepted.length > 0) await insertAdmitted(client, this.statements, accepted, now);
+      withdraw(admission, refused);
+      stored = admission.fresh.filter((a) => !refused.has(a.index));
+      if (stored.length > 0) await insertAdmitted(client, this.statements, stored, now);
     });
-    this.book.enqueued(depthRead, admitted, admission!.rejected);
+    // Records are history: they are in the done count, not in the depth or the enqueued counter.
+    const records = stored.filter(isRecord).length;
+    if (this.done) this.done.n += records;
+    this.book.enqueued(depthRead, stored.length - records, admission!.rejected);
     return admission!.outcomes;
   }
 
@@ -234,13 +256,16 @@ export class PostgresQueue implements Queue {
   private async writeAcks(items: Ack[]): Promise<Array<boolean | FailOutcome>> {
     const now = this.now;
     let tally: AckTally = { completed: 0, failed: 0, dead: 0 };
+    let deliveries = 0;
     const outcomes = await transaction(this.connection.pool, async (client) => {
       const written = await writeAckBatch(client, this.statements, items, now, this.book.options);
       tally = written.tally;
+      deliveries = written.deliveries;
       return written.outcomes;
     });
     if (this.done) this.done.n += tally.completed;
     this.book.acked(tally);
+    if (deliveries > 0) this.channels.notify();
     return outcomes;
   }
 
@@ -358,6 +383,7 @@ export class PostgresQueue implements Queue {
     await this.enqueues.settled();
     await this.acks.settled();
     this.book.markClosed();
+    this.channels.close();
     for (const dispose of this.disposers.splice(0)) dispose();
     if (this.ownsConnection) {
       await this.connection.listener.stop();

@@ -11,14 +11,16 @@ export function buildSql(s: string) {
   const conversations = `${s}.conversations`;
   const depthSlots = `${s}.depth_slots`;
   const ACTIVE = ACTIVE_STATES_SQL;
+  // A record ($12) is stored as done: history, never work.
   const insertRows = `
-        INSERT INTO ${messages} (id, conversation_id, idempotency_key, text, sender, channel, priority, metadata, state, head, rank, due_at, created_at, updated_at)
-        SELECT id, conversation_id, idempotency_key, text, sender, channel, priority, metadata::jsonb, 'queued', head, rank, $11, $11, $11
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::smallint[], $8::text[], $9::boolean[], $10::bigint[])
-          WITH ORDINALITY AS t(id, conversation_id, idempotency_key, text, sender, channel, priority, metadata, head, rank, ord)
+        INSERT INTO ${messages} (id, conversation_id, idempotency_key, text, sender, channel, priority, metadata, state, head, rank, due_at, created_at, updated_at, finished_at)
+        SELECT id, conversation_id, idempotency_key, text, sender, channel, priority, metadata::jsonb, CASE WHEN record THEN 'done' ELSE 'queued' END, head, rank, $11, $11, $11,
+          CASE WHEN record THEN $11::bigint END
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::smallint[], $8::text[], $9::boolean[], $10::bigint[], $12::boolean[])
+          WITH ORDINALITY AS t(id, conversation_id, idempotency_key, text, sender, channel, priority, metadata, head, rank, record, ord)
         ORDER BY ord
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING 1`;
+        RETURNING state`;
   return {
     depth: `SELECT sum(n)::bigint AS n FROM ${depthSlots}`,
     /** Existing idempotency keys and the cluster-wide depth: one round trip. */
@@ -37,12 +39,12 @@ export function buildSql(s: string) {
       RETURNING c.id, c.active`,
     lockConversations: `SELECT id FROM ${conversations} WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR UPDATE`,
     insert: `
-      WITH ins AS (${insertRows}), d AS (
+      WITH ins AS (${insertRows}), q AS (SELECT count(*) AS queued FROM ins WHERE state = 'queued'), d AS (
         -- Reads ins, so it runs after the insert: the slot is the transaction's last lock.
-        UPDATE ${depthSlots} SET n = n + (SELECT count(*) FROM ins) WHERE slot = $14
+        UPDATE ${depthSlots} SET n = n + (SELECT queued FROM q) WHERE slot = $15
       )
-      SELECT (SELECT count(*) FROM ins) AS n, pg_notify($12, $13)`,
-    /** The rows of `insert` alone, with the same parameters ($1-$11): run in a savepoint that is rolled back, to find the rows the database refuses. */
+      SELECT (SELECT count(*) FROM ins) AS n, CASE WHEN queued > 0 THEN pg_notify($13, $14) END FROM q`,
+    /** The rows of `insert` alone, with the same parameters ($1-$12): run in a savepoint that is rolled back, to find the rows the database refuses. */
     probeInsert: `WITH ins AS (${insertRows}) SELECT count(*) AS n FROM ins`,
     /**
      * A claim is committed without waiting for its WAL flush (synchronous_commit off for this
