@@ -183,7 +183,7 @@ export class Pincer {
     } else {
       lifecycle.add({ name: 'workers', start: () => this.log.info({ event: 'workers.disabled' }, 'workers disabled (workers.enabled = false): this node only accepts messages') });
     }
-    lifecycle.add({ name: 'retention', ...retention(store.admin, config.queue.retention, this.log) });
+    lifecycle.add({ name: 'retention', ...retention(store, config.queue.retention, this.log) });
     let listening = false;
     lifecycle.add({
       name: 'http',

@@ -1,18 +1,27 @@
 import type { Logger } from 'pino';
-import type { QueueAdmin } from './types.js';
+import type { Store } from './types.js';
 
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 
-/** Hourly deletion of finished messages past `queue.retention`, as a lifecycle part's start and stop. */
-export function retention(admin: QueueAdmin, retentionMs: number, log: Logger): { start(): void; stop(): void } {
+/**
+ * Hourly deletion past `queue.retention` of finished messages and finished deliveries (sent,
+ * dead, ambiguous), and of expired pairing requests, as a lifecycle part's start and stop.
+ * Each purge goes on when another fails: they are separate tables.
+ */
+export function retention(store: Pick<Store, 'admin' | 'channels'>, retentionMs: number, log: Logger): { start(): void; stop(): void } {
   let timer: NodeJS.Timeout | undefined;
-  const purge = async () => {
+  const run = async (what: string, purge: () => Promise<number>) => {
     try {
-      const removed = await admin.purge(retentionMs);
-      if (removed > 0) log.info({ event: 'queue.purge', removed }, `purged ${removed} finished message(s) past retention`);
+      const removed = await purge();
+      if (removed > 0) log.info({ event: 'queue.purge', what, removed }, `purged ${removed} ${what} past retention`);
     } catch (err) {
-      log.error({ err }, 'purging finished messages failed');
+      log.error({ err, what }, `purging ${what} failed`);
     }
+  };
+  const purge = async () => {
+    await run('finished message(s)', () => store.admin.purge(retentionMs));
+    await run('finished delivery(ies)', () => store.channels.purgeDeliveries(retentionMs));
+    await run('expired pairing request(s)', () => store.channels.purgeExpiredPairings());
   };
   return {
     start() {
