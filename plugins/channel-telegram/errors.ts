@@ -1,0 +1,54 @@
+/**
+ * What a failed Bot API call means for the delivery. Telegram has no idempotency key, so a
+ * send is retried only when it surely never arrived: the connection was never made. Once the
+ * request may have been written, a failure (a 5xx, a timeout, a reset) is ambiguous and the
+ * message may already be in the chat.
+ */
+import { ChannelError } from 'pincer/channel-kit';
+import { GrammyError, HttpError } from 'grammy';
+
+/** Network errors raised before any byte of the request left this machine. */
+const BEFORE_SENDING = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+/** The system error code inside grammY's HttpError (node-fetch's FetchError, or its cause). */
+function systemCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
+    e = (e as { cause?: unknown; error?: unknown }).error ?? (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Telegram's error envelope (or the transport's failure) as a classified ChannelError. */
+export function classifyTelegramError(err: unknown): ChannelError {
+  if (err instanceof ChannelError) return err;
+  if (err instanceof GrammyError) {
+    const what = `${err.method}: ${err.error_code} ${err.description}`;
+    if (err.error_code === 429) {
+      const seconds = err.parameters.retry_after;
+      return new ChannelError('rate_limited', what, (typeof seconds === 'number' && seconds >= 0 ? seconds : 1) * 1000);
+    }
+    if (err.error_code >= 500) return new ChannelError('ambiguous', what);
+    if (err.error_code === 400 && /can't parse entities/i.test(err.description)) return new ChannelError('unparsable', what);
+    const moved = err.parameters.migrate_to_chat_id;
+    if (moved !== undefined) return new ChannelError('permanent', `${what} (the group is now supergroup ${moved})`);
+    // Chat not found, blocked or kicked (403), too long, bad request, token refused: sending again changes nothing.
+    return new ChannelError('permanent', what);
+  }
+  if (err instanceof HttpError) {
+    const code = systemCode(err.error);
+    if (code !== undefined && BEFORE_SENDING.has(code)) return new ChannelError('transient', `${err.message} (${code})`);
+    return new ChannelError('ambiguous', code === undefined ? err.message : `${err.message} (${code})`);
+  }
+  return new ChannelError('ambiguous', err instanceof Error ? err.message : String(err));
+}
+
+/** The Bot API's answer code, when the failure is Telegram's own refusal. */
+export function telegramStatus(err: unknown): number | undefined {
+  return err instanceof GrammyError ? err.error_code : undefined;
+}
+
+export function isNotModified(err: unknown): boolean {
+  return err instanceof GrammyError && err.error_code === 400 && /message is not modified/i.test(err.description);
+}
