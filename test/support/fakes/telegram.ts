@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { FloodControl, TELEGRAM_RATE_LIMITS, type FakeRateLimits, type Violation } from './telegram-limits.js';
 import { ok, paramInt, refuse, TelegramWorld, type ApiResult, type FakeChat, type FakeMessage, type FakeUser, type Params } from './telegram-world.js';
 import type { FakeEntity } from './telegram-entities.js';
+import { WebhookSender, type FakeUpdate } from './telegram-webhook.js';
 
 export type { FakeChat, FakeMessage, FakeUser, Violation };
 
@@ -51,7 +52,7 @@ export interface OutboundRecord {
   result: unknown;
 }
 
-type Update = { update_id: number } & Record<string, unknown>;
+type Update = FakeUpdate;
 const OUTBOUND = new Set(['sendMessage', 'editMessageText', 'sendChatAction', 'answerCallbackQuery', 'deleteMessage']);
 const DEFAULT_ALLOWED = ['message', 'edited_message', 'channel_post', 'edited_channel_post', 'callback_query', 'my_chat_member'];
 const SECRET = /^[A-Za-z0-9_-]{1,256}$/;
@@ -82,22 +83,15 @@ export class TelegramFake {
   readonly calls: FakeCall[] = [];
   /** Every accepted send, edit, typing, answer and delete. */
   readonly outbound: OutboundRecord[] = [];
-  readonly webhookDeliveries: Array<{ updateId: number; status: number | 'error'; at: number }> = [];
   private readonly now: () => number;
   private readonly app: FastifyInstance;
   private readonly faults = new Map<string, TelegramFault[]>();
   private readonly rateLimited: ReadonlySet<string>;
-  private readonly webhookRetryMs: number;
-  private readonly webhookMaxAttempts: number;
+  private readonly webhook: WebhookSender;
   private queue: Update[] = [];
   private nextUpdateId: number;
   private allowed: string[] = DEFAULT_ALLOWED;
   private poll: PendingPoll | undefined;
-  private webhook: { url: string; secret?: string; lastErrorDate?: number; lastErrorMessage?: string } | undefined;
-  private delivering = false;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryPending = false;
-  private deliveryAbort = new AbortController();
   private stopped = false;
   private baseUrl = '';
 
@@ -108,8 +102,24 @@ export class TelegramFake {
     this.world = new TelegramWorld(bot, this.now);
     this.flood = new FloodControl(options.limits === false ? { perChat: false, perGroup: false, global: false } : { ...TELEGRAM_RATE_LIMITS, ...options.limits }, this.now);
     this.rateLimited = new Set(options.rateLimited ?? ['sendMessage']);
-    this.webhookRetryMs = options.webhook?.retryMs ?? 50;
-    this.webhookMaxAttempts = options.webhook?.maxAttempts ?? 10;
+    this.webhook = new WebhookSender(
+      {
+        next: () => {
+          this.takeAllowed();
+          return this.queue[0];
+        },
+        done: (update) => {
+          this.queue = this.queue.filter((u) => u !== update);
+        },
+        reply: async (method, params) => {
+          const result = await this.dispatch(method, params);
+          this.calls.push({ method, params, at: this.now(), status: result.ok ? 200 : result.error_code, via: 'webhook-reply' });
+        },
+        now: this.now,
+      },
+      options.webhook?.retryMs ?? 50,
+      options.webhook?.maxAttempts ?? 10,
+    );
     this.nextUpdateId = options.firstUpdateId ?? 100_000;
     this.app = Fastify({ logger: false, forceCloseConnections: true });
     this.app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
@@ -129,6 +139,11 @@ export class TelegramFake {
     return this.baseUrl;
   }
 
+  /** Each webhook POST and its answer's status. */
+  get webhookDeliveries(): WebhookSender['deliveries'] {
+    return this.webhook.deliveries;
+  }
+
   get violations(): Violation[] {
     return this.flood.violations;
   }
@@ -141,8 +156,7 @@ export class TelegramFake {
   async stop(): Promise<void> {
     this.stopped = true;
     this.poll?.respond(ok([]));
-    clearTimeout(this.retryTimer);
-    this.deliveryAbort.abort();
+    this.webhook.stop();
     await this.app.close();
   }
 
@@ -195,7 +209,7 @@ export class TelegramFake {
     const update: Update = { update_id: this.nextUpdateId++, ...body };
     this.queue.push(update);
     this.wakePoll();
-    this.kickDelivery();
+    this.webhook.kick();
     return update;
   }
 
@@ -270,11 +284,13 @@ export class TelegramFake {
         return this.deleteWebhook(params);
       case 'getWebhookInfo':
         return ok({
-          url: this.webhook?.url ?? '',
+          url: this.webhook.target?.url ?? '',
           has_custom_certificate: false,
           pending_update_count: this.queue.length,
-          ...(this.webhook?.lastErrorDate !== undefined ? { last_error_date: this.webhook.lastErrorDate, last_error_message: this.webhook.lastErrorMessage } : {}),
-          ...(this.webhook !== undefined ? { max_connections: 40, allowed_updates: this.allowed } : {}),
+          ...(this.webhook.target?.lastErrorDate !== undefined
+            ? { last_error_date: this.webhook.target.lastErrorDate, last_error_message: this.webhook.target.lastErrorMessage }
+            : {}),
+          ...(this.webhook.target !== undefined ? { max_connections: 40, allowed_updates: this.allowed } : {}),
         });
       case 'answerCallbackQuery':
         return this.world.answerCallbackQuery(params);
@@ -318,7 +334,7 @@ export class TelegramFake {
   }
 
   private getUpdates(params: Params, reply?: FastifyReply): ApiResult | Promise<ApiResult> {
-    if (this.webhook !== undefined) return refuse(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
+    if (this.webhook.target !== undefined) return refuse(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
     const offset = paramInt(params['offset']);
     const limit = Math.min(100, Math.max(1, paramInt(params['limit']) ?? 100));
     const timeout = Math.min(50, Math.max(0, paramInt(params['timeout']) ?? 0));
@@ -379,82 +395,14 @@ export class TelegramFake {
     if (Array.isArray(allowed) && allowed.length > 0) this.allowed = allowed.filter((a): a is string => typeof a === 'string');
     if (params['drop_pending_updates'] === true) this.queue = [];
     this.poll?.respond(refuse(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"));
-    this.webhook = { url, ...(typeof secret === 'string' ? { secret } : {}) };
-    this.kickDelivery();
+    this.webhook.set(url, typeof secret === 'string' ? secret : undefined);
     return ok(true, 'Webhook was set');
   }
 
   private deleteWebhook(params: Params): ApiResult {
-    const had = this.webhook !== undefined;
-    this.webhook = undefined;
-    clearTimeout(this.retryTimer);
-    this.retryPending = false;
+    const had = this.webhook.target !== undefined;
+    this.webhook.clear();
     if (params['drop_pending_updates'] === true) this.queue = [];
     return ok(true, had ? 'Webhook was deleted' : 'Webhook is already deleted');
-  }
-
-  /** Start delivering, unless a delivery or a retry's wait is under way (order is kept). */
-  private kickDelivery(): void {
-    if (!this.delivering && !this.retryPending) void this.deliver(0);
-  }
-
-  /** One update at a time, in order; a failed one is retried before any later one is sent. */
-  private async deliver(attempt: number): Promise<void> {
-    if (this.delivering || this.webhook === undefined || this.stopped) return;
-    this.takeAllowed();
-    const update = this.queue[0];
-    if (update === undefined) return;
-    const hook = this.webhook;
-    this.delivering = true;
-    let delivered = false;
-    try {
-      const response = await fetch(hook.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(hook.secret !== undefined ? { 'x-telegram-bot-api-secret-token': hook.secret } : {}) },
-        body: JSON.stringify(update),
-        signal: this.deliveryAbort.signal,
-      });
-      const text = await response.text();
-      this.webhookDeliveries.push({ updateId: update.update_id, status: response.status, at: this.now() });
-      if (response.ok) {
-        delivered = true;
-        await this.webhookReply(text);
-      } else {
-        hook.lastErrorDate = this.world.date();
-        hook.lastErrorMessage = `Wrong response from the webhook: ${response.status} ${response.statusText}`;
-      }
-    } catch (err) {
-      if (this.stopped) return;
-      this.webhookDeliveries.push({ updateId: update.update_id, status: 'error', at: this.now() });
-      hook.lastErrorDate = this.world.date();
-      hook.lastErrorMessage = (err as Error).message;
-    } finally {
-      this.delivering = false;
-    }
-    if (delivered || attempt + 1 >= this.webhookMaxAttempts) {
-      // Delivered, or given up after "a reasonable number of attempts": the next one goes.
-      this.queue = this.queue.filter((u) => u !== update);
-      void this.deliver(0);
-    } else {
-      this.retryPending = true;
-      this.retryTimer = setTimeout(() => {
-        this.retryPending = false;
-        void this.deliver(attempt + 1);
-      }, this.webhookRetryMs * Math.min(2 ** attempt, 20));
-    }
-  }
-
-  /** Telegram runs one method given in a webhook's JSON answer. */
-  private async webhookReply(text: string): Promise<void> {
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (typeof body !== 'object' || body === null || typeof (body as Params)['method'] !== 'string') return;
-    const { method, ...params } = body as Params & { method: string };
-    const result = await this.dispatch(method, params);
-    this.calls.push({ method, params, at: this.now(), status: result.ok ? 200 : result.error_code, via: 'webhook-reply' });
   }
 }
