@@ -198,8 +198,15 @@ export class AccountRunner {
     this.deps.sessions.set(session, this);
     this.setState('connecting');
     const startedAt = this.deps.now();
-    const done = (async () => {
+    const run = { controller, done: Promise.resolve(), session };
+    this.run = run;
+    run.done = (async () => {
       if (adapter.methods.has('connect')) await adapter.connect(this.account.account, controller.signal);
+      // The platform accepted the account (connect checks the token); polls keep it fresh.
+      if (this.run?.session === session && this.state === 'connecting') {
+        this.lastPollAt = this.deps.now();
+        this.setState('polling');
+      }
       await adapter.poll(this.account.account, session, controller.signal);
     })().then(
       () => undefined,
@@ -216,7 +223,6 @@ export class AccountRunner {
       this.deps.sessions.delete(session);
       if (this.run?.session === session) this.run = undefined;
     });
-    this.run = { controller, done, session };
   }
 
   private async halt(): Promise<void> {

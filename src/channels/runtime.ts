@@ -14,6 +14,7 @@ import { ChannelMetrics } from './metrics.js';
 import { DeliveryWorker } from './outbox/delivery-worker.js';
 import { RateScheduler } from './outbox/rate-scheduler.js';
 import { ChannelTurns } from './turns.js';
+import { WEBCHAT } from './webchat/config.js';
 
 export interface ChannelRuntimeDeps {
   channels: ChannelsConfig;
@@ -62,6 +63,9 @@ export class ChannelRuntime {
     for (const account of resolveAccounts(deps.channels)) {
       const key = accountKey(account.channel, account.id);
       this.accounts.set(key, account);
+      // The web chat has no plugin and no transport: visitors' browsers call its routes
+      // (src/server/routes/webchat.ts), which use this runtime's ingress and account().
+      if (account.channel === WEBCHAT) continue;
       this.runners.set(key, new AccountRunner(account, { store: deps.store, nodeId: deps.nodeId, leaseMs: defaults.poller_lease, log, now: this.now, sessions: this.sessions }));
     }
     const rates = new RateScheduler(this.now);

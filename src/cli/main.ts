@@ -4,6 +4,7 @@ import { ConfigError, PincerError, errorMessage } from '../errors.js';
 import { PINCER_VERSION } from '../version.js';
 import type { ClientOptions } from './client.js';
 import { benchCommand } from './commands/bench.js';
+import { channelsCommand } from './commands/channels.js';
 import { chatCommand } from './commands/chat.js';
 import { doctorCommand } from './commands/doctor.js';
 import { initCommand } from './commands/init.js';
@@ -33,6 +34,7 @@ program
 sendCommand(program, globals);
 chatCommand(program, globals);
 queueCommand(program, globals);
+channelsCommand(program, globals);
 pluginCommand(program, globals);
 modelsCommand(program, globals);
 modelServeCommand(program, globals);

@@ -128,6 +128,7 @@ export const ERRORS = {
   CHANNEL_WEBHOOK_UNAUTHORIZED: { status: 401, message: "A channel webhook call lacks the platform's secret header, or its value is not the account's webhook_secret (Telegram: X-Telegram-Bot-Api-Secret-Token)." },
   CHANNEL_WEBHOOK_INVALID: { status: 400, message: 'A channel webhook call carries a body the channel cannot read; the message names the field.' },
   CHANNEL_ACCOUNT_INVALID: { status: 500, message: "A channel account's settings cannot work (a secret or URL missing or malformed); the message names the setting." },
+  CHANNEL_ERROR: { status: 502, message: "A channel plugin's platform call failed; its class (rate_limited, transient, permanent, ambiguous, unparsable) decides what the outbox does." },
   CHANNEL_NOT_FOUND: { status: 404, message: 'No channel with this id is configured (channels.<id>).' },
   CHANNEL_ACCOUNT_NOT_FOUND: { status: 404, message: 'The channel has no enabled account of this name (channels.<id>.accounts).' },
   CHANNEL_UNAVAILABLE: { status: 503, message: "The channel's plugin is not running (starting, reloading or disabled); retry shortly." },
@@ -140,6 +141,7 @@ export const ERRORS = {
   WEBCHAT_SESSION_INVALID: { status: 401, message: 'The web chat session token is missing, malformed, expired or not signed by this bot.' },
   WEBCHAT_FORBIDDEN: { status: 403, message: "A web chat session may read and write only its own conversation's messages." },
   WEBCHAT_DISABLED: { status: 404, message: 'The web chat channel is not configured (channels.webchat.accounts).' },
+  WEBCHAT_RATE_LIMITED: { status: 429, message: "A web chat visitor sent more messages than the account's rate allows (channels.webchat.accounts.<name>.rate); retry after the Retry-After header." },
 
   // Command line, scaffolding, benchmark
   CLI_UNREACHABLE: { status: 503, message: 'The CLI cannot reach a running Pincer (pincer start; --url or PINCER_URL).' },

@@ -211,8 +211,9 @@ export class DeliveryWorker {
       }
       if (result !== UNAVAILABLE && !result.ok && result.errorClass === 'unparsable') {
         // The platform refused the markup: the same part, as plain text, once.
-        const { extra: _markup, ...rest } = part;
-        result = await call({ ...rest, text: part.plain, extra: { webhookId: `${claim.id}.${index}`, plain: true } });
+        // `plain: true` tells the adapter; a parse mode set for the markup goes.
+        const { parse_mode: _mode, ...extra } = part.extra ?? {};
+        result = await call({ ...part, text: part.plain, extra: { ...extra, plain: true } });
       }
       if (result === UNAVAILABLE) return this.finish(claim, { kind: 'release', availableAt: now() + UNAVAILABLE_RETRY_MS }, 'released');
       if (!result.ok) return this.failed(claim, account, plan.buckets, scope, result);

@@ -1,5 +1,9 @@
 import type { RateBucket } from '../../plugins/sdk.js';
 
+const MAX_WINDOWS = 10_000;
+/** Longer than any bucket's interval (Telegram's longest is a minute). */
+const IDLE_MS = 10 * 60_000;
+
 interface Window {
   /** Send times within the bucket's interval, oldest first. */
   sent: number[];
@@ -20,6 +24,7 @@ export class RateScheduler {
   /** How long until every bucket has room; 0 takes a slot in each now. */
   take(scope: string, buckets: readonly RateBucket[]): number {
     const now = this.now();
+    if (this.windows.size > MAX_WINDOWS) this.forgetIdle(now);
     let wait = 0;
     for (const bucket of buckets) wait = Math.max(wait, this.waitFor(this.window(scope, bucket.key), bucket, now));
     if (wait > 0) return wait;
@@ -44,6 +49,14 @@ export class RateScheduler {
       this.windows.set(name, window);
     }
     return window;
+  }
+
+  /** Buckets of chats long quiet hold nothing worth keeping. */
+  private forgetIdle(now: number): void {
+    for (const [name, window] of this.windows) {
+      const last = window.sent.at(-1) ?? 0;
+      if (window.pausedUntil <= now && now - last > IDLE_MS) this.windows.delete(name);
+    }
   }
 
   private waitFor(window: Window, bucket: RateBucket, now: number): number {

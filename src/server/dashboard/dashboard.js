@@ -237,6 +237,7 @@ async function poll() {
       const res = await api('/v1/stats');
       if (!res.ok) throw new Error(await errorText(res));
       render(await res.json());
+      await renderChannels();
       lastUpdate = Date.now();
       showUpdated();
       setConnection('live', 'live');
@@ -334,6 +335,34 @@ function renderTables(plugins, models) {
     ]),
   );
   $('#models tbody').replaceChildren(...(modelRows.length ? modelRows : [emptyRow(6, 'no model deployments configured')]));
+}
+
+const CHANNEL_KIND = { polling: 'ok', webhook: 'ok', standby: 'off', connecting: 'warn', retrying: 'warn', waiting_plugin: 'warn', unavailable: 'bad', disabled: 'off', stopped: 'off' };
+let lastChannels = '';
+
+/** Chat accounts and their outbox; an admin route, so a plain API token sees a note instead. */
+async function renderChannels() {
+  const res = await api('/v1/admin/channels');
+  const body = res.ok ? await res.json() : { accounts: null, error: res.status === 403 ? 'an admin token is needed to see channels' : await errorText(res) };
+  const key = JSON.stringify(body);
+  if (key === lastChannels) return;
+  lastChannels = key;
+  if (!body.accounts) return $('#channels tbody').replaceChildren(emptyRow(8, body.error));
+  const rows = body.accounts.map((a) => {
+    const d = a.deliveries;
+    const attention = (d.ambiguous ?? 0) + (d.dead ?? 0);
+    return row([
+      { text: a.channel },
+      { text: a.account },
+      { text: a.transport ?? '-' },
+      { node: badge(a.leader ? `${a.state} (leader)` : a.state, CHANNEL_KIND[a.state] ?? 'warn') },
+      { text: a.lastPollAgeMs === null ? '-' : `${Math.round(a.lastPollAgeMs / 1000)} s ago` },
+      { text: a.eventsIn.toLocaleString(), num: true },
+      { text: `${(d.queued ?? 0) + (d.failed ?? 0) + (d.sending ?? 0)} waiting, ${(d.sent ?? 0).toLocaleString()} sent`, num: true },
+      { node: attention ? badge(`${d.ambiguous ?? 0} ambiguous, ${d.dead ?? 0} dead`, 'bad') : badge('none', 'ok') },
+    ]);
+  });
+  $('#channels tbody').replaceChildren(...(rows.length ? rows : [emptyRow(8, 'no channel accounts configured')]));
 }
 
 function showUpdated() {

@@ -29,7 +29,9 @@ export async function channelWebhookRoutes(app: FastifyInstance, deps: ServerDep
     const handle = async (channel: string, account: string, request: FastifyRequest, reply: FastifyReply) => {
       const body = typeof request.body === 'string' ? request.body : '';
       const answer = await deps.channels.webhook(channel, account, { headers: flatHeaders(request), body });
-      const payload = answer.results && isJsonObject(answer.body) ? { ...answer.body, events: answer.results as never } : answer.body;
+      // The signed webhook channel's callers learn the message ids; a platform's body (a
+      // Telegram method run in the webhook answer, say) goes back untouched.
+      const payload = channel === 'webhook' && answer.results && isJsonObject(answer.body) ? { ...answer.body, events: answer.results as never } : answer.body;
       return reply.code(answer.status).send(payload);
     };
     const responses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 503: ErrorSchema };
