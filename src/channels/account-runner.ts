@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Channel } from '../pipeline/types.js';
+import type { CallOutcome, Channel } from '../pipeline/types.js';
 import type { ChannelStore, JobLease } from '../store/types.js';
 import type { ResolvedAccount } from './accounts.js';
 
@@ -166,14 +166,15 @@ export class AccountRunner {
     if (this.state === 'webhook') return;
     // Registering the webhook with the platform is done by one node: the lease holder.
     const lease = await this.takeLease();
-    if (lease && adapter.methods.has('connect')) {
-      try {
-        await adapter.connect(this.account.account, AbortSignal.timeout(30_000));
-      } catch (err) {
-        this.deps.log.warn({ event: 'channel.connect_failed', channel: this.account.channel, account: this.account.id, err }, `channel ${this.label}: connecting the webhook failed: ${(err as Error).message}`);
-        return this.setState('retrying', (err as Error).message);
+    if (lease && adapter.methods.has('connect') && this.deps.now() >= this.retryAt) {
+      const outcome = await adapter.connect(this.account.account, AbortSignal.timeout(30_000)).catch((err: unknown): CallOutcome => ({ ok: false, errorClass: 'transient', message: (err as Error).message }));
+      if (!outcome.ok) {
+        if (outcome.errorClass === 'permanent') return this.refuseAccount(outcome.message);
+        this.backOff(0, outcome.message);
+        return;
       }
     }
+    // Every node takes the platform's calls; only the one that connected registered the URL.
     this.setState('webhook');
   }
 
@@ -201,7 +202,11 @@ export class AccountRunner {
     const run = { controller, done: Promise.resolve(), session };
     this.run = run;
     run.done = (async () => {
-      if (adapter.methods.has('connect')) await adapter.connect(this.account.account, controller.signal);
+      if (adapter.methods.has('connect')) {
+        const outcome = await adapter.connect(this.account.account, controller.signal);
+        if (!outcome.ok && outcome.errorClass === 'permanent') return this.refuse(session, outcome.message, this.settingsHint());
+        if (!outcome.ok) throw new Error(outcome.message);
+      }
       // The platform accepted the account (connect checks the token); polls keep it fresh.
       if (this.run?.session === session && this.state === 'connecting') {
         this.lastPollAt = this.deps.now();
@@ -212,17 +217,32 @@ export class AccountRunner {
       () => undefined,
       (err: unknown) => {
         if (controller.signal.aborted || this.fatal) return;
-        const ranMs = this.deps.now() - startedAt;
-        this.failures = ranMs > STABLE_AFTER_MS ? 1 : this.failures + 1;
-        const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** (this.failures - 1)) * (0.8 + Math.random() * 0.4);
-        this.retryAt = this.deps.now() + wait;
-        this.setState('retrying', (err as Error).message);
-        this.deps.log.warn({ event: 'channel.poll_failed', channel: this.account.channel, account: this.account.id, err, retryInMs: Math.round(wait) }, `channel ${this.label}: the poll loop stopped: ${(err as Error).message}; restarting in ${Math.round(wait / 1000)} s`);
+        this.backOff(this.deps.now() - startedAt, (err as Error).message);
       },
     ).finally(() => {
       this.deps.sessions.delete(session);
       if (this.run?.session === session) this.run = undefined;
     });
+  }
+
+  /** A failed start or loop: try again after a backoff that resets once a loop ran a minute. */
+  private backOff(ranMs: number, message: string): void {
+    this.failures = ranMs > STABLE_AFTER_MS ? 1 : this.failures + 1;
+    const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** (this.failures - 1)) * (0.8 + Math.random() * 0.4);
+    this.retryAt = this.deps.now() + wait;
+    this.setState('retrying', message);
+    this.deps.log.warn({ event: 'channel.transport_failed', channel: this.account.channel, account: this.account.id, error: message, retryInMs: Math.round(wait) }, `channel ${this.label}: ${message}; trying again in ${Math.round(wait / 1000)} s`);
+  }
+
+  private settingsHint(): string {
+    return `check channels.${this.account.channel}.accounts.${this.account.id} (its token or secret)`;
+  }
+
+  /** The platform refused the account outside a poll session (connecting a webhook). */
+  private refuseAccount(detail: string): void {
+    this.fatal = true;
+    this.setState('unavailable', detail, this.settingsHint());
+    this.deps.log.error({ event: 'channel.account_unavailable', channel: this.account.channel, account: this.account.id, detail }, `channel ${this.label}: ${detail} (${this.settingsHint()})`);
   }
 
   private async halt(): Promise<void> {

@@ -99,7 +99,8 @@ export interface Channel extends Owned {
   edit(platformMessageId: string, part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<CallOutcome>;
   typing(target: ChannelTarget, account: ChannelAccount, state: 'start' | 'stop', signal: AbortSignal): Promise<CallOutcome>;
   webhook(request: WebhookRequest, account: ChannelAccount): Promise<WebhookVerdict>;
-  connect(account: ChannelAccount, signal: AbortSignal): Promise<void>;
+  /** Check the account with the platform (and register a webhook); a permanent failure means an operator must act. */
+  connect(account: ChannelAccount, signal: AbortSignal): Promise<CallOutcome>;
   /** Runs the poll loop until `signal` aborts; its ingest calls name `session`. */
   poll(account: ChannelAccount, session: string, signal: AbortSignal): Promise<void>;
 }

@@ -82,7 +82,7 @@ export function channelHandler(spec: ChannelSpec, host: HostCalls): { registrati
       case 'webhook':
         return (spec.webhook as NonNullable<ChannelSpec['webhook']>)(input.request as WebhookRequest, account);
       case 'connect':
-        return spec.connect?.(account, signal);
+        return attempt(async () => spec.connect?.(account, signal));
       case 'poll': {
         const session = input.session ?? '';
         const io = {

@@ -30,7 +30,7 @@ describe('rate scheduler', () => {
   });
 
   it('a wait in one bucket takes no slot from the others', () => {
-    let now = 0;
+    const now = 0;
     const rates = new RateScheduler(() => now);
     rates.take('tg', [perChat, global]);
     for (let i = 0; i < 5; i++) expect(rates.take('tg', [perChat, global])).toBeGreaterThan(0);
