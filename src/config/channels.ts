@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkWebchatSection, WEBCHAT } from '../channels/webchat/config.js';
 import { parseDuration } from './duration.js';
 
 /**
@@ -119,6 +120,9 @@ export const channelsSchema = z
     for (const key of Object.keys(channels)) {
       if (key !== 'defaults' && !/^[a-z][a-z0-9_-]{0,31}$/.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'a channel id is 1-32 lower-case letters, digits, "-" or "_", starting with a letter' });
     }
+    // The web chat is built in, not a plugin: core checks its keys (pairing refused, origins required).
+    const webchat = channels[WEBCHAT];
+    if (webchat) checkWebchatSection(webchat as Record<string, unknown>, ctx);
   })
   .prefault({});
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../../errors.js';
@@ -41,7 +41,8 @@ function fileSecret(dataDir: string, log: Logger): string {
     writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
     log.info({ event: 'webchat.secret_created', file }, `web chat: made a session secret in ${file} (set channels.webchat.accounts.<name>.session_secret to choose one)`);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // Already made (by an earlier start): read it. Any other failure is the data dir's.
+    if (!existsSync(file)) throw err;
   }
   const mode = statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0) log.warn({ event: 'webchat.secret_exposed', file, mode: mode.toString(8) }, `web chat: ${file} is readable by other users (mode ${mode.toString(8)}); chmod 600 it`);

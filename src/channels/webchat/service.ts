@@ -77,6 +77,9 @@ export class Webchat {
       // Pairing is refused in config; the web chat's own default (open) replaces the channels' one.
       const policy = { ...resolved.policy, dmPolicy: settings.dm_policy, allowFrom: settings.allow_from };
       this.accounts.set(id, { id, resolved: { ...resolved, policy }, settings, secret });
+      if (settings.allowed_origins.includes('*')) {
+        deps.log.warn({ event: 'webchat.any_origin', account: id }, `web chat "${id}": allowed_origins has "*", so any website can embed this chat; use it for testing, and list your sites' origins in production`);
+      }
     }
   }
 
