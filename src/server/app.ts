@@ -18,6 +18,7 @@ import { messageRoutes } from './routes/messages.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openAICompatRoutes } from './routes/openai-compat.js';
 import { pluginHttpRoutes } from './routes/plugin-http.js';
+import { webchatRoutes } from './routes/webchat.js';
 import { ErrorSchema, MessageViewSchema } from './schemas.js';
 import { EventStreams } from './sse.js';
 import { validatorCompiler } from './validation.js';
@@ -92,6 +93,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   adminModelRoutes(app, deps.models);
   adminChannelRoutes(app, deps);
   await channelWebhookRoutes(app, deps);
+  await webchatRoutes(app, deps, streams);
   pluginHttpRoutes(app, deps.plugins);
   metricsRoutes(app, deps);
 
