@@ -24,8 +24,6 @@ export interface DeliveryWorkerDeps {
   onSent?(delivery: ClaimedDelivery): void;
 }
 
-/** A rate wait longer than this puts the row back instead of holding a worker slot. */
-const MAX_INLINE_WAIT_MS = 5_000;
 /** A plugin that is not running: look again after this. */
 const UNAVAILABLE_RETRY_MS = 2_000;
 
@@ -40,6 +38,7 @@ export class DeliveryWorker {
     return this.deps.rates;
   }
   private readonly active = new Map<string, ClaimedDelivery>();
+  private readonly laneBuckets = new Map<string, RateBucket[]>();
   private readonly stopping = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -173,7 +172,15 @@ export class DeliveryWorker {
     if (!adapter) return this.finish(claim, { kind: 'release', availableAt: now() + UNAVAILABLE_RETRY_MS }, 'released');
 
     const target = claim.target as unknown as ChannelTarget;
+    const scope = `${claim.channel}:${claim.account}`;
+    // A lane whose bucket is full goes back at once, before any plugin call: a row is
+    // `sending` for as short a time as possible before its platform call, because a crash
+    // then makes it ambiguous.
+    const known = (claim.plan as unknown as DeliveryPlan | null)?.buckets ?? this.laneBuckets.get(claim.lane);
+    const early = known ? this.rates.peek(scope, known) : 0;
+    if (early > 0) return this.finish(claim, { kind: 'release', availableAt: now() + early }, 'released');
     let plan: DeliveryPlan;
+    let planStored = claim.plan !== null;
     if (claim.plan) plan = claim.plan as unknown as DeliveryPlan;
     else {
       try {
@@ -185,20 +192,21 @@ export class DeliveryWorker {
         if (code === 'PLUGIN_HANDLER_GONE' || code === 'PLUGIN_NOT_RUNNING') return this.finish(claim, { kind: 'release', availableAt: now() + UNAVAILABLE_RETRY_MS }, 'released');
         return this.finish(claim, { kind: 'dead', error: `the channel could not render the reply: ${(err as Error).message}`, errorClass: 'permanent' }, 'dead');
       }
-      if (!(await this.deps.store.updateDelivery(claim, { kind: 'plan', plan: plan as unknown as ClaimedDelivery['body'] }))) return;
+      this.rememberBuckets(claim.lane, plan.buckets);
     }
 
-    const scope = `${claim.channel}:${claim.account}`;
     const receipts = [...claim.receipts];
     // Preview messages streamed during the turn become the first parts of the final reply.
     const edits = Array.isArray(claim.body.edits) ? claim.body.edits.filter((e): e is string => typeof e === 'string') : [];
     for (let index = claim.nextPart; index < plan.parts.length; index++) {
       const part = { ...(plan.parts[index] as RenderedPart) };
       part.extra = { ...(part.extra ?? {}), webhookId: `${claim.id}.${index}` };
-      const waited = await this.passRate(scope, plan.buckets);
-      if (waited !== 0) {
+      const wait = this.rates.take(scope, plan.buckets);
+      if (wait !== 0) {
+        // Not now: the row goes back (its attempt returned) rather than wait here as `sending`,
+        // which a crash would turn into an ambiguous send that never happened.
         this.deps.metrics.rateLimited.inc({ channel: claim.channel });
-        return this.finish(claim, { kind: 'rate_limited', availableAt: now() + waited, error: 'waiting for the account\'s rate limit' }, 'rate_limited');
+        return this.finish(claim, { kind: 'release', availableAt: now() + wait }, 'released');
       }
       const partTarget: ChannelTarget = index === 0 ? target : { conversation: target.conversation };
       let editOf = adapter.capabilities.edit ? edits[index] : undefined;
@@ -219,6 +227,13 @@ export class DeliveryWorker {
       if (!result.ok) return this.failed(claim, account, plan.buckets, scope, result);
       receipts.push(result.platformMessageId ?? '');
       if (index < plan.parts.length - 1) {
+        // A reply of several parts keeps its plan from the first part on, so a resend after a
+        // crash continues with the same parts (a new plan could cut differently). It is
+        // stored after the first send, not before, to keep the pre-send window short.
+        if (!planStored) {
+          if (!(await this.deps.store.updateDelivery(claim, { kind: 'plan', plan: plan as unknown as ClaimedDelivery['body'] }))) return;
+          planStored = true;
+        }
         if (!(await this.deps.store.updateDelivery(claim, { kind: 'progress', nextPart: index + 1, receipts }))) return;
       }
     }
@@ -227,14 +242,11 @@ export class DeliveryWorker {
     this.deps.onSent?.(claim);
   }
 
-  /** 0 when a slot was taken; otherwise how long until one frees, after waiting briefly in place. */
-  private async passRate(scope: string, buckets: readonly RateBucket[]): Promise<number> {
-    for (;;) {
-      const wait = this.rates.take(scope, buckets);
-      if (wait === 0) return 0;
-      if (wait > MAX_INLINE_WAIT_MS || this.stopping.signal.aborted) return wait;
-      await delay(wait, this.stopping.signal);
-    }
+  /** Each lane's buckets from its last plan (they depend on the chat, not the text), bounded. */
+  private rememberBuckets(lane: string, buckets: RateBucket[]): void {
+    this.laneBuckets.delete(lane);
+    this.laneBuckets.set(lane, buckets);
+    if (this.laneBuckets.size > 10_000) this.laneBuckets.delete(this.laneBuckets.keys().next().value as string);
   }
 
   private async failed(claim: ClaimedDelivery, account: ResolvedAccount, buckets: readonly RateBucket[], scope: string, result: Extract<CallOutcome, { ok: false }>): Promise<void> {
@@ -258,14 +270,3 @@ export class DeliveryWorker {
   }
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -25,11 +25,18 @@ export class RateScheduler {
   take(scope: string, buckets: readonly RateBucket[]): number {
     const now = this.now();
     if (this.windows.size > MAX_WINDOWS) this.forgetIdle(now);
-    let wait = 0;
-    for (const bucket of buckets) wait = Math.max(wait, this.waitFor(this.window(scope, bucket.key), bucket, now));
+    const wait = this.peek(scope, buckets);
     if (wait > 0) return wait;
     for (const bucket of buckets) this.window(scope, bucket.key).sent.push(now);
     return 0;
+  }
+
+  /** How long until every bucket has room, taking nothing. */
+  peek(scope: string, buckets: readonly RateBucket[]): number {
+    const now = this.now();
+    let wait = 0;
+    for (const bucket of buckets) wait = Math.max(wait, this.waitFor(this.window(scope, bucket.key), bucket, now));
+    return wait;
   }
 
   /** A 429 for a send through these buckets: the narrowest bucket pauses (a chat, not the whole bot), or all when there is only one. */
