@@ -88,7 +88,8 @@ export function resolveAccounts(channels: ChannelsConfig): ResolvedAccount[] {
 
 /** Plugins that start because a channel of theirs has an enabled account (plugins.enabled need not list them). */
 export function channelPlugins(channels: ChannelsConfig): string[] {
-  return [...new Set(resolveAccounts(channels).filter((a) => a.enabled).map((a) => a.plugin))];
+  // The web chat is core's own (webchat/): no plugin to start.
+  return [...new Set(resolveAccounts(channels).filter((a) => a.enabled && a.channel !== 'webchat').map((a) => a.plugin))];
 }
 
 export function accountKey(channel: string, account: string): string {

@@ -22,7 +22,8 @@ const duration = (fallback: string) =>
       return ms;
     });
 
-const senderIds = z.array(z.union([z.string().min(1), z.number().int()]).transform(String)).default([]);
+const senderIdList = z.array(z.union([z.string().min(1), z.number().int()]).transform(String));
+const senderIds = senderIdList.default([]);
 
 const groupSchema = z
   .object({
@@ -40,7 +41,8 @@ const accountKeys = {
   transport: z.enum(['polling', 'webhook']).optional(),
   dm_policy: z.enum(['open', 'allowlist', 'pairing', 'disabled']).optional(),
   /** Platform user ids answered in direct messages (allowlist and pairing); "*" allows anyone. */
-  allow_from: senderIds.optional(),
+  // No default here: an account without its own list inherits the channel's.
+  allow_from: senderIdList.optional(),
   group_policy: z.enum(['open', 'allowlist', 'disabled']).optional(),
   /** Group (chat) ids, or "*" for any; with group_policy allowlist only these are answered. */
   groups: z.record(z.string(), groupSchema).optional(),

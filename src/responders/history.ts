@@ -19,11 +19,10 @@ export function conversationHistory(store: HistoryReader, budgetTokens: number) 
     const records = await store.latest(conversationId, SCAN_LIMIT);
     const turns: ChatMessage[][] = [];
     for (const r of records) {
-      if (r.id === currentId || r.state !== 'done' || !r.reply) continue;
-      turns.push([
-        { role: 'user', content: r.text },
-        { role: 'assistant', content: r.reply.text },
-      ]);
+      if (r.id === currentId || r.state !== 'done') continue;
+      // A message kept for context only (a group message nobody asked the bot about) is a
+      // user turn without an answer.
+      turns.push(r.reply ? [{ role: 'user', content: r.text }, { role: 'assistant', content: r.reply.text }] : [{ role: 'user', content: contextLine(r) }]);
     }
     const kept: ChatMessage[][] = [];
     let spent = 0;
@@ -35,6 +34,13 @@ export function conversationHistory(store: HistoryReader, budgetTokens: number) 
     }
     return kept.flat();
   };
+}
+
+/** Who said an unanswered group message, so the model can tell the speakers apart. */
+function contextLine(r: MessageRecord): string {
+  const sender = r.metadata?.channel;
+  const name = sender && typeof sender === 'object' && !Array.isArray(sender) && sender.sender && typeof sender.sender === 'object' && !Array.isArray(sender.sender) ? sender.sender.name : undefined;
+  return typeof name === 'string' ? `${name}: ${r.text}` : r.text;
 }
 
 export function approximateTokens(text: string): number {

@@ -114,4 +114,15 @@ describe('conversation history', () => {
     ]);
     expect(asked).toEqual([['talk', 200]]);
   });
+
+  it('keeps a group message stored for context as a user turn without an answer, with its speaker', async () => {
+    const kept: MessageRecord = { ...messageRecord('the build is red'), id: 'g1', state: 'done', reply: null, metadata: { channel: { sender: { id: '7', name: 'Ann', isBot: false } } } };
+    const answered: MessageRecord = { ...messageRecord('why?'), id: 'g2', state: 'done', reply: { text: 'a test fails', responder: 'model' } };
+    const history = conversationHistory({ latest: async () => [kept, answered] }, 100);
+    expect(await history('group', 'now')).toEqual([
+      { role: 'user', content: 'Ann: the build is red' },
+      { role: 'user', content: 'why?' },
+      { role: 'assistant', content: 'a test fails' },
+    ]);
+  });
 });

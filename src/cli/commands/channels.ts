@@ -55,7 +55,7 @@ export function channelsCommand(program: Command, globals: () => ClientOptions &
       const { body } = await ApiClient.from(g).call<{ accounts: AccountView[] }>('GET', '/v1/admin/channels');
       print(!!g.json, body, () =>
         body.accounts.length === 0
-          ? 'no channel accounts are configured (channels: in pincer.yaml; see docs/channels.md)'
+          ? 'no channel accounts are configured (channels: in pincer.config.yaml; see docs/channels.md)'
           : table([
               ['CHANNEL', 'ACCOUNT', 'TRANSPORT', 'STATE', 'LAST POLL', 'IN', 'QUEUED', 'AMBIGUOUS', 'DEAD', 'DETAIL'],
               ...body.accounts.map((a) => [
