@@ -11,6 +11,7 @@ import { loadConfig } from '../src/config/load.js';
 import { Pincer } from '../src/pincer.js';
 import { SqliteQueue } from '../src/store/sqlite/queue.js';
 import { queueOptionsFrom } from '../src/store/open.js';
+import { telegramThroughput } from './channels.js';
 import { clusterThroughput, postgresQueueAlone, postgresReachable } from './cluster.js';
 import { measureQueueAlone } from './queue-alone.js';
 import { instantLlm, modelOverhead } from './models.js';
@@ -193,8 +194,8 @@ async function enqueueToStart(plugins: string): Promise<{ p50: number; p99: numb
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const verdict = (ok: boolean): Row['verdict'] => (ok ? 'met' : 'missed');
 
-/** BENCH_ONLY=startup,http,queue,latency,plugins,models,cluster measures a subset (for working on one figure). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'startup,http,queue,latency,plugins,models,cluster').split(',').map((s) => s.trim()));
+/** BENCH_ONLY=startup,http,queue,latency,plugins,models,channels,cluster measures a subset (for working on one figure). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'startup,http,queue,latency,plugins,models,channels,cluster').split(',').map((s) => s.trim()));
 
 async function main(): Promise<void> {
   console.log(`Pincer benchmark: ${HTTP_SECONDS} s HTTP runs with ${CONNECTIONS} connections, ${QUEUE_JOBS} queue jobs; Node ${process.versions.node}`);
@@ -254,6 +255,11 @@ async function main(): Promise<void> {
     } finally {
       await llm.close();
     }
+  }
+  if (ONLY.has('channels')) {
+    const t = await telegramThroughput([temp(), temp()]);
+    rows.push({ measure: `Telegram inbound: ${fmt(t.updates)} updates from ${t.chats} chats polled, committed, confirmed (API-only node)`, result: `${fmt(t.inboundPerSecond)} events/s`, reference: `fake serves ${fmt(t.fakeUpdatesPerSecond)} updates/s to a bare getUpdates loop (${fmt(t.inboundPerSecond / t.fakeUpdatesPerSecond, 2)}x)` });
+    rows.push({ measure: 'Telegram end to end: update -> turn (/echo) -> outbox -> sendMessage', result: `${fmt(t.deliveriesPerSecond)} deliveries/s`, reference: `fake takes ${fmt(t.fakeSendsPerSecond)} sendMessage/s from a bare 16-connection loop (${fmt(t.deliveriesPerSecond / t.fakeSendsPerSecond, 2)}x)` });
   }
   if (ONLY.has('cluster')) {
     const unreachable = await postgresReachable();

@@ -84,3 +84,13 @@ describe('bot loop guard', () => {
     expect(guard.tooMany('a')).toBe(false);
   });
 });
+
+describe('account settings', () => {
+  it("an account inherits its channel's allow_from and may replace it", () => {
+    const accounts = resolveAccounts(channelsSchema.parse({ telegram: { allow_from: [1, '2'], accounts: { a: {}, b: { allow_from: ['3'] } } } }));
+    expect(accounts.map((a) => [a.id, a.policy.allowFrom])).toEqual([
+      ['a', ['1', '2']],
+      ['b', ['3']],
+    ]);
+  });
+});

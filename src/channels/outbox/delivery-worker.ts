@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Channel } from '../../pipeline/types.js';
 import type { CallOutcome } from '../../plugins/protocol.js';
@@ -48,7 +49,10 @@ export class DeliveryWorker {
   private idle: Promise<void> = Promise.resolve();
   private settleIdle: (() => void) | undefined;
 
-  constructor(private readonly deps: DeliveryWorkerDeps) {}
+  constructor(private readonly deps: DeliveryWorkerDeps) {
+    // Every send in flight listens on it; that is many by design, not a leak.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   async start(): Promise<void> {
     this.unsubscribe = this.deps.store.onDeliveries(() => this.wake());
