@@ -1,6 +1,6 @@
 import type { Channel } from '../pipeline/types.js';
 import type { ChannelTarget } from '../plugins/sdk.js';
-import { isJsonObject } from '../json.js';
+import { isJsonObject, type JsonObject } from '../json.js';
 import { timeOrderedId } from '../store/ids.js';
 import type { ClaimedMessage, DeliveryInsert, Reply } from '../store/types.js';
 import type { ResolvedAccount } from './accounts.js';
@@ -48,13 +48,15 @@ export class ChannelTurns {
   begin(message: ClaimedMessage): ChannelTurn | undefined {
     const where = replyTarget(message);
     if (!where) return undefined;
-    const adapter = this.deps.channel(message.channel);
     const account = this.deps.account(message.channel, where.account);
-    if (!adapter || !account) return undefined;
+    if (!account) return undefined;
+    // The reply's delivery never depends on the plugin being up now (it may be reloading):
+    // the outbox row is written anyway and waits for it. Typing and previews need it.
+    const adapter = this.deps.channel(message.channel);
     const { target } = where;
-    const typing = adapter.capabilities.typing ? this.startTyping(message.id, adapter, account, target) : undefined;
+    const typing = adapter?.capabilities.typing ? this.startTyping(message.id, adapter, account, target) : undefined;
     const preview =
-      adapter.capabilities.edit && account.streaming === 'partial'
+      adapter?.capabilities.edit && account.streaming === 'partial'
         ? new PreviewStream(adapter, account.account, target, { scheduler: this.deps.rates, scope: `${account.channel}:${account.id}` }, this.deps.preview, this.deps.metrics, this.deps.now)
         : undefined;
     return {
@@ -65,6 +67,9 @@ export class ChannelTurns {
           typing?.stop();
           return [];
         }
+        // Rendered here, on the node that has the plugin, so a claim goes straight to the
+        // platform call; the worker renders itself when this could not.
+        const plan = adapter ? await adapter.plan(reply.text, target, account.account).catch(() => undefined) : undefined;
         return [
           {
             id: timeOrderedId(this.deps.now()),
@@ -73,7 +78,7 @@ export class ChannelTurns {
             account: account.id,
             lane: message.conversationId,
             target: target as unknown as DeliveryInsert['target'],
-            body: { markdown: reply.text, ...(edits.length > 0 ? { edits } : {}) },
+            body: { markdown: reply.text, ...(edits.length > 0 ? { edits } : {}), ...(plan ? { plan: plan as unknown as JsonObject } : {}) },
           },
         ];
       },

@@ -28,6 +28,10 @@ function writeConfig(dir: string, fake: TelegramFake): void {
   const config = {
     plugins: { enabled: ['commands'] },
     log: { access: false },
+    // A message in flight when the process dies has used an attempt (the queue's poison-pill
+    // rule: five and it is dead). This soak kills every second or so, far faster than any
+    // crash loop, so the lane heads of a restart are caught again and again.
+    queue: { max_attempts: 30 },
     channels: {
       // Short leases so a killed node's deliveries and poller are taken over within seconds.
       defaults: { delivery: { lease: '4s' }, poller_lease: '3s' },
@@ -85,16 +89,17 @@ async function soak(options: { fake: TelegramFake; nodes: Node[]; kills: number;
   const base = nodes[0]!.process!.url;
   // Done: nothing pending at Telegram, and every delivery ended (sent, or held as ambiguous).
   await eventually(() => fake.pendingUpdates.length, (n) => n === 0, 60_000, 'every update confirmed');
+  // Then nothing is left to do: no message waiting or in work, no delivery waiting or sending.
   await eventually(
     async () => {
-      const answered = new Set(fake.sent().map((m) => m.text));
-      const ambiguous = (await getJson(`${base}/v1/admin/channels/deliveries?state=ambiguous&limit=500`)).body.deliveries as Array<{ text: string }>;
-      const held = new Set(ambiguous.map((d) => d.text));
-      return texts.filter((t) => !answered.has(t.text) && !held.has(t.text)).length;
+      const queue = (await getJson(`${base}/v1/admin/queue/stats`)).body.queue as { depth: number };
+      const list = (await getJson(`${base}/v1/admin/channels`)).body.accounts as Array<{ deliveries: Record<string, number> }>;
+      const d = list[0]?.deliveries ?? {};
+      return queue.depth + (d.queued ?? 0) + (d.sending ?? 0) + (d.failed ?? 0);
     },
-    (missing) => missing === 0,
+    (left) => left === 0,
     120_000,
-    'every update answered or held',
+    'the queue and the outbox to be idle',
   ).catch(async (err: unknown) => {
     {
       // What was left, for whoever reads the failure.
@@ -114,7 +119,8 @@ async function soak(options: { fake: TelegramFake; nodes: Node[]; kills: number;
   const held = new Set(ambiguous.map((d) => d.text));
   // Held sends that did reach the chat: each would have been a double had it been resent.
   const heldButSent = ambiguous.filter((d) => counts.has(d.text)).length;
-  return { texts, counts, twice, unanswered, held, ambiguous, heldButSent };
+  const deadMessages = (await getJson(`${base}/v1/admin/queue/stats`)).body.queue.byState.dead as number;
+  return { texts, counts, twice, unanswered, held, ambiguous, heldButSent, deadMessages };
 }
 
 describe('channels under SIGKILL', () => {
@@ -135,6 +141,7 @@ describe('channels under SIGKILL', () => {
     const result = await soak({ fake, nodes: [node], kills: 20, total: 500, chats: 20, victim: async (nodes) => nodes[0]! });
     expect(result.twice).toEqual([]);
     for (const missing of result.unanswered) expect(result.held.has(missing.text), `update ${missing.text} has no reply and no ambiguous delivery`).toBe(true);
+    expect(result.deadMessages).toBe(0);
     // An ambiguous delivery comes only from a send cut by a kill: at most the deliveries in
     // flight (channels.defaults.delivery.concurrency, 16) per kill.
     expect(result.ambiguous.length).toBeLessThanOrEqual(20 * 16);
@@ -179,6 +186,7 @@ describe('channels under SIGKILL', () => {
     const result = await soak({ fake, nodes, kills: 6, total: 200, chats: 10, victim: poller });
     expect(result.twice).toEqual([]);
     for (const missing of result.unanswered) expect(result.held.has(missing.text), `update ${missing.text} has no reply and no ambiguous delivery`).toBe(true);
+    expect(result.deadMessages).toBe(0);
     expect(result.ambiguous.length).toBeLessThanOrEqual(6 * 16);
     console.log(`channel soak (PostgreSQL, 2 nodes): ${result.texts.length} updates, 6 kills of the poller's node, ${result.counts.size} answered once, ${result.ambiguous.length} held as ambiguous (${result.heldButSent} of them had reached the chat), 0 twice`);
   }, 300_000);

@@ -138,6 +138,8 @@ describe('dashboard', () => {
     await page.locator('#chart-cpu:not([data-latest=""])').waitFor();
     await page.locator('#plugins tbody tr', { hasText: 'sentiment' }).waitFor();
     expect(await page.locator('#plugins tbody').textContent()).toContain('language');
+    // No chat account is configured here: the channels table says so (it comes with /v1/stats, no admin token needed).
+    await page.locator('#channels tbody', { hasText: 'no channel accounts configured' }).waitFor();
     expect(await page.locator('#updated').textContent()).not.toBe('never');
     await shot(page, '01-open-loaded');
 

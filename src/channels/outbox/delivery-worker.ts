@@ -188,7 +188,9 @@ export class DeliveryWorker {
     if (claim.plan) plan = claim.plan as unknown as DeliveryPlan;
     else {
       try {
-        plan = checkPlan(await adapter.plan(String(claim.body.markdown ?? ''), target, account.account), adapter.capabilities.textLimit);
+        // The turn usually rendered it at completion; otherwise the plugin renders it now.
+        const rendered = claim.body.plan ?? (await adapter.plan(String(claim.body.markdown ?? ''), target, account.account));
+        plan = checkPlan(rendered, adapter.capabilities.textLimit);
       } catch (err) {
         // Rendering is the plugin's pure code: a plugin that is down gets its row back; one
         // that throws on this text will throw again, so the row is dead with the reason.

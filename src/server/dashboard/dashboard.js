@@ -236,8 +236,9 @@ async function poll() {
     try {
       const res = await api('/v1/stats');
       if (!res.ok) throw new Error(await errorText(res));
-      render(await res.json());
-      await renderChannels();
+      const stats = await res.json();
+      render(stats);
+      renderChannels(stats.channels ?? []);
       lastUpdate = Date.now();
       showUpdated();
       setConnection('live', 'live');
@@ -340,15 +341,12 @@ function renderTables(plugins, models) {
 const CHANNEL_KIND = { polling: 'ok', webhook: 'ok', standby: 'off', connecting: 'warn', retrying: 'warn', waiting_plugin: 'warn', unavailable: 'bad', disabled: 'off', stopped: 'off' };
 let lastChannels = '';
 
-/** Chat accounts and their outbox; an admin route, so a plain API token sees a note instead. */
-async function renderChannels() {
-  const res = await api('/v1/admin/channels');
-  const body = res.ok ? await res.json() : { accounts: null, error: res.status === 403 ? 'an admin token is needed to see channels' : await errorText(res) };
-  const key = JSON.stringify(body);
+/** Chat accounts and their outbox, as /v1/stats reports them. */
+function renderChannels(accounts) {
+  const key = JSON.stringify(accounts);
   if (key === lastChannels) return;
   lastChannels = key;
-  if (!body.accounts) return $('#channels tbody').replaceChildren(emptyRow(8, body.error));
-  const rows = body.accounts.map((a) => {
+  const rows = accounts.map((a) => {
     const d = a.deliveries;
     const attention = (d.ambiguous ?? 0) + (d.dead ?? 0);
     return row([

@@ -36,6 +36,17 @@ function pairingView(p: PairingRequest) {
   return { channel: p.channel, account: p.account, senderId: p.senderId, code: p.code, createdAt: iso(p.createdAt), expiresAt: iso(p.expiresAt) };
 }
 
+/** Each account's transport state and its outbox by state: the admin list, and the dashboard's table (in /v1/stats). */
+export async function accountViews(deps: Pick<ServerDeps, 'channels' | 'store'>) {
+  const counts = await deps.store.channels.deliveryCounts();
+  const now = Date.now();
+  return deps.channels.list().map((s) => {
+    const deliveries: Record<string, number> = Object.fromEntries(DELIVERY_STATES.map((state) => [state, 0]));
+    for (const c of counts) if (c.channel === s.channel && c.account === s.account) deliveries[c.state] = c.count;
+    return { ...s, lastPollAgeMs: s.lastPollAt === null ? null : now - s.lastPollAt, lastPollAt: iso(s.lastPollAt), deliveries };
+  });
+}
+
 interface DeliveriesQuery {
   state?: DeliveryState;
   channel?: string;
@@ -50,17 +61,7 @@ export function adminChannelRoutes(app: FastifyInstance, deps: ServerDeps): void
   app.get(
     '/v1/admin/channels',
     { schema: { tags: ['admin'], summary: 'Chat accounts: transport, state, last poll age, events in, deliveries by state', security, response: { 200: object({ accounts: { type: 'array', items: anyObject } }, ['accounts']) } } },
-    async () => {
-      const counts = await store.deliveryCounts();
-      const now = Date.now();
-      return {
-        accounts: deps.channels.list().map((s) => {
-          const deliveries: Record<string, number> = Object.fromEntries(DELIVERY_STATES.map((state) => [state, 0]));
-          for (const c of counts) if (c.channel === s.channel && c.account === s.account) deliveries[c.state] = c.count;
-          return { ...s, lastPollAgeMs: s.lastPollAt === null ? null : now - s.lastPollAt, lastPollAt: iso(s.lastPollAt), deliveries };
-        }),
-      };
-    },
+    async () => ({ accounts: await accountViews(deps) }),
   );
 
   app.get(

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerDeps } from '../deps.js';
+import { accountViews } from './admin-channels.js';
 
 /** Prometheus' scrape target, and the live figures the built-in dashboard draws. */
 export function metricsRoutes(app: FastifyInstance, deps: ServerDeps): void {
@@ -23,6 +24,7 @@ export function metricsRoutes(app: FastifyInstance, deps: ServerDeps): void {
       },
       config: { accessLog: false },
     },
-    async () => deps.metrics.live(),
+    // The chat accounts' table of the dashboard comes along, so it needs no admin token.
+    async () => ({ ...(await deps.metrics.live()), channels: await accountViews(deps) }),
   );
 }
