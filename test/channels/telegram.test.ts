@@ -217,3 +217,54 @@ describe('telegram: webhook transport', () => {
     expect(wrongRoute.status).toBe(404);
   });
 });
+
+describe('telegram: operations', () => {
+  it('a reload of the plugin stops the old poll loop before the new one starts: no 409, nothing missed', async () => {
+    const p = await boot();
+    const { user, chat } = direct();
+    fake.pushMessage({ chat, from: user, text: 'before' });
+    await eventually(() => fake.sent(chat.id), (m) => m.length === 1, 20_000, 'the first answer');
+    const conflicts = fake.calls.filter((c) => c.status === 409).length;
+    await p.pincer.plugins.reload('telegram');
+    fake.pushMessage({ chat, from: user, text: 'after' });
+    await eventually(() => fake.sent(chat.id), (m) => m.length === 2, 20_000, 'the answer after the reload');
+    expect(fake.sent(chat.id).map((m) => m.text)).toEqual(['re: before', 're: after']);
+    expect(fake.calls.filter((c) => c.status === 409).length).toBe(conflicts);
+  });
+
+  it('counts events and deliveries in /metrics', async () => {
+    const p = await boot();
+    const { user, chat } = direct();
+    fake.pushMessage({ chat, from: user, text: 'count me' });
+    await eventually(() => deliveriesIn(p.pincer, 'sent', 'telegram'), (d) => d.some((x) => x.lane === `telegram:default:${chat.id}`), 20_000, 'the delivery');
+    const text = await (await fetch(`${p.url}/metrics`)).text();
+    expect(text).toMatch(/pincer_channel_events_total\{channel="telegram",disposition="answer"\} [1-9]/);
+    expect(text).toMatch(/pincer_channel_deliveries_total\{channel="telegram",outcome="sent"\} [1-9]/);
+    expect(text).toMatch(/pincer_channel_delivery_latency_seconds_count\{channel="telegram"\} [1-9]/);
+  });
+
+  it('reports an account whose polls stall as degraded in /ready', async () => {
+    const p = await boot({}, { defaults: { poll_stale_after: '2s' } });
+    await eventually(() => getJson(`${p.url}/ready`), (r) => r.body.checks['channel.telegram.default'] === 'ok', 10_000, 'a healthy account');
+    // Telegram stops answering: each getUpdates hangs far past the long-poll timeout.
+    fake.fault('getUpdates', { kind: 'delay', ms: 6_000 }, 2);
+    const ready = await eventually(() => getJson(`${p.url}/ready`), (r) => String(r.body.checks['channel.telegram.default']).startsWith('degraded'), 15_000, 'the account to be degraded');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks['channel.telegram.default']).toMatch(/last successful poll \d+ s ago/);
+  });
+
+  it('rolls a preview past the length limit into a second message, and the final reply edits both', async () => {
+    const p = await boot({ text_chunk_limit: 1000 });
+    const { user, chat } = direct();
+    // 6 s of writing: the limit is passed after about 3 s, with the chat's 1 message/s leaving room to roll over.
+    fake.pushMessage({ chat, from: user, text: 'stream:30:200' });
+    await eventually(() => deliveriesIn(p.pincer, 'sent', 'telegram'), (d) => d.some((x) => x.lane === `telegram:default:${chat.id}`), 30_000, 'the final delivery');
+    const messages = fake.sent(chat.id);
+    expect(messages.length).toBeGreaterThanOrEqual(2);
+    for (const m of messages) expect(m.text.length).toBeLessThanOrEqual(1000);
+    const expected = Array.from({ length: 30 }, (_, i) => `word${i} `.repeat(8)).join('').trim();
+    expect(messages.map((m) => m.text).join(' ').replace(/\s+/g, ' ')).toBe(expected);
+    const delivery = (await deliveriesIn(p.pincer, 'sent', 'telegram')).find((x) => x.lane === `telegram:default:${chat.id}`);
+    expect((delivery?.body.edits as string[] | undefined)?.length).toBeGreaterThanOrEqual(2);
+  });
+});
