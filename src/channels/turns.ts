@@ -8,6 +8,7 @@ import type { ChannelMetrics } from './metrics.js';
 import type { RateScheduler } from './outbox/rate-scheduler.js';
 import { PreviewStream, type PreviewSettings } from './preview.js';
 import { TypingLifecycle } from './typing.js';
+import { WEBCHAT } from './webchat/config.js';
 
 /** What the worker pool asks about a message it works on; undefined for messages from no chat platform. */
 export interface ChannelTurn {
@@ -48,6 +49,8 @@ export class ChannelTurns {
   begin(message: ClaimedMessage): ChannelTurn | undefined {
     const where = replyTarget(message);
     if (!where) return undefined;
+    // The web chat's visitors pull their replies (webchat/): it has no outbox.
+    if (message.channel === WEBCHAT) return undefined;
     const account = this.deps.account(message.channel, where.account);
     if (!account) return undefined;
     // The reply's delivery never depends on the plugin being up now (it may be reloading):

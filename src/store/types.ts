@@ -286,7 +286,7 @@ export interface ChannelStore {
    * says, per channel, whether such a row goes back to queued, due now (the channel dedupes),
    * or becomes `ambiguous`. Its attempt stays counted either way. Returns how many moved.
    */
-  recoverDeliveries(resend: (channel: string) => boolean): Promise<number>;
+  recoverDeliveries(resend: (channel: string, account: string) => boolean): Promise<number>;
   getDelivery(id: string): Promise<DeliveryRecord | undefined>;
   /** Newest first. */
   listDeliveries(options: DeliveryListOptions): Promise<DeliveryRecord[]>;

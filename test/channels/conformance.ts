@@ -146,7 +146,7 @@ export function channelConformance(makeDriver: () => ChannelDriver): void {
       } else {
         // The first retry waits 5 s (RETRY_DELAYS_MS).
         expect(await eventually(() => driver.replies(user), (r) => r.length === 1, 30_000, 'the retried reply')).toEqual(['re: server trouble']);
-        const [sent] = await deliveriesIn(p.pincer, 'sent', driver.channel);
+        const [sent] = await eventually(() => deliveriesIn(p.pincer, 'sent', driver.channel), (d) => d.length === 1, 10_000, 'the delivery recorded as sent');
         expect(sent?.attempts).toBe(2);
       }
     });

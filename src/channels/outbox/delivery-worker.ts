@@ -140,7 +140,7 @@ export class DeliveryWorker {
   /** Rows another node (or this one, before a crash) left mid-send: resent where the channel dedupes, else held. */
   private async recover(): Promise<void> {
     try {
-      const moved = await this.deps.store.recoverDeliveries((channel) => this.resendsAmbiguous(channel));
+      const moved = await this.deps.store.recoverDeliveries((channel, account) => this.resendsAmbiguous(channel, this.deps.account(channel, account)));
       if (moved > 0) this.deps.log.warn({ event: 'channel.deliveries_recovered', count: moved }, `delivery worker: ${moved} deliveries were left sending by a stopped node`);
     } catch (err) {
       this.deps.log.error({ event: 'channel.delivery_recover_failed', err }, `delivery worker: recovery failed: ${(err as Error).message}`);

@@ -80,11 +80,12 @@ export function toClaimedDelivery<J>(row: DeliveryRow<J>, json: (value: J) => un
 }
 
 /** `resend` asked once per channel, however many of its deliveries a recovery moves. */
-export function oncePerChannel(resend: (channel: string) => boolean): (channel: string) => boolean {
+export function oncePerChannel(resend: (channel: string, account: string) => boolean): (channel: string, account: string) => boolean {
   const decisions = new Map<string, boolean>();
-  return (channel) => {
-    let decision = decisions.get(channel);
-    if (decision === undefined) decisions.set(channel, (decision = resend(channel)));
+  return (channel, account) => {
+    const key = `${channel}\u0000${account}`;
+    let decision = decisions.get(key);
+    if (decision === undefined) decisions.set(key, (decision = resend(channel, account)));
     return decision;
   };
 }

@@ -63,7 +63,7 @@ export function buildChannelSql(s: string) {
       FROM unnest($1::text[], $2::int[]) AS t(id, lease)
       WHERE d.id = t.id AND d.lease = t.lease AND d.state = 'sending'
       RETURNING d.id`,
-    expiredSending: `SELECT id, lease, channel FROM ${deliveries} WHERE state = 'sending' AND lease_until <= $1 ORDER BY seq`,
+    expiredSending: `SELECT id, lease, channel, account FROM ${deliveries} WHERE state = 'sending' AND lease_until <= $1 ORDER BY seq`,
     /** Fenced by lease and expiry: a sender that extended its lease meanwhile keeps it. */
     recover: `
       WITH u AS (

@@ -153,17 +153,17 @@ export class PostgresChannels implements ChannelStore {
     return claims.filter((c) => !kept.has(c.id)).map((c) => c.id);
   }
 
-  async recoverDeliveries(resend: (channel: string) => boolean): Promise<number> {
+  async recoverDeliveries(resend: (channel: string, account: string) => boolean): Promise<number> {
     this.host.assertOpen();
     const now = this.host.now();
-    const { rows: expired } = await this.host.pool.query<{ id: string; lease: number; channel: string }>(this.host.sql.expiredSending, [now]);
+    const { rows: expired } = await this.host.pool.query<{ id: string; lease: number; channel: string; account: string }>(this.host.sql.expiredSending, [now]);
     if (expired.length === 0) return 0;
     const resends = oncePerChannel(resend);
     const { rows } = await retrying(() =>
       this.host.pool.query<{ n: number }>(this.host.sql.recover, [
         expired.map((r) => r.id),
         expired.map((r) => r.lease),
-        expired.map((r) => resends(r.channel)),
+        expired.map((r) => resends(r.channel, r.account)),
         now,
         SENDER_LOST_ERROR,
         this.host.channel,

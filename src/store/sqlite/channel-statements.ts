@@ -36,7 +36,7 @@ export interface ChannelStatements {
   markSending: Statement<[number, number, number], Row>;
   patch: Statement<[PatchParameters]>;
   extend: Statement<[number, number, string, number]>;
-  expiredSending: Statement<[number], Pick<Row, 'id' | 'lease' | 'channel'>>;
+  expiredSending: Statement<[number], Pick<Row, 'id' | 'lease' | 'channel' | 'account'>>;
   recoverToQueued: Statement<[number, number, string, number, number]>;
   recoverToAmbiguous: Statement<[string, number, string, number, number]>;
   getDelivery: Statement<[string], Row>;
@@ -79,7 +79,7 @@ export function prepareChannelStatements(db: Database.Database): ChannelStatemen
        WHERE id = @id AND lease = @lease AND state = 'sending'`,
     ),
     extend: db.prepare(`UPDATE deliveries SET lease_until = ?, updated_at = ? WHERE id = ? AND lease = ? AND state = 'sending'`),
-    expiredSending: db.prepare(`SELECT id, lease, channel FROM deliveries WHERE state = 'sending' AND lease_until <= ? ORDER BY seq`),
+    expiredSending: db.prepare(`SELECT id, lease, channel, account FROM deliveries WHERE state = 'sending' AND lease_until <= ? ORDER BY seq`),
     recoverToQueued: db.prepare(`UPDATE deliveries SET state = 'queued', available_at = ?, updated_at = ? WHERE id = ? AND lease = ? AND state = 'sending' AND lease_until <= ?`),
     recoverToAmbiguous: db.prepare(
       `UPDATE deliveries SET state = 'ambiguous', last_error = ?, error_class = 'ambiguous', updated_at = ? WHERE id = ? AND lease = ? AND state = 'sending' AND lease_until <= ?`,

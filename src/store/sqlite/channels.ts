@@ -152,7 +152,7 @@ export class SqliteChannels implements ChannelStore {
     return lost;
   }
 
-  async recoverDeliveries(resend: (channel: string) => boolean): Promise<number> {
+  async recoverDeliveries(resend: (channel: string, account: string) => boolean): Promise<number> {
     this.host.assertWritable();
     const now = this.host.now();
     const resends = oncePerChannel(resend);
@@ -160,7 +160,7 @@ export class SqliteChannels implements ChannelStore {
     const moved = this.host.write(() => {
       let n = 0;
       for (const row of this.stmt.expiredSending.all(now)) {
-        if (resends(row.channel)) {
+        if (resends(row.channel, row.account)) {
           const changes = this.stmt.recoverToQueued.run(now, now, row.id, row.lease, now).changes;
           requeued += changes;
           n += changes;
