@@ -25,6 +25,8 @@ export interface DeliveryWorkerDeps {
   onSent?(delivery: ClaimedDelivery): void;
 }
 
+/** With deliveries out, look for rows that fell due at least this often. */
+const BUSY_LOOK_MS = 250;
 /** A plugin that is not running: look again after this. */
 const UNAVAILABLE_RETRY_MS = 2_000;
 
@@ -119,6 +121,10 @@ export class DeliveryWorker {
 
   private async scheduleNext(): Promise<void> {
     if (this.stopping.signal.aborted) return;
+    // While deliveries are out, each one's end pumps again; asking the store when the next row
+    // is due would cost a scan of the waiting rows per delivery. A timer covers rows that fall
+    // due meanwhile (a rate wait ending).
+    if (this.active.size > 0) return this.schedule(BUSY_LOOK_MS);
     try {
       const due = await this.deps.store.nextDeliveryDueAt();
       if (due !== null) this.schedule(Math.max(0, due - this.deps.now()));
