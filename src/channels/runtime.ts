@@ -5,6 +5,7 @@ import { PincerError } from '../errors.js';
 import type { JsonValue } from '../json.js';
 import type { PipelineRegistry } from '../pipeline/registry.js';
 import type { Channel } from '../pipeline/types.js';
+import type { ChannelHostMethod } from '../plugins/protocol.js';
 import type { WebhookRequest } from '../plugins/sdk.js';
 import type { ChannelStore, WorkQueue } from '../store/types.js';
 import { accountKey, resolveAccounts, type ResolvedAccount } from './accounts.js';
@@ -150,7 +151,7 @@ export class ChannelRuntime {
   }
 
   /** A call from a channel plugin's poll loop (ingest, fatal), named by its session. */
-  async threadCall(plugin: string, method: 'ingest' | 'fatal', args: JsonValue[]): Promise<JsonValue> {
+  async threadCall(plugin: string, method: ChannelHostMethod, args: JsonValue[]): Promise<JsonValue> {
     const session = typeof args[0] === 'string' ? args[0] : '';
     const runner = this.sessions.get(session);
     if (!runner || runner.account.plugin !== plugin) throw new PincerError('CHANNEL_SESSION_UNKNOWN', `plugin ${plugin}: poll session ${session} is not running (the transport was stopped or replaced)`);
@@ -158,8 +159,12 @@ export class ChannelRuntime {
       runner.refuse(session, typeof args[1] === 'string' ? args[1] : 'the platform refused the account', typeof args[2] === 'string' ? args[2] : null);
       return null;
     }
+    const { channel, id } = runner.account;
+    if (method === 'cursor') return this.deps.store.getCursor(channel, id);
     const events = Array.isArray(args[1]) ? args[1] : [];
     await this.ingress.ingest(runner.account, events);
+    // The cursor follows its batch: a crash between the two replays the batch, which dedupes.
+    if (args.length > 2 && args[2] !== undefined) await this.deps.store.setCursor(channel, id, args[2] as JsonValue);
     runner.polled(session, events.length);
     return null;
   }

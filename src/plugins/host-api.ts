@@ -1,7 +1,7 @@
 import { PincerError } from '../errors.js';
 import { isJsonObject } from '../json.js';
 import type { CommandInfo, EmbeddingsResult, EnqueuedMessage, EnqueueInput, JsonObject, JsonValue, ModelRequest, ModelResult, ModelStreamPart, PincerApi, QueueStatsView } from './sdk.js';
-import type { HostMethod, MethodAt } from './protocol.js';
+import type { ChannelHostMethod, HostMethod, MethodAt } from './protocol.js';
 import type { HostCallIo } from './plugin-thread.js';
 
 /**
@@ -33,7 +33,7 @@ export interface PluginHostServices {
     embed(request: { values: string[]; signal: AbortSignal }): Promise<EmbeddingsResult>;
   };
   /** A channel plugin's poll loop reporting (ingest resolves after the commit). */
-  channels: { call(plugin: string, method: 'ingest' | 'fatal', args: JsonValue[]): Promise<JsonValue | undefined> };
+  channels: { call(plugin: string, method: ChannelHostMethod, args: JsonValue[]): Promise<JsonValue | undefined> };
 }
 
 export interface HostLimits {

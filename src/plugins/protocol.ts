@@ -16,6 +16,9 @@ export type RegistrationSpec =
   | { kind: 'tool'; name: string; description: string; parameters: JsonObject; effect: 'read' | 'write' }
   | { kind: 'channel'; name: string; capabilities: ChannelCapabilities; methods: ChannelMethod[] };
 
+/** What a channel's poll loop asks of the host: `[session, events, cursor?]`, `[session, detail, hint]`, `[session]`. */
+export type ChannelHostMethod = 'ingest' | 'fatal' | 'cursor';
+
 /** How one platform call (send, edit, typing) ended, as the host's delivery worker reads it. */
 export type CallOutcome =
   | { ok: true; platformMessageId?: string }
@@ -91,7 +94,7 @@ export type ThreadToHost =
   | { type: 'call'; id: number; target: 'pincer'; method: HostMethod; args: JsonValue[] }
   | { type: 'call'; id: number; target: 'service'; service: string; method: string; args: JsonValue[] }
   /** A channel's poll loop reporting to the host: `[session, events]` or `[session, detail, hint]`. */
-  | { type: 'call'; id: number; target: 'channel'; method: 'ingest' | 'fatal'; args: JsonValue[] }
+  | { type: 'call'; id: number; target: 'channel'; method: ChannelHostMethod; args: JsonValue[] }
   /** The plugin no longer wants the answer of a call it made (it stopped reading a stream, its signal fired). */
   | { type: 'call-abort'; id: number }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; fields?: JsonObject }

@@ -235,8 +235,14 @@ export class ChannelError extends Error {
 
 /** What a poll loop may tell Pincer. */
 export interface ChannelIngestIO {
-  /** Commit these updates (an empty list is a heartbeat); resolves after the commit. */
-  ingest(events: InboundEvent[]): Promise<void>;
+  /**
+   * Commit these updates (an empty list is a heartbeat); resolves after the commit. A `cursor`
+   * (Matrix's next_batch, a gateway's session and sequence) is stored after the events, so a
+   * restart resumes from the last batch that was committed.
+   */
+  ingest(events: InboundEvent[], options?: { cursor?: JsonValue }): Promise<void>;
+  /** The cursor stored with the last committed batch of this account, or null. */
+  cursor(): Promise<JsonValue | null>;
   /**
    * The account cannot work until an operator acts (a revoked token, a second poller): the
    * loop should return after this; Pincer shows `detail` and `hint` and does not restart it.
@@ -245,6 +251,9 @@ export interface ChannelIngestIO {
 }
 
 export interface WebhookRequest {
+  /** POST for events; GET for a platform's verification handshake (WhatsApp's hub.challenge). */
+  readonly method: 'GET' | 'POST';
+  readonly query: Record<string, string>;
   readonly headers: Record<string, string>;
   /** The body exactly as received (signatures are over these bytes), as UTF-8 text. */
   readonly body: string;

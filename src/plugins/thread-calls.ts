@@ -5,7 +5,7 @@
  * budget, shutdown), the model call or stream it started stops too.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { HostMethod, ThreadToHost } from './protocol.js';
+import type { ChannelHostMethod, HostMethod, ThreadToHost } from './protocol.js';
 import type { JsonValue } from './sdk.js';
 
 export class RemoteError extends Error {
@@ -19,7 +19,7 @@ export class RemoteError extends Error {
   }
 }
 
-type Target = { target: 'pincer'; method: HostMethod } | { target: 'service'; service: string; method: string } | { target: 'channel'; method: 'ingest' | 'fatal' };
+type Target = { target: 'pincer'; method: HostMethod } | { target: 'service'; service: string; method: string } | { target: 'channel'; method: ChannelHostMethod };
 
 interface Pending {
   resolve(value: JsonValue | undefined): void;

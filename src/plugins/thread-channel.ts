@@ -86,7 +86,9 @@ export function channelHandler(spec: ChannelSpec, host: HostCalls): { registrati
       case 'poll': {
         const session = input.session ?? '';
         const io = {
-          ingest: async (events: InboundEvent[]) => void (await host.call({ target: 'channel', method: 'ingest' }, [session, events as unknown as JsonValue])),
+          ingest: async (events: InboundEvent[], options?: { cursor?: JsonValue }) =>
+            void (await host.call({ target: 'channel', method: 'ingest' }, [session, events as unknown as JsonValue, ...(options?.cursor !== undefined ? [options.cursor] : [])])),
+          cursor: async () => (await host.call({ target: 'channel', method: 'cursor' }, [session])) ?? null,
           fatal: (detail: string, hint?: string) => void host.call({ target: 'channel', method: 'fatal' }, [session, String(detail), hint === undefined ? null : String(hint)]).catch(() => undefined),
         };
         return (spec.poll as NonNullable<ChannelSpec['poll']>)(account, io, signal).then(() => null);

@@ -237,6 +237,30 @@ export const MIGRATIONS: readonly Migration[] = [
     );
     `,
   },
+  {
+    version: 3,
+    name: 'channel cursors',
+    // Where an account's transport resumes (Matrix's next_batch, a gateway's session and
+    // sequence): written after the batch it follows is committed.
+    sqlite: `
+  CREATE TABLE channel_cursors (
+    channel    TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (channel, account)
+  );
+  `,
+    postgres: `
+    CREATE TABLE %s.channel_cursors (
+      channel    text NOT NULL,
+      account    text NOT NULL,
+      value      jsonb NOT NULL,
+      updated_at bigint NOT NULL,
+      PRIMARY KEY (channel, account)
+    );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

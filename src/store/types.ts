@@ -6,7 +6,7 @@
  * test/store/conformance.ts. Policy shared by both lives once, in `core/`.
  */
 import type { MessageEventBus } from '../events/types.js';
-import type { JsonObject } from '../json.js';
+import type { JsonObject, JsonValue } from '../json.js';
 
 export type { JsonObject, JsonValue } from '../json.js';
 
@@ -338,6 +338,11 @@ export interface ChannelStore {
   denyPairing(channel: string, code: string): Promise<PairingRequest | undefined>;
   /** Senders approved by pairing. */
   isApproved(channel: string, account: string, senderId: string): Promise<boolean>;
+
+  /** Where an account's transport resumes; null before its first stored batch. */
+  getCursor(channel: string, account: string): Promise<JsonValue | null>;
+  /** Store it (after the batch it follows is committed); the newest write wins. */
+  setCursor(channel: string, account: string, value: JsonValue): Promise<void>;
   /** Delete expired pairing requests (retention). Returns how many. */
   purgeExpiredPairings(): Promise<number>;
 }

@@ -66,6 +66,6 @@ describe('channel registrations', () => {
 
   it('passes a webhook request to the plugin and returns its verdict', async () => {
     h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
-    expect(await h.registry.channels.get('chat')?.webhook({ headers: {}, body: '12345' }, account)).toEqual({ accept: true, events: [], body: { length: 5 } });
+    expect(await h.registry.channels.get('chat')?.webhook({ method: 'POST', query: {}, headers: {}, body: '12345' }, account)).toEqual({ accept: true, events: [], body: { length: 5 } });
   });
 });

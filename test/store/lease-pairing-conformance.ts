@@ -133,5 +133,17 @@ export function describeLeaseAndPairingConformance(backend: string, factory: Que
       expect(await queue.purgeExpiredPairings()).toBe(0);
       expect((await queue.listPairings()).map((p) => p.senderId)).toEqual(['u2']);
     });
+
+    it('keeps one cursor per account, the newest write winning, and survives a reopen', async () => {
+      expect(await queue.getCursor('mx', 'bot')).toBeNull();
+      await queue.setCursor('mx', 'bot', { since: 's1', rooms: ['!a:x'] });
+      await queue.setCursor('mx', 'other', 'batch-7');
+      await queue.setCursor('mx', 'bot', { since: 's2' });
+      const reopened = await harness.reopen();
+      expect(await reopened.getCursor('mx', 'bot')).toEqual({ since: 's2' });
+      expect(await reopened.getCursor('mx', 'other')).toBe('batch-7');
+      expect(await reopened.getCursor('tg', 'bot')).toBeNull();
+      await expect(reopened.setCursor('mx', 'bot', { huge: 'x'.repeat(20_000) })).rejects.toMatchObject({ code: 'REPLY_UNSTORABLE' });
+    });
   });
 }

@@ -67,6 +67,9 @@ function recorder(ingest?: (events: InboundEvent[]) => Promise<void>): Recorder 
       if (ingest !== undefined) await ingest(events);
       io.batches.push(events);
     },
+    async cursor() {
+      return null;
+    },
     fatal(detail, hint) {
       io.fatals.push({ detail, ...(hint !== undefined ? { hint } : {}) });
     },
@@ -178,7 +181,7 @@ describe('telegram webhook', () => {
 
   it('accepts an update with the right secret and parses it', async () => {
     const update = { update_id: 9, message: { message_id: 3, date: 1, chat: { id: 42, type: 'private' }, from: { id: 42, is_bot: false, first_name: 'A' }, text: 'hi' } };
-    const verdict = await channel.webhook!({ headers: { 'x-telegram-bot-api-secret-token': secret }, body: JSON.stringify(update) }, hooked());
+    const verdict = await channel.webhook!({ method: 'POST' as const, query: {}, headers: { 'x-telegram-bot-api-secret-token': secret }, body: JSON.stringify(update) }, hooked());
     expect(verdict).toMatchObject({ accept: true, events: [{ eventId: '9', messageId: '3', text: 'hi' }] });
   });
 
@@ -186,16 +189,16 @@ describe('telegram webhook', () => {
     const body = JSON.stringify({ update_id: 1 });
     const attempts: Array<Record<string, string>> = [{}, { 'x-telegram-bot-api-secret-token': 'wrong' }, { 'X-Telegram-Bot-Api-Secret-Token': `${secret}x` }];
     for (const headers of attempts) {
-      expect(await channel.webhook!({ headers, body }, hooked())).toMatchObject({ accept: false, status: 401, code: 'CHANNEL_WEBHOOK_UNAUTHORIZED' });
+      expect(await channel.webhook!({ method: 'POST', query: {}, headers, body }, hooked())).toMatchObject({ accept: false, status: 401, code: 'CHANNEL_WEBHOOK_UNAUTHORIZED' });
     }
     const headers = { 'x-telegram-bot-api-secret-token': secret };
-    expect(await channel.webhook!({ headers, body: '{not json' }, hooked())).toMatchObject({ accept: false, status: 400, code: 'CHANNEL_WEBHOOK_INVALID' });
-    expect(await channel.webhook!({ headers, body: '[1]' }, hooked())).toMatchObject({ accept: false, status: 400, code: 'CHANNEL_WEBHOOK_INVALID' });
+    expect(await channel.webhook!({ method: 'POST', query: {}, headers, body: '{not json' }, hooked())).toMatchObject({ accept: false, status: 400, code: 'CHANNEL_WEBHOOK_INVALID' });
+    expect(await channel.webhook!({ method: 'POST', query: {}, headers, body: '[1]' }, hooked())).toMatchObject({ accept: false, status: 400, code: 'CHANNEL_WEBHOOK_INVALID' });
   });
 
   it('answers a button press in the webhook reply', async () => {
     const update = { update_id: 10, callback_query: { id: 'cb-7', from: { id: 42, is_bot: false, first_name: 'A' }, chat_instance: 'c', data: 'go' } };
-    const verdict = await channel.webhook!({ headers: { 'x-telegram-bot-api-secret-token': secret }, body: JSON.stringify(update) }, hooked());
+    const verdict = await channel.webhook!({ method: 'POST' as const, query: {}, headers: { 'x-telegram-bot-api-secret-token': secret }, body: JSON.stringify(update) }, hooked());
     expect(verdict).toMatchObject({ accept: true, body: { method: 'answerCallbackQuery', callback_query_id: 'cb-7' } });
   });
 

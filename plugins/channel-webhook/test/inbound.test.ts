@@ -10,7 +10,7 @@ const account = (config: JsonObject = {}): ChannelAccount => ({ id: 'main', conf
 
 function signed(body: unknown, options: { id?: string; at?: number; secret?: string } = {}): WebhookRequest {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  return { headers: { ...webhookHeaders(options.secret ?? SECRET, options.id ?? 'msg_1', text, options.at ?? NOW) }, body: text };
+  return { method: 'POST' as const, query: {}, headers: { ...webhookHeaders(options.secret ?? SECRET, options.id ?? 'msg_1', text, options.at ?? NOW) }, body: text };
 }
 
 const refusal = (request: WebhookRequest, acct = account()) => {
@@ -84,7 +84,7 @@ describe('webhook channel: a message in', () => {
   });
 
   it('checks the signature before the body, so an unsigned junk body is a 401', () => {
-    expect(refusal({ headers: {}, body: 'not json' })).toMatchObject({ status: 401, code: 'CHANNEL_WEBHOOK_UNSIGNED' });
+    expect(refusal({ method: 'POST' as const, query: {}, headers: {}, body: 'not json' })).toMatchObject({ status: 401, code: 'CHANNEL_WEBHOOK_UNSIGNED' });
   });
 
   const invalid: Array<[string, unknown, string]> = [

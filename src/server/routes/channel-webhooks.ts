@@ -6,6 +6,12 @@ import { ErrorSchema, object, string } from '../schemas.js';
 const NAME = '^[a-z][a-z0-9_-]{0,31}$';
 const ACCOUNT = '^[a-z0-9][a-z0-9_-]{0,31}$';
 
+function flatQuery(query: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (query && typeof query === 'object') for (const [key, value] of Object.entries(query)) out[key] = Array.isArray(value) ? String(value[0] ?? '') : String(value ?? '');
+  return out;
+}
+
 function flatHeaders(request: FastifyRequest): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(request.headers)) {
@@ -28,10 +34,13 @@ export async function channelWebhookRoutes(app: FastifyInstance, deps: ServerDep
 
     const handle = async (channel: string, account: string, request: FastifyRequest, reply: FastifyReply) => {
       const body = typeof request.body === 'string' ? request.body : '';
-      const answer = await deps.channels.webhook(channel, account, { headers: flatHeaders(request), body });
+      const method = request.method === 'GET' ? 'GET' : 'POST';
+      const answer = await deps.channels.webhook(channel, account, { method, query: flatQuery(request.query), headers: flatHeaders(request), body });
       // The signed webhook channel's callers learn the message ids; a platform's body (a
       // Telegram method run in the webhook answer, say) goes back untouched.
       const payload = channel === 'webhook' && answer.results && isJsonObject(answer.body) ? { ...answer.body, events: answer.results as never } : answer.body;
+      // A verification handshake answers with a bare string (WhatsApp's hub.challenge).
+      if (typeof payload === 'string') return reply.code(answer.status).type('text/plain; charset=utf-8').send(payload);
       return reply.code(answer.status).send(payload);
     };
     const responses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 503: ErrorSchema };
@@ -44,6 +53,19 @@ export async function channelWebhookRoutes(app: FastifyInstance, deps: ServerDep
           summary: "A chat platform's webhook (Telegram's setWebhook URL); answered 2xx only after the update is committed",
           params: object({ channel: string({ pattern: NAME }), account: string({ pattern: ACCOUNT }) }, ['channel', 'account']),
           response: responses,
+        },
+      },
+      (request: FastifyRequest<{ Params: { channel: string; account: string } }>, reply) => handle(request.params.channel, request.params.account, request, reply),
+    );
+
+    scope.get(
+      '/v1/channels/:channel/:account/webhook',
+      {
+        schema: {
+          tags: ['channels'],
+          summary: "A chat platform's verification handshake on its webhook URL (WhatsApp's hub.mode=subscribe&hub.challenge)",
+          params: object({ channel: string({ pattern: NAME }), account: string({ pattern: ACCOUNT }) }, ['channel', 'account']),
+          response: { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 503: ErrorSchema },
         },
       },
       (request: FastifyRequest<{ Params: { channel: string; account: string } }>, reply) => handle(request.params.channel, request.params.account, request, reply),

@@ -53,6 +53,12 @@ export abstract class ChannelDelegate implements ChannelStore {
   releaseLease(...args: Parameters<ChannelStore['releaseLease']>) {
     return this.channels.releaseLease(...args);
   }
+  getCursor(...args: Parameters<ChannelStore['getCursor']>) {
+    return this.channels.getCursor(...args);
+  }
+  setCursor(...args: Parameters<ChannelStore['setCursor']>) {
+    return this.channels.setCursor(...args);
+  }
   listLeases() {
     return this.channels.listLeases();
   }

@@ -8,6 +8,7 @@ import type {
   DeliveryState,
   JobLease,
   JsonObject,
+  JsonValue,
   PairingRequest,
 } from '../types.js';
 import { MAX_STORED_DEPTH, nestingDepth, storedJson } from './stored-json.js';
@@ -88,6 +89,14 @@ export function oncePerChannel(resend: (channel: string, account: string) => boo
     if (decision === undefined) decisions.set(key, (decision = resend(channel, account)));
     return decision;
   };
+}
+
+/** A transport's cursor is small and plain: larger or unstorable ones are a plugin's bug. */
+export function storedCursor(value: JsonValue): string {
+  if (value !== null && typeof value === 'object' && nestingDepth(value, 8) > 8) throw new PincerError('REPLY_UNSTORABLE', 'a channel cursor nests deeper than 8 levels');
+  const text = storedJson(value);
+  if (Buffer.byteLength(text) > 16_384) throw new PincerError('REPLY_UNSTORABLE', `a channel cursor of ${Buffer.byteLength(text)} bytes is more than 16384`);
+  return text;
 }
 
 /** A delivery serialised for the store, checked before it joins a transaction. */

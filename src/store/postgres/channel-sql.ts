@@ -11,6 +11,7 @@ export function buildChannelSql(s: string) {
   const leases = `${s}.job_leases`;
   const pairings = `${s}.channel_pairings`;
   const approvals = `${s}.channel_approvals`;
+  const cursors = `${s}.channel_cursors`;
   // A row is its lane's head when no open row of the lane comes before it, and may go out only
   // when nothing of the lane is sending (a retried older row may sit before a sending one).
   const laneFree = `NOT EXISTS (SELECT 1 FROM ${deliveries} o WHERE o.lane = d.lane AND o.state IN ${OPEN_DELIVERY_STATES_SQL} AND (o.seq < d.seq OR o.state = 'sending'))`;
@@ -103,6 +104,8 @@ export function buildChannelSql(s: string) {
     renewLease: `UPDATE ${leases} SET expires_at = $1 WHERE name = $2 AND holder = $3 AND fence = $4`,
     releaseLease: `UPDATE ${leases} SET holder = NULL, expires_at = $1 WHERE name = $2 AND holder = $3 AND fence = $4`,
     listLeases: `SELECT name, holder, fence, expires_at FROM ${leases} WHERE holder IS NOT NULL ORDER BY name`,
+    getCursor: `SELECT value FROM ${cursors} WHERE channel = $1 AND account = $2`,
+    setCursor: `INSERT INTO ${cursors} (channel, account, value, updated_at) VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT (channel, account) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 
     lockAccount: `SELECT pg_advisory_xact_lock($1::int, hashtext($2 || ':' || $3))`,
     /** Expired requests of the account, and an expired one holding the code: they hold nothing any more. */

@@ -5,6 +5,7 @@ import { Listeners } from '../../util/listeners.js';
 import {
   deliveryPatch,
   oncePerChannel,
+  storedCursor,
   pairingCode,
   pairingCodeTaken,
   prepareDeliveries,
@@ -31,6 +32,7 @@ import type {
   DeliveryRecord,
   DeliveryState,
   JobLease,
+  JsonValue,
   JsonObject,
   PairingOutcome,
   PairingRequest,
@@ -240,6 +242,20 @@ export class PostgresChannels implements ChannelStore {
   async listLeases(): Promise<JobLease[]> {
     this.host.assertOpen();
     return (await this.host.pool.query<LeaseRow>(this.host.sql.listLeases)).rows.map(toJobLease);
+  }
+
+  // ---------------------------------------------------------------- cursors
+
+  async getCursor(channel: string, account: string): Promise<JsonValue | null> {
+    this.host.assertOpen();
+    const { rows } = await this.host.pool.query<{ value: JsonValue }>(this.host.sql.getCursor, [channel, account]);
+    return rows[0]?.value ?? null;
+  }
+
+  async setCursor(channel: string, account: string, value: JsonValue): Promise<void> {
+    this.host.assertOpen();
+    const text = storedCursor(value);
+    await retrying(() => this.host.pool.query(this.host.sql.setCursor, [channel, account, text, this.host.now()]));
   }
 
   // ---------------------------------------------------------------- pairing

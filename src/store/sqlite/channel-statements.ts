@@ -61,6 +61,9 @@ export interface ChannelStatements {
   approve: Statement<[string, string, string, number, string]>;
   isApproved: Statement<[string, string, string], { one: number }>;
   purgePairings: Statement<[number]>;
+
+  getCursor: Statement<[string, string], { value: string }>;
+  setCursor: Statement<[string, string, string, number]>;
 }
 
 export function prepareChannelStatements(db: Database.Database): ChannelStatements {
@@ -109,6 +112,8 @@ export function prepareChannelStatements(db: Database.Database): ChannelStatemen
     renewLease: db.prepare('UPDATE job_leases SET expires_at = ? WHERE name = ? AND holder = ? AND fence = ?'),
     releaseLease: db.prepare('UPDATE job_leases SET holder = NULL, expires_at = ? WHERE name = ? AND holder = ? AND fence = ?'),
     listLeases: db.prepare('SELECT name, holder, fence, expires_at FROM job_leases WHERE holder IS NOT NULL ORDER BY name'),
+    getCursor: db.prepare('SELECT value FROM channel_cursors WHERE channel = ? AND account = ?'),
+    setCursor: db.prepare('INSERT INTO channel_cursors (channel, account, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (channel, account) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at'),
 
     // Expired requests of the account, and an expired one holding the code: they hold nothing any more.
     deleteExpiredPairings: db.prepare('DELETE FROM channel_pairings WHERE channel = ? AND expires_at <= ? AND (account = ? OR code = ?)'),

@@ -4,6 +4,7 @@ import { Listeners } from '../../util/listeners.js';
 import {
   deliveryPatch,
   oncePerChannel,
+  storedCursor,
   pairingCode,
   pairingCodeTaken,
   prepareDeliveries,
@@ -27,6 +28,7 @@ import type {
   DeliveryRecord,
   DeliveryState,
   JobLease,
+  JsonValue,
   PairingOutcome,
   PairingRequest,
 } from '../types.js';
@@ -246,6 +248,21 @@ export class SqliteChannels implements ChannelStore {
   async listLeases(): Promise<JobLease[]> {
     this.host.assertOpen();
     return this.stmt.listLeases.all().map(toJobLease);
+  }
+
+  // ---------------------------------------------------------------- cursors
+
+  async getCursor(channel: string, account: string): Promise<JsonValue | null> {
+    this.host.assertOpen();
+    const row = this.stmt.getCursor.get(channel, account);
+    return row ? (JSON.parse(row.value) as JsonValue) : null;
+  }
+
+  async setCursor(channel: string, account: string, value: JsonValue): Promise<void> {
+    this.host.assertWritable();
+    const text = storedCursor(value);
+    this.host.write(() => this.stmt.setCursor.run(channel, account, text, this.host.now()));
+    await this.host.synced();
   }
 
   // ---------------------------------------------------------------- pairing
