@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { CallOutcome, ChannelMethod } from '../plugins/protocol.js';
-import type { ChannelAccount, ChannelCapabilities, ChannelTarget, DeliveryPlan, RenderedPart, WebhookRequest, WebhookVerdict } from '../plugins/sdk.js';
+import type { ChannelAccount, ChannelCapabilities, ChannelTarget, DeliveryPlan, ReconcileResult, RenderedPart, WebhookRequest, WebhookVerdict } from '../plugins/sdk.js';
 import type { JsonObject, JsonValue, MessageRecord, Reply } from '../store/types.js';
 
 /**
@@ -98,6 +98,7 @@ export interface Channel extends Owned {
   send(part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<CallOutcome>;
   edit(platformMessageId: string, part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<CallOutcome>;
   typing(target: ChannelTarget, account: ChannelAccount, state: 'start' | 'stop', signal: AbortSignal): Promise<CallOutcome>;
+  reconcile(part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<ReconcileResult>;
   webhook(request: WebhookRequest, account: ChannelAccount): Promise<WebhookVerdict>;
   /** Check the account with the platform (and register a webhook); a permanent failure means an operator must act. */
   connect(account: ChannelAccount, signal: AbortSignal): Promise<CallOutcome>;

@@ -25,7 +25,7 @@ export type CallOutcome =
   | { ok: false; errorClass: ChannelErrorClass; message: string; retryAfterMs?: number };
 
 /** The optional parts of a ChannelSpec a plugin implemented (plan and send always exist). */
-export type ChannelMethod = 'poll' | 'webhook' | 'connect' | 'edit' | 'typing';
+export type ChannelMethod = 'poll' | 'webhook' | 'connect' | 'edit' | 'typing' | 'reconcile';
 
 /** What the host asks a registration to do; a `channel` call names its method (plan, send, poll, ...). */
 export type InvokeKind = 'analyze' | 'respond' | 'command' | 'before' | 'after' | 'route' | 'service' | 'tool' | 'channel';

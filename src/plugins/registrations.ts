@@ -112,6 +112,7 @@ export function attachRegistration(ctx: AttachContext, slot: PluginSlot, generat
           send: (p, t, a, signal) => channelCall('send', { part: part(p), target: target(t), account: account(a) }, signal, ctx.callTimeout()),
           edit: (id, p, t, a, signal) => channelCall('edit', { platformMessageId: id, part: part(p), target: target(t), account: account(a) }, signal, ctx.callTimeout()),
           typing: (t, a, state, signal) => channelCall('typing', { target: target(t), account: account(a), state }, signal, ctx.callTimeout()),
+          reconcile: (p, t, a, signal) => channelCall('reconcile', { part: part(p), target: target(t), account: account(a) }, signal, ctx.callTimeout()),
           webhook: (request, a) => channelCall('webhook', { request: request as unknown as JsonObject, account: account(a) }, undefined, ctx.callTimeout()),
           connect: (a, signal) => channelCall('connect', { account: account(a) }, signal, ctx.callTimeout()),
           // The loop runs as long as the transport does: no time budget, only its signal, and it

@@ -204,6 +204,8 @@ export interface DeliveryPlan {
   buckets: RateBucket[];
 }
 
+export type ReconcileResult = { status: 'sent'; platformMessageId?: string } | { status: 'not_sent' } | { status: 'unresolved' };
+
 export interface ChannelReceipt {
   /** The platform's id of the message sent (edit target, echo filter). */
   platformMessageId?: string;
@@ -270,9 +272,11 @@ export interface ChannelCapabilities {
   typing: boolean;
   /**
    * `native`: the platform drops a repeated send itself (a nonce, a webhook-id), so a send
-   * that may have arrived is simply resent. `none`: it may show twice, so such a send is held.
+   * that may have arrived is simply resent. `reconcile`: the platform can be asked whether it
+   * arrived (Slack: a metadata stamp read back from history), see `reconcile`. `none`: it may
+   * show twice, so such a send is held.
    */
-  idempotentSend: 'native' | 'none';
+  idempotentSend: 'native' | 'reconcile' | 'none';
   /** The longest message the platform takes, in its own measure, after rendering. */
   textLimit: number;
   /** The transports this channel offers; an account picks one with `transport`. */
@@ -294,6 +298,11 @@ export interface ChannelSpec {
   /** One platform call. */
   send(part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<ChannelReceipt>;
   edit?(platformMessageId: string, part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<ChannelReceipt>;
+  /**
+   * For `idempotentSend: 'reconcile'`: did an earlier attempt at this part (the same
+   * `part.extra.webhookId`) reach the platform? Asked before a part is sent again.
+   */
+  reconcile?(part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<ReconcileResult>;
   /** Show (or, with "stop", clear) a typing indicator. */
   typing?(target: ChannelTarget, account: ChannelAccount, state: 'start' | 'stop', signal: AbortSignal): Promise<void>;
 }

@@ -30,7 +30,8 @@ function checkSpec(spec: ChannelSpec): void {
   const caps = spec.capabilities;
   if (!caps || typeof caps !== 'object') throw new TypeError(`channel "${spec.id}" needs capabilities`);
   if (!Number.isInteger(caps.textLimit) || caps.textLimit < 16) throw new TypeError(`channel "${spec.id}": capabilities.textLimit must be an integer of at least 16`);
-  if (caps.idempotentSend !== 'native' && caps.idempotentSend !== 'none') throw new TypeError(`channel "${spec.id}": capabilities.idempotentSend must be "native" or "none"`);
+  if (caps.idempotentSend !== 'native' && caps.idempotentSend !== 'reconcile' && caps.idempotentSend !== 'none') throw new TypeError(`channel "${spec.id}": capabilities.idempotentSend must be "native", "reconcile" or "none"`);
+  if (caps.idempotentSend === 'reconcile' && typeof spec.reconcile !== 'function') throw new TypeError(`channel "${spec.id}" says idempotentSend "reconcile" but has no reconcile function`);
   if (!Array.isArray(caps.transports) || caps.transports.some((t) => t !== 'polling' && t !== 'webhook')) throw new TypeError(`channel "${spec.id}": capabilities.transports must list "polling" and/or "webhook"`);
   if (caps.transports.includes('polling') && typeof spec.poll !== 'function') throw new TypeError(`channel "${spec.id}" offers polling but has no poll function`);
   if (caps.transports.includes('webhook') && typeof spec.webhook !== 'function') throw new TypeError(`channel "${spec.id}" offers webhook but has no webhook function`);
@@ -59,7 +60,7 @@ interface ChannelInput {
 
 export function channelHandler(spec: ChannelSpec, host: HostCalls): { registration: RegistrationSpec; handler: Handler } {
   checkSpec(spec);
-  const methods = (['poll', 'webhook', 'connect', 'edit', 'typing'] as const).filter((m): m is ChannelMethod => typeof spec[m] === 'function');
+  const methods = (['poll', 'webhook', 'connect', 'edit', 'typing', 'reconcile'] as const).filter((m): m is ChannelMethod => typeof spec[m] === 'function');
   const capabilities = {
     edit: spec.capabilities.edit === true && typeof spec.edit === 'function',
     typing: spec.capabilities.typing === true && typeof spec.typing === 'function',
@@ -79,6 +80,8 @@ export function channelHandler(spec: ChannelSpec, host: HostCalls): { registrati
         return attempt(() => (spec.edit as NonNullable<ChannelSpec['edit']>)(input.platformMessageId ?? '', input.part as RenderedPart, input.target as ChannelTarget, account, signal));
       case 'typing':
         return attempt(async () => (spec.typing as NonNullable<ChannelSpec['typing']>)(input.target as ChannelTarget, account, input.state ?? 'start', signal));
+      case 'reconcile':
+        return (spec.reconcile as NonNullable<ChannelSpec['reconcile']>)(input.part as RenderedPart, input.target as ChannelTarget, account, signal);
       case 'webhook':
         return (spec.webhook as NonNullable<ChannelSpec['webhook']>)(input.request as WebhookRequest, account);
       case 'connect':

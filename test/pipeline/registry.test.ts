@@ -15,6 +15,7 @@ const channel = (name: string, plugin = 'a'): Channel => ({
   send: unused,
   edit: unused,
   typing: unused,
+  reconcile: unused,
   webhook: unused,
   connect: unused,
   poll: unused,

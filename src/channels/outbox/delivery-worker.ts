@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Channel } from '../../pipeline/types.js';
 import type { CallOutcome } from '../../plugins/protocol.js';
-import type { ChannelTarget, DeliveryPlan, RateBucket, RenderedPart } from '../../plugins/sdk.js';
+import type { ChannelTarget, DeliveryPlan, RateBucket, ReconcileResult, RenderedPart } from '../../plugins/sdk.js';
 import type { ChannelStore, ClaimedDelivery, DeliveryChange } from '../../store/types.js';
 import type { ResolvedAccount } from '../accounts.js';
 import type { ChannelMetrics } from '../metrics.js';
@@ -155,7 +155,9 @@ export class DeliveryWorker {
 
   private resendsAmbiguous(channel: string, account?: ResolvedAccount): boolean {
     if (account?.onAmbiguous) return account.onAmbiguous === 'resend';
-    return this.deps.channel(channel)?.capabilities.idempotentSend === 'native';
+    const dedupe = this.deps.channel(channel)?.capabilities.idempotentSend;
+    // A reconciling channel is asked first (deliver), so sending again is safe there too.
+    return dedupe === 'native' || dedupe === 'reconcile';
   }
 
   private async renew(): Promise<void> {
@@ -221,6 +223,16 @@ export class DeliveryWorker {
         return this.finish(claim, { kind: 'release', availableAt: now() + wait }, 'released');
       }
       const partTarget: ChannelTarget = index === 0 ? target : { conversation: target.conversation };
+      if (index === claim.nextPart && claim.attempts > 1 && adapter.capabilities.idempotentSend === 'reconcile' && adapter.methods.has('reconcile')) {
+        // An earlier attempt may have reached the platform: ask before sending again.
+        const found = await this.reconcile(adapter, part, partTarget, account);
+        if (found.status === 'unresolved') return this.finish(claim, { kind: 'ambiguous', error: 'an earlier attempt may have reached the platform, which could not tell' }, 'ambiguous');
+        if (found.status === 'sent') {
+          receipts.push(found.platformMessageId ?? '');
+          if (index < plan.parts.length - 1 && !(await this.deps.store.updateDelivery(claim, { kind: 'progress', nextPart: index + 1, receipts }))) return;
+          continue;
+        }
+      }
       let editOf = adapter.capabilities.edit ? edits[index] : undefined;
       const call = (p: RenderedPart) => platformCall(() => (editOf !== undefined ? adapter.edit(editOf, p, partTarget, account.account, this.stopping.signal) : adapter.send(p, partTarget, account.account, this.stopping.signal)));
       let result = await call(part);
@@ -252,6 +264,16 @@ export class DeliveryWorker {
     await this.finish(claim, { kind: 'sent', receipts }, 'sent');
     this.deps.metrics.latency.observe({ channel: claim.channel }, Math.max(0, now() - claim.createdAt) / 1000);
     this.deps.onSent?.(claim);
+  }
+
+  private async reconcile(adapter: Channel, part: RenderedPart, target: ChannelTarget, account: ResolvedAccount): Promise<ReconcileResult> {
+    try {
+      const found = await adapter.reconcile(part, target, account.account, this.stopping.signal);
+      if (found?.status === 'sent') return { status: 'sent', ...(typeof found.platformMessageId === 'string' ? { platformMessageId: found.platformMessageId } : {}) };
+      return found?.status === 'not_sent' ? { status: 'not_sent' } : { status: 'unresolved' };
+    } catch {
+      return { status: 'unresolved' };
+    }
   }
 
   /** Each lane's buckets from its last plan (they depend on the chat, not the text), bounded. */
