@@ -30,7 +30,7 @@ export class ApiClient {
     return new ApiClient(url.replace(/\/+$/, ''), token);
   }
 
-  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
     const all: Record<string, string> = { accept: 'application/json', ...headers };
     if (this.token) all.authorization = `Bearer ${this.token}`;
     if (body !== undefined) all['content-type'] = 'application/json';

@@ -136,6 +136,7 @@ export const ERRORS = {
   CHANNEL_SESSION_UNKNOWN: { status: 409, message: 'A poll loop reported for a transport session that was stopped or replaced.' },
   DELIVERY_NOT_FOUND: { status: 404, message: 'No outbox delivery with this id.' },
   DELIVERY_NOT_RETRYABLE: { status: 409, message: 'Only ambiguous, dead or failed deliveries can be retried.' },
+  APPROVAL_NOT_FOUND: { status: 404, message: 'This sender has no pairing approval on this channel account.' },
   PAIRING_NOT_FOUND: { status: 404, message: 'No live pairing request with this code on this channel (it expired, or was approved or denied).' },
   WEBCHAT_ORIGIN_REFUSED: { status: 403, message: 'The web chat is not offered to pages of this origin (channels.webchat.allowed_origins).' },
   WEBCHAT_SESSION_INVALID: { status: 401, message: 'The web chat session token is missing, malformed, expired or not signed by this bot.' },

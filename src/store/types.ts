@@ -338,6 +338,8 @@ export interface ChannelStore {
   denyPairing(channel: string, code: string): Promise<PairingRequest | undefined>;
   /** Senders approved by pairing. */
   isApproved(channel: string, account: string, senderId: string): Promise<boolean>;
+  /** Take an approval back: the sender must pair again. false when there was none. */
+  revokeApproval(channel: string, account: string, senderId: string): Promise<boolean>;
 
   /** Where an account's transport resumes; null before its first stored batch. */
   getCursor(channel: string, account: string): Promise<JsonValue | null>;

@@ -57,6 +57,16 @@ describe('pincer channels and pincer pairing against a running server', () => {
     const sent = await eventually(() => runCli(['--json', 'channels', 'deliveries', '--state', 'sent'], { cwd: dir, env }), (r) => (JSON.parse(r.stdout) as { deliveries: unknown[] }).deliveries.length === 2, 10_000, 'two sent deliveries');
     expect((JSON.parse(sent.stdout) as { deliveries: Array<{ channel: string; lane: string }> }).deliveries.every((d) => d.channel === 'webhook' && d.lane === 'webhook:default:ann')).toBe(true);
 
+    // Revoked, the sender must pair again: the next message gets a new code, not an answer.
+    const revoked = await runCli(['pairing', 'revoke', 'webhook', 'ann'], { cwd: dir, env });
+    expect(revoked.stdout).toContain('revoked: webhook/default sender ann');
+    expect(await say('msg_cli_3', '/echo again')).toBe(202);
+    await receiver.until((r) => r.accepted.length === 3, 10_000);
+    expect(String(receiver.accepted[2]?.body.text)).toMatch(/pairing code is \*\*[A-HJ-NP-Z2-9]{8}\*\*/);
+    const twice = await runCli(['pairing', 'revoke', 'webhook', 'ann'], { cwd: dir, env });
+    expect(twice.code).not.toBe(0);
+    expect(twice.stderr).toContain('was not approved');
+
     const missing = await runCli(['channels', 'deliveries', '--retry', 'no-such-delivery'], { cwd: dir, env });
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('no delivery no-such-delivery');

@@ -123,6 +123,11 @@ export function describeLeaseAndPairingConformance(backend: string, factory: Que
       expect(await queue.listPairings()).toEqual([]);
       queue = await harness.reopen();
       expect(await queue.isApproved('tg', 'bot', 'u1')).toBe(true);
+      // An approval taken back is gone; taking it again finds nothing.
+      expect(await queue.revokeApproval('tg', 'other', 'u1')).toBe(false);
+      expect(await queue.revokeApproval('tg', 'bot', 'u1')).toBe(true);
+      expect(await queue.isApproved('tg', 'bot', 'u1')).toBe(false);
+      expect(await queue.revokeApproval('tg', 'bot', 'u1')).toBe(false);
     });
 
     it('purges expired pairing requests and keeps live ones', async () => {

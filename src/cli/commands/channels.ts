@@ -117,6 +117,21 @@ export function channelsCommand(program: Command, globals: () => ClientOptions &
       );
     });
 
+  pairing
+    .command('revoke')
+    .description('take an approval back: the sender must pair again')
+    .argument('<channel>', 'the channel id, e.g. telegram')
+    .argument('<sender>', 'the platform user id (pincer pairing list showed it before approval)')
+    .option('-a, --account <name>', 'the bot account', 'default')
+    .action(async (channel: string, sender: string, opts: { account: string }) => {
+      const g = globals();
+      const { body } = await ApiClient.from(g).call<{ revoked: { channel: string; account: string; senderId: string } }>(
+        'DELETE',
+        `/v1/admin/channels/approvals/${encodeURIComponent(channel)}/${encodeURIComponent(opts.account)}/${encodeURIComponent(sender)}`,
+      );
+      print(!!g.json, body, () => `revoked: ${body.revoked.channel}/${body.revoked.account} sender ${body.revoked.senderId}`);
+    });
+
   for (const action of ['approve', 'deny'] as const) {
     pairing
       .command(action)

@@ -121,6 +121,24 @@ export function adminChannelRoutes(app: FastifyInstance, deps: ServerDeps): void
     async (request: FastifyRequest<{ Querystring: { channel?: string } }>) => ({ requests: (await store.listPairings(request.query.channel)).map(pairingView) }),
   );
 
+  app.delete(
+    '/v1/admin/channels/approvals/:channel/:account/:sender',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Take a pairing approval back: the sender must pair again before the bot answers',
+        security,
+        params: object({ channel: string({ pattern: '^[a-z][a-z0-9_-]{0,31}$' }), account: string({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' }), sender: string({ minLength: 1, maxLength: 256 }) }, ['channel', 'account', 'sender']),
+        response: { 200: anyObject, 404: ErrorSchema },
+      },
+    },
+    async (request: FastifyRequest<{ Params: { channel: string; account: string; sender: string } }>) => {
+      const { channel, account, sender } = request.params;
+      if (!(await store.revokeApproval(channel, account, sender))) throw new PincerError('APPROVAL_NOT_FOUND', `sender ${sender} of ${channel}/${account} was not approved`);
+      return { revoked: { channel, account, senderId: sender } };
+    },
+  );
+
   for (const action of ['approve', 'deny'] as const) {
     app.post(
       `/v1/admin/channels/pairing/:channel/:code/${action}`,

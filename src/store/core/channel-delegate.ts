@@ -77,6 +77,9 @@ export abstract class ChannelDelegate implements ChannelStore {
   isApproved(...args: Parameters<ChannelStore['isApproved']>) {
     return this.channels.isApproved(...args);
   }
+  revokeApproval(...args: Parameters<ChannelStore['revokeApproval']>) {
+    return this.channels.revokeApproval(...args);
+  }
   purgeExpiredPairings() {
     return this.channels.purgeExpiredPairings();
   }

@@ -124,6 +124,7 @@ export function buildChannelSql(s: string) {
       SELECT * FROM t`,
     deny: `DELETE FROM ${pairings} WHERE channel = $1 AND code = $2 RETURNING *`,
     isApproved: `SELECT 1 AS one FROM ${approvals} WHERE channel = $1 AND account = $2 AND sender_id = $3`,
+    revokeApproval: `DELETE FROM ${approvals} WHERE channel = $1 AND account = $2 AND sender_id = $3`,
     purgePairings: `DELETE FROM ${pairings} WHERE expires_at <= $1`,
   };
 }

@@ -299,6 +299,12 @@ export class PostgresChannels implements ChannelStore {
     return rows[0] && rows[0].expires_at > now ? toPairing(rows[0]) : undefined;
   }
 
+  async revokeApproval(channel: string, account: string, senderId: string): Promise<boolean> {
+    this.host.assertOpen();
+    const { rowCount } = await retrying(() => this.host.pool.query(this.host.sql.revokeApproval, [channel, account, senderId]));
+    return (rowCount ?? 0) > 0;
+  }
+
   async isApproved(channel: string, account: string, senderId: string): Promise<boolean> {
     this.host.assertOpen();
     return ((await this.host.pool.query(this.host.sql.isApproved, [channel, account, senderId])).rowCount ?? 0) > 0;

@@ -60,6 +60,7 @@ export interface ChannelStatements {
   takePairing: Statement<[string, string], PairingRow>;
   approve: Statement<[string, string, string, number, string]>;
   isApproved: Statement<[string, string, string], { one: number }>;
+  revokeApproval: Statement<[string, string, string]>;
   purgePairings: Statement<[number]>;
 
   getCursor: Statement<[string, string], { value: string }>;
@@ -127,6 +128,7 @@ export function prepareChannelStatements(db: Database.Database): ChannelStatemen
        ON CONFLICT (channel, account, sender_id) DO UPDATE SET approved_at = excluded.approved_at, approved_by = excluded.approved_by`,
     ),
     isApproved: db.prepare('SELECT 1 AS one FROM channel_approvals WHERE channel = ? AND account = ? AND sender_id = ?'),
+    revokeApproval: db.prepare('DELETE FROM channel_approvals WHERE channel = ? AND account = ? AND sender_id = ?'),
     purgePairings: db.prepare('DELETE FROM channel_pairings WHERE expires_at <= ?'),
   };
 }

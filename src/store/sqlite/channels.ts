@@ -312,6 +312,13 @@ export class SqliteChannels implements ChannelStore {
     return toPairing(row);
   }
 
+  async revokeApproval(channel: string, account: string, senderId: string): Promise<boolean> {
+    this.host.assertWritable();
+    const { changes } = this.host.write(() => this.stmt.revokeApproval.run(channel, account, senderId));
+    await this.host.synced();
+    return changes > 0;
+  }
+
   async isApproved(channel: string, account: string, senderId: string): Promise<boolean> {
     this.host.assertOpen();
     return this.stmt.isApproved.get(channel, account, senderId) !== undefined;
