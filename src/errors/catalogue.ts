@@ -126,6 +126,7 @@ export const ERRORS = {
   CHANNEL_WEBHOOK_BAD_SIGNATURE: { status: 401, message: "No signature on a channel webhook call matches its body and the account's secret." },
   CHANNEL_WEBHOOK_STALE: { status: 401, message: "A channel webhook call's timestamp is further from now than the tolerance (5 minutes either way by default): a replay, or a clock that is off." },
   CHANNEL_WEBHOOK_UNAUTHORIZED: { status: 401, message: "A channel webhook call lacks the platform's secret header, or its value is not the account's webhook_secret (Telegram: X-Telegram-Bot-Api-Secret-Token)." },
+  CHANNEL_WEBHOOK_VERIFY_REFUSED: { status: 403, message: "A platform's webhook verification handshake (WhatsApp's GET with hub.challenge) is not a subscription or carries a hub.verify_token other than the account's verify_token." },
   CHANNEL_WEBHOOK_INVALID: { status: 400, message: 'A channel webhook call carries a body the channel cannot read; the message names the field.' },
   CHANNEL_ACCOUNT_INVALID: { status: 500, message: "A channel account's settings cannot work (a secret or URL missing or malformed); the message names the setting." },
   CHANNEL_ERROR: { status: 502, message: "A channel plugin's platform call failed; its class (rate_limited, transient, permanent, ambiguous, unparsable) decides what the outbox does." },
