@@ -56,6 +56,7 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): ChannelS
       }
       const parsed = parseNotification(body, settings.phoneNumberId);
       if (parsed === undefined) return { accept: false, status: 400, code: 'CHANNEL_WEBHOOK_INVALID', message: 'entry: the body is not a WhatsApp change notification' };
+      for (const failure of parsed.failed) log.warn('whatsapp could not deliver a sent message', { account: account.id, wamid: failure.id, ...(failure.recipient !== undefined && { recipient: failure.recipient }), reason: failure.reason });
       if (parsed.foreign > 0) log.debug('whatsapp messages for another phone number skipped', { account: account.id, count: parsed.foreign });
       return { accept: true, events: parsed.events };
     },

@@ -4,8 +4,8 @@
  *
  * A POST carries `entry[].changes[].value` with `messages[]` (what users send), `contacts[]`
  * (their profile names) and `statuses[]` (sent, delivered, read, failed: receipts of our own
- * sends). Statuses are acknowledged (200) and produce no events: core has no receipt-status
- * API yet. Messages for another phone number of the same business account (one app has one
+ * sends). Statuses are acknowledged (200) and produce no events, core having no
+ * receipt-status API yet; a failed one is logged with its reason. Messages for another phone number of the same business account (one app has one
  * webhook URL for all its numbers) are skipped too: they belong to that number's account.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
@@ -135,6 +135,8 @@ export interface ParsedNotification {
   events: InboundEvent[];
   /** Receipts of our sends (sent, delivered, read, failed): acknowledged, not turned into events. */
   statuses: number;
+  /** Sends Meta accepted and then could not deliver, with its reason: only the log shows them. */
+  failed: Array<{ id: string; recipient?: string; reason: string }>;
   /** Messages addressed to another phone number of the business account. */
   foreign: number;
 }
@@ -142,7 +144,7 @@ export interface ParsedNotification {
 /** The messages of one notification, in order; undefined when the body is not one. */
 export function parseNotification(body: JsonValue, phoneNumberId: string): ParsedNotification | undefined {
   if (!isObject(body) || !Array.isArray(body.entry)) return undefined;
-  const out: ParsedNotification = { events: [], statuses: 0, foreign: 0 };
+  const out: ParsedNotification = { events: [], statuses: 0, foreign: 0, failed: [] };
   for (const entry of arrayOf(body.entry)) {
     for (const change of arrayOf(entry.changes)) {
       const value = isObject(change.value) ? change.value : undefined;
@@ -150,7 +152,15 @@ export function parseNotification(body: JsonValue, phoneNumberId: string): Parse
       const metadata = isObject(value.metadata) ? value.metadata : {};
       const number = text(metadata.phone_number_id);
       const messages = arrayOf(value.messages);
-      out.statuses += arrayOf(value.statuses).length;
+      for (const status of arrayOf(value.statuses)) {
+        out.statuses++;
+        const id = text(status.id);
+        if (status.status !== 'failed' || id === undefined) continue;
+        const error = arrayOf(status.errors)[0];
+        const reason = error === undefined ? 'no reason given' : `#${String(error.code ?? '?')} ${text(error.title) ?? text(error.message) ?? ''}`.trim();
+        const recipient = text(status.recipient_id);
+        out.failed.push({ id, ...(recipient !== undefined && { recipient }), reason });
+      }
       if (number !== undefined && number !== phoneNumberId) {
         out.foreign += messages.length;
         continue;

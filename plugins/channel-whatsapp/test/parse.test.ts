@@ -67,9 +67,11 @@ describe('WhatsApp webhook parsing', () => {
 
   it('acknowledges statuses without events, and skips another phone number\'s messages', () => {
     const statuses = parseNotification(notification({ statuses: [{ id: 'wamid.S', status: 'delivered' }, { id: 'wamid.S', status: 'read' }] }), PHONE);
-    expect(statuses).toEqual({ events: [], statuses: 2, foreign: 0 });
+    expect(statuses).toEqual({ events: [], statuses: 2, foreign: 0, failed: [] });
+    const failed = parseNotification(notification({ statuses: [{ id: 'wamid.F', status: 'failed', recipient_id: '4915100000001', errors: [{ code: 131047, title: 'Re-engagement message' }] }] }), PHONE);
+    expect(failed?.failed).toEqual([{ id: 'wamid.F', recipient: '4915100000001', reason: '#131047 Re-engagement message' }]);
     const other = parseNotification(notification({ contacts, messages: [message({ type: 'text', text: { body: 'x' } })] }, '999'), PHONE);
-    expect(other).toEqual({ events: [], statuses: 0, foreign: 1 });
+    expect(other).toEqual({ events: [], statuses: 0, foreign: 1, failed: [] });
   });
 });
 
