@@ -71,9 +71,19 @@ function delay(attempt: number, backoff: Backoff): number {
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
+/**
+ * The first run's sync only wants a token: one event per room and no state, so an account in
+ * many rooms does not pay for a full initial sync it would throw away.
+ */
+const BASELINE_FILTER = JSON.stringify({
+  presence: { types: [] },
+  account_data: { types: [] },
+  room: { timeline: { limit: 1 }, state: { types: [] }, ephemeral: { types: [] }, account_data: { types: [] } },
+});
+
 export async function sync(state: AccountState, since: string | undefined, timeoutSeconds: number, signal: AbortSignal): Promise<SyncResponse> {
   return state.client.call<SyncResponse & JsonValue>('GET', '/sync', {
-    query: { ...(since !== undefined ? { since } : {}), timeout: String(timeoutSeconds * 1000), filter: SYNC_FILTER },
+    query: { ...(since !== undefined ? { since } : {}), timeout: String(timeoutSeconds * 1000), filter: since === undefined ? BASELINE_FILTER : SYNC_FILTER },
     signal,
     timeoutMs: (timeoutSeconds + 30) * 1000,
   });
