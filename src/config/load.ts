@@ -19,6 +19,7 @@ const ENV_ALIASES: Record<string, string> = {
   PINCER_CONCURRENCY: 'workers.concurrency',
   // Setting it is enough to connect a Telegram bot: it creates the default account.
   TELEGRAM_BOT_TOKEN: 'channels.telegram.accounts.default.token',
+  DISCORD_TOKEN: 'channels.discord.accounts.default.token',
   MATRIX_ACCESS_TOKEN: 'channels.matrix.accounts.default.access_token',
   WHATSAPP_ACCESS_TOKEN: 'channels.whatsapp.accounts.default.access_token',
   WHATSAPP_APP_SECRET: 'channels.whatsapp.accounts.default.app_secret',
