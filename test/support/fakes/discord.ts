@@ -65,6 +65,7 @@ export interface DiscordFakeOptions {
   heartbeatIntervalMs?: number;
 }
 
+/** Discord checks a nonce against the same author's messages of the past few minutes. */
 const NONCE_WINDOW_MS = 5 * 60_000;
 
 interface Answer {
@@ -254,13 +255,13 @@ export class DiscordFake {
     const nonce = typeof body.nonce === 'string' || typeof body.nonce === 'number' ? String(body.nonce) : undefined;
     if (nonce !== undefined && nonce.length > 25) return refusal(400, 50035, 'Invalid Form Body', { nonce: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 25 or fewer in length.' }] } });
     if (nonce !== undefined && body.enforce_nonce === true) {
-      const known = this.nonces.get(`${channel.id}:${nonce}`);
+      const known = this.nonces.get(nonce);
       if (known && Date.now() - known.at < NONCE_WINDOW_MS) return { status: 200, body: known.message };
     }
     const refId = typeof body.message_reference?.message_id === 'string' ? body.message_reference.message_id : undefined;
     const replyTo = refId === undefined ? undefined : (this.messages.get(channel.id) ?? []).find((m) => m.id === refId);
     const message = this.store(channel, this.bot, content, [], replyTo, nonce);
-    if (nonce !== undefined && body.enforce_nonce === true) this.nonces.set(`${channel.id}:${nonce}`, { message, at: Date.now() });
+    if (nonce !== undefined && body.enforce_nonce === true) this.nonces.set(nonce, { message, at: Date.now() });
     // Discord dispatches the bot's own messages to it too; the client drops them.
     this.gateway.dispatch('MESSAGE_CREATE', { ...message });
     return { status: 200, body: message };
