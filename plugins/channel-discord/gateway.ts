@@ -143,14 +143,18 @@ export async function gatewayLoop(options: GatewayOptions, io: ChannelIngestIO, 
   const onAbort = (): void => poke();
   signal.addEventListener('abort', onAbort);
 
-  // connect() resolves on READY or RESUMED and never rejects on a fatal close: not awaited.
+  // connect() resolves on READY or RESUMED and does not settle on a fatal close: not awaited.
+  // It rejects when GET /gateway/bot fails; the loop then throws and core restarts it.
+  let failed: unknown;
   manager.connect().catch((err: unknown) => {
-    log.warn('discord gateway connect failed', { account: accountId, error: err instanceof Error ? err.message : String(err) });
+    failed = err ?? new Error('the gateway connection failed');
+    poke();
   });
 
   let backoffMs = 250;
   try {
     while (!signal.aborted && fatal === undefined) {
+      if (failed !== undefined) throw failed;
       if (pending.length === 0) {
         if (alive) {
           alive = false;

@@ -220,6 +220,14 @@ describe('discord gateway loop', () => {
     expect(io.fatals).toEqual([{ detail: expect.stringContaining('4004'), hint: expect.stringContaining('token') }]);
   });
 
+  it('throws when GET /gateway/bot fails, so core restarts the loop', async () => {
+    fake.gatewayBotDown = true;
+    const io = recorder();
+    const loop = run(io);
+    await expect(loop.done).rejects.toThrow();
+    expect(io.fatals).toEqual([]);
+  });
+
   it('stops with a fatal error on 4014 when the Message Content intent is not enabled', async () => {
     fake.messageContentAllowed = false;
     const io = recorder();

@@ -97,6 +97,8 @@ export class DiscordFake {
   private snowflake = 1_100_000_000_000_000_000n;
   private baseUrl = '';
   messageContentAllowed: boolean;
+  /** GET /gateway/bot answers 503 (Discord having trouble). */
+  gatewayBotDown = false;
 
   constructor(options: DiscordFakeOptions = {}) {
     this.token = options.token ?? 'MTAwMDAwMDAwMDAwMDAwMDAx.fake.token-for-tests';
@@ -193,7 +195,10 @@ export class DiscordFake {
       if (request.headers.authorization !== `Bot ${this.token}`) return apiError(reply, 401, 0, '401: Unauthorized');
       return undefined;
     });
-    this.app.get('/api/v10/gateway/bot', async () => ({ url: this.gateway.url, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 86_400_000, max_concurrency: 1 } }));
+    this.app.get('/api/v10/gateway/bot', async (_request, reply) => {
+      if (this.gatewayBotDown) return apiError(reply, 503, 0, 'Service Unavailable');
+      return { url: this.gateway.url, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 86_400_000, max_concurrency: 1 } };
+    });
     this.app.get('/api/v10/users/@me', async () => this.bot);
     this.app.post('/api/v10/channels/:id/messages', (request, reply) => this.guarded(request, reply, () => this.create(request)));
     this.app.patch('/api/v10/channels/:id/messages/:mid', (request, reply) => this.guarded(request, reply, () => this.edit(request)));
