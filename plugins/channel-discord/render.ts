@@ -4,7 +4,7 @@
  * (tables, rules, nested quotes) is degraded. Links keep Discord's own `[label](url)` form, and
  * any link but http(s) is written out as text (Discord would show it as text anyway).
  */
-import { chunkRendered, fencedMarkup, renderMarkdown, type MarkdownRenderer } from 'pincer/channel-kit';
+import { chunkRendered, fencedMarkup, renderMarkdown, textTable, type MarkdownRenderer } from 'pincer/channel-kit';
 import type { RenderedPart } from 'pincer/plugin';
 
 /** Characters Discord reads as markup: escaped in literal text so a model's `2*3*4` stays itself. */
@@ -31,14 +31,7 @@ function link(href: string, inner: string): string {
 }
 
 function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, col) => Math.max(...all.map((row) => [...(row[col] ?? '')].length)));
-  const line = (row: string[]): string =>
-    row
-      .map((cell, col) => cell + ' '.repeat(Math.max(0, (widths[col] ?? 0) - [...cell].length)))
-      .join(' | ')
-      .trimEnd();
-  const body = [line(header), widths.map((w) => '-'.repeat(Math.max(1, w))).join('-+-'), ...rows.map(line)].join('\n');
+  const body = textTable(header, rows);
   const f = fence(body);
   return `${f}\n${body}\n${f}`;
 }

@@ -5,14 +5,11 @@
  */
 import type { ChannelAccount, JsonValue } from 'pincer/plugin';
 
-export const CHANNEL_ACCOUNT_INVALID = 'CHANNEL_ACCOUNT_INVALID';
+import { ChannelSettingsError } from 'pincer/channel-kit';
+export { CHANNEL_ACCOUNT_INVALID } from 'pincer/channel-kit';
 
-export class DiscordSettingsError extends Error {
-  readonly code = CHANNEL_ACCOUNT_INVALID;
-  constructor(message: string) {
-    super(message);
-    this.name = 'DiscordSettingsError';
-  }
+export class DiscordSettingsError extends ChannelSettingsError {
+  override readonly name = 'DiscordSettingsError';
 }
 
 /** Gateway intent bits (discord-api-types GatewayIntentBits), by the names the config uses. */

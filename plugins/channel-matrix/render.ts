@@ -4,7 +4,7 @@
  * h1-h6, hr, br) with `< > & "` escaped, and `body` its plain text. Then each reply is cut into
  * parts whose body and formatted_body fit the account's byte limit.
  */
-import { chunkRendered, escapeHtml, escapeHtmlAttribute, htmlMarkup, renderMarkdown, type Markup, type MarkdownRenderer } from 'pincer/channel-kit';
+import { chunkRendered, escapeHtml, escapeHtmlAttribute, htmlMarkup, renderMarkdown, textTable, type Markup, type MarkdownRenderer } from 'pincer/channel-kit';
 import type { RenderedPart } from 'pincer/plugin';
 
 /** Schemes clients make links of; anything else (javascript:) stays visible text. */
@@ -19,15 +19,7 @@ function link(href: string, inner: string): string {
 
 function table(header: string[], rows: string[][]): string {
   // Clients differ on tables; a preformatted block reads the same everywhere.
-  const all = [header, ...rows];
-  const widths = header.map((_, col) => Math.max(...all.map((row) => [...(row[col] ?? '')].length)));
-  const line = (row: string[]): string =>
-    row
-      .map((cell, col) => cell + ' '.repeat(Math.max(0, (widths[col] ?? 0) - [...cell].length)))
-      .join(' | ')
-      .trimEnd();
-  const rule = widths.map((w) => '-'.repeat(Math.max(1, w))).join('-+-');
-  return `<pre>${escapeHtml([line(header), rule, ...rows.map(line)].join('\n'))}</pre>`;
+  return `<pre>${escapeHtml(textTable(header, rows))}</pre>`;
 }
 
 export const matrixHtml: MarkdownRenderer = {

@@ -5,14 +5,11 @@
  */
 import type { ChannelAccount, JsonValue, RateBucket } from 'pincer/plugin';
 
-export const CHANNEL_ACCOUNT_INVALID = 'CHANNEL_ACCOUNT_INVALID';
+import { ChannelSettingsError } from 'pincer/channel-kit';
+export { CHANNEL_ACCOUNT_INVALID } from 'pincer/channel-kit';
 
-export class MatrixSettingsError extends Error {
-  readonly code = CHANNEL_ACCOUNT_INVALID;
-  constructor(message: string) {
-    super(message);
-    this.name = 'MatrixSettingsError';
-  }
+export class MatrixSettingsError extends ChannelSettingsError {
+  override readonly name = 'MatrixSettingsError';
 }
 
 /** Which invites the bot accepts by itself: see README.md. */

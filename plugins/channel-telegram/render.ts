@@ -4,7 +4,7 @@
  * degraded: headings are bold, lists are "• " and "1. " lines, tables a <pre> block, images a
  * link, a rule a line of dashes. Then the text is cut into parts within the account's limit.
  */
-import { chunkRendered, escapeHtml, escapeHtmlAttribute, htmlMarkup, renderMarkdown, type MarkdownRenderer } from 'pincer/channel-kit';
+import { chunkRendered, escapeHtml, escapeHtmlAttribute, htmlMarkup, renderMarkdown, textTable, type MarkdownRenderer } from 'pincer/channel-kit';
 import type { RenderedPart } from 'pincer/plugin';
 
 /** Schemes Telegram turns into links; anything else (javascript:) stays visible text. */
@@ -24,15 +24,7 @@ function flatQuote(inner: string): string {
 }
 
 function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, col) => Math.max(...all.map((row) => [...(row[col] ?? '')].length)));
-  const line = (row: string[]): string =>
-    row
-      .map((cell, col) => cell + ' '.repeat(Math.max(0, (widths[col] ?? 0) - [...cell].length)))
-      .join(' | ')
-      .trimEnd();
-  const rule = widths.map((w) => '-'.repeat(Math.max(1, w))).join('-+-');
-  return `<pre>${escapeHtml([line(header), rule, ...rows.map(line)].join('\n'))}</pre>`;
+  return `<pre>${escapeHtml(textTable(header, rows))}</pre>`;
 }
 
 function list(items: string[], ordered: boolean, start: number): string {

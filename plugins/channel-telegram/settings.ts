@@ -5,15 +5,12 @@
  */
 import type { ChannelAccount, JsonValue, RateBucket } from 'pincer/plugin';
 
-export const CHANNEL_ACCOUNT_INVALID = 'CHANNEL_ACCOUNT_INVALID';
+import { ChannelSettingsError } from 'pincer/channel-kit';
+export { CHANNEL_ACCOUNT_INVALID } from 'pincer/channel-kit';
 
 /** A setting that cannot work; `code` is Pincer's catalogued CHANNEL_ACCOUNT_INVALID. */
-export class TelegramSettingsError extends Error {
-  readonly code = CHANNEL_ACCOUNT_INVALID;
-  constructor(message: string) {
-    super(message);
-    this.name = 'TelegramSettingsError';
-  }
+export class TelegramSettingsError extends ChannelSettingsError {
+  override readonly name = 'TelegramSettingsError';
 }
 
 export interface Rate {

@@ -6,7 +6,7 @@
  * stays as written. Parts are cut within the limit with the kit's fenced markup, so a code
  * block split in two is closed and reopened.
  */
-import { chunkRendered, fencedMarkup, renderMarkdown, type MarkdownRenderer } from 'pincer/channel-kit';
+import { chunkRendered, fencedMarkup, renderMarkdown, textTable, type MarkdownRenderer } from 'pincer/channel-kit';
 import type { RenderedPart } from 'pincer/plugin';
 
 function link(href: string, inner: string): string {
@@ -15,15 +15,7 @@ function link(href: string, inner: string): string {
 }
 
 function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, col) => Math.max(...all.map((row) => [...(row[col] ?? '')].length)));
-  const line = (row: string[]): string =>
-    row
-      .map((cell, col) => cell + ' '.repeat(Math.max(0, (widths[col] ?? 0) - [...cell].length)))
-      .join(' | ')
-      .trimEnd();
-  const rule = widths.map((w) => '-'.repeat(Math.max(1, w))).join('-+-');
-  return '```\n' + [line(header), rule, ...rows.map(line)].join('\n') + '\n```';
+  return '```\n' + textTable(header, rows) + '\n```';
 }
 
 function list(items: string[], ordered: boolean, start: number): string {

@@ -5,14 +5,11 @@
  */
 import type { ChannelAccount, JsonValue, RateBucket } from 'pincer/plugin';
 
-export const CHANNEL_ACCOUNT_INVALID = 'CHANNEL_ACCOUNT_INVALID';
+import { ChannelSettingsError } from 'pincer/channel-kit';
+export { CHANNEL_ACCOUNT_INVALID } from 'pincer/channel-kit';
 
-export class WhatsAppSettingsError extends Error {
-  readonly code = CHANNEL_ACCOUNT_INVALID;
-  constructor(message: string) {
-    super(message);
-    this.name = 'WhatsAppSettingsError';
-  }
+export class WhatsAppSettingsError extends ChannelSettingsError {
+  override readonly name = 'WhatsAppSettingsError';
 }
 
 export interface Rate {

@@ -32,3 +32,4 @@ export {
 } from './markdown.js';
 export { chunkRendered, type Chunk, type Markup, type MarkupUnit, type OpenElement } from './chunk.js';
 export { escapeHtml, escapeHtmlAttribute, fencedMarkup, htmlMarkup } from './markup.js';
+export { ChannelSettingsError, CHANNEL_ACCOUNT_INVALID, textTable } from './plain.js';

@@ -1,0 +1,4 @@
+import { channelConformance } from './conformance.js';
+import { DiscordDriver } from './drivers-discord.js';
+
+channelConformance(() => new DiscordDriver());
