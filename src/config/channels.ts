@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkWebchatSection, WEBCHAT } from '../channels/webchat/config.js';
-import { parseDuration } from './duration.js';
+import { durationSchema } from './duration-schema.js';
 
 /**
  * `channels:`: one section per chat platform, each with its bot accounts. Core validates what
@@ -9,18 +9,7 @@ import { parseDuration } from './duration.js';
  * A channel-level key is the default of each of its accounts.
  */
 
-const duration = (fallback: string) =>
-  z
-    .union([z.number(), z.string()])
-    .default(fallback)
-    .transform((value, ctx) => {
-      const ms = parseDuration(value);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'expected a duration: seconds as a number, or a string like "500ms", "5s", "10m", "1h"' });
-        return z.NEVER;
-      }
-      return ms;
-    });
+const duration = durationSchema;
 
 const senderIdList = z.array(z.union([z.string().min(1), z.number().int()]).transform(String));
 const senderIds = senderIdList.default([]);

@@ -1,20 +1,8 @@
 import { z } from 'zod';
 import { channelsSchema } from './channels.js';
-import { parseDuration } from './duration.js';
+import { durationSchema } from './duration-schema.js';
 
-/** A duration: seconds as a number, or a string such as "250ms", "5s", "10m", "7d". Parsed to ms. */
-const duration = (fallback: string) =>
-  z
-    .union([z.number(), z.string()])
-    .default(fallback)
-    .transform((value, ctx) => {
-      const ms = parseDuration(value);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'expected a duration: seconds as a number, or a string like "500ms", "5s", "10m", "1h", "7d"' });
-        return z.NEVER;
-      }
-      return ms;
-    });
+const duration = durationSchema;
 
 const positiveInt = (fallback: number) => z.number().int().positive().default(fallback);
 
