@@ -38,9 +38,12 @@ function pairingView(p: PairingRequest) {
 
 /** Each account's transport state and its outbox by state: the admin list, and the dashboard's table (in /v1/stats). */
 export async function accountViews(deps: Pick<ServerDeps, 'channels' | 'store'>) {
+  const accounts = deps.channels.list();
+  // /v1/stats asks every dashboard refresh: a bot without chat accounts pays no outbox scan.
+  if (accounts.length === 0) return [];
   const counts = await deps.store.channels.deliveryCounts();
   const now = Date.now();
-  return deps.channels.list().map((s) => {
+  return accounts.map((s) => {
     const deliveries: Record<string, number> = Object.fromEntries(DELIVERY_STATES.map((state) => [state, 0]));
     for (const c of counts) if (c.channel === s.channel && c.account === s.account) deliveries[c.state] = c.count;
     return { ...s, lastPollAgeMs: s.lastPollAt === null ? null : now - s.lastPollAt, lastPollAt: iso(s.lastPollAt), deliveries };
