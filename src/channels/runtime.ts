@@ -87,6 +87,7 @@ export class ChannelRuntime {
       account,
       rates,
       metrics: this.metrics,
+      log,
       now: this.now,
       preview: { throttleMs: Math.max(250, defaults.streaming.throttle), minInitialChars: defaults.streaming.min_initial_chars, firstAfterMs: 1_500, maxFailures: 3 },
       typing: { intervalMs: defaults.typing.interval, maxMs: defaults.typing.max },

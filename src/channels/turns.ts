@@ -6,6 +6,7 @@ import type { ClaimedMessage, DeliveryInsert, Reply } from '../store/types.js';
 import type { ResolvedAccount } from './accounts.js';
 import type { ChannelMetrics } from './metrics.js';
 import type { RateScheduler } from './outbox/rate-scheduler.js';
+import { replyButtons } from './buttons.js';
 import { PreviewStream, type PreviewSettings } from './preview.js';
 import { TypingLifecycle } from './typing.js';
 import { WEBCHAT } from './webchat/config.js';
@@ -24,6 +25,7 @@ export interface TurnsDeps {
   account(channel: string, account: string): ResolvedAccount | undefined;
   rates: RateScheduler;
   metrics: ChannelMetrics;
+  log: { warn(msg: string, fields?: JsonObject): void };
   now: () => number;
   preview: PreviewSettings;
   typing: { intervalMs: number; maxMs: number };
@@ -72,7 +74,10 @@ export class ChannelTurns {
         }
         // Rendered here, on the node that has the plugin, so a claim goes straight to the
         // platform call; the worker renders itself when this could not.
-        const plan = adapter ? await adapter.plan(reply.text, target, account.account).catch(() => undefined) : undefined;
+        const { buttons, problem } = replyButtons(reply.data);
+        if (problem) this.deps.log.warn('reply buttons left off', { message: message.id, responder: reply.responder, problem });
+        const extras = buttons ? { buttons } : {};
+        const plan = adapter ? await adapter.plan(reply.text, target, account.account, extras).catch(() => undefined) : undefined;
         return [
           {
             id: timeOrderedId(this.deps.now()),
@@ -81,7 +86,7 @@ export class ChannelTurns {
             account: account.id,
             lane: message.conversationId,
             target: target as unknown as DeliveryInsert['target'],
-            body: { markdown: reply.text, ...(edits.length > 0 ? { edits } : {}), ...(plan ? { plan: plan as unknown as JsonObject } : {}) },
+            body: { markdown: reply.text, ...(buttons ? { buttons: buttons as unknown as JsonObject[] } : {}), ...(edits.length > 0 ? { edits } : {}), ...(plan ? { plan: plan as unknown as JsonObject } : {}) },
           },
         ];
       },

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { CallOutcome, ChannelMethod } from '../plugins/protocol.js';
-import type { ChannelAccount, ChannelCapabilities, ChannelTarget, DeliveryPlan, ReconcileResult, RenderedPart, WebhookRequest, WebhookVerdict } from '../plugins/sdk.js';
+import type { ChannelAccount, ChannelCapabilities, ChannelTarget, DeliveryPlan, PlanExtras, ReconcileResult, RenderedPart, WebhookRequest, WebhookVerdict } from '../plugins/sdk.js';
 import type { JsonObject, JsonValue, MessageRecord, Reply } from '../store/types.js';
 
 /**
@@ -94,7 +94,7 @@ export interface Channel extends Owned {
   readonly capabilities: ChannelCapabilities;
   /** The optional methods the plugin implemented. */
   readonly methods: ReadonlySet<ChannelMethod>;
-  plan(markdown: string, target: ChannelTarget, account: ChannelAccount): Promise<DeliveryPlan>;
+  plan(markdown: string, target: ChannelTarget, account: ChannelAccount, extras?: PlanExtras): Promise<DeliveryPlan>;
   send(part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<CallOutcome>;
   edit(platformMessageId: string, part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<CallOutcome>;
   typing(target: ChannelTarget, account: ChannelAccount, state: 'start' | 'stop', signal: AbortSignal): Promise<CallOutcome>;

@@ -108,7 +108,8 @@ export function attachRegistration(ctx: AttachContext, slot: PluginSlot, generat
           plugin,
           capabilities: spec.capabilities,
           methods: new Set(spec.methods),
-          plan: (markdown, t, a) => channelCall('plan', { markdown, target: target(t), account: account(a) }, undefined, ctx.callTimeout()),
+          plan: (markdown, t, a, extras) =>
+            channelCall('plan', { markdown, target: target(t), account: account(a), ...(extras?.buttons ? { buttons: extras.buttons as unknown as JsonObject[] } : {}) }, undefined, ctx.callTimeout()),
           send: (p, t, a, signal) => channelCall('send', { part: part(p), target: target(t), account: account(a) }, signal, ctx.callTimeout()),
           edit: (id, p, t, a, signal) => channelCall('edit', { platformMessageId: id, part: part(p), target: target(t), account: account(a) }, signal, ctx.callTimeout()),
           typing: (t, a, state, signal) => channelCall('typing', { target: target(t), account: account(a), state }, signal, ctx.callTimeout()),

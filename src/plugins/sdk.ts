@@ -181,6 +181,24 @@ export interface ChannelTarget {
   replyTo?: string;
 }
 
+/**
+ * A button offered under a reply (a plugin's `reply.data.buttons`). Pressing it comes back as
+ * an `action` event whose `action.id` is `value`, and the pipeline sees `value` as the text:
+ * a value such as "/order 42" runs that command.
+ */
+export interface ReplyButton {
+  /** Shown on the button; a channel shortens it to its own limit (WhatsApp: 20 characters). */
+  label: string;
+  /** At most 64 bytes: Telegram's callback_data limit, the smallest of the platforms. */
+  value: string;
+}
+
+/** What a reply carries besides its text, for `plan`. */
+export interface PlanExtras {
+  /** At most 10, in order; a channel that cannot show them all says so in its README. */
+  buttons?: ReplyButton[];
+}
+
 /** One platform message of a reply, rendered and within the platform's limits. */
 export interface RenderedPart {
   /** What is sent, in the platform's markup. */
@@ -293,8 +311,11 @@ export interface ChannelSpec {
   webhook?(request: WebhookRequest, account: ChannelAccount): Awaitable<WebhookVerdict>;
   /** Called when an account's transport starts (register a webhook URL, check the token). */
   connect?(account: ChannelAccount, signal: AbortSignal): Promise<void>;
-  /** Render a Markdown reply into parts within the limit, and name the rate buckets it passes. Pure. */
-  plan(markdown: string, target: ChannelTarget, account: ChannelAccount): Awaitable<DeliveryPlan>;
+  /**
+   * Render a Markdown reply into parts within the limit, and name the rate buckets it passes.
+   * Pure. Buttons, when the reply has them, belong on the last part (its `extra`).
+   */
+  plan(markdown: string, target: ChannelTarget, account: ChannelAccount, extras?: PlanExtras): Awaitable<DeliveryPlan>;
   /** One platform call. */
   send(part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<ChannelReceipt>;
   edit?(platformMessageId: string, part: RenderedPart, target: ChannelTarget, account: ChannelAccount, signal: AbortSignal): Promise<ChannelReceipt>;

@@ -5,7 +5,7 @@
  * error means; anything it did not classify counts as ambiguous, the fail-closed answer.
  */
 import type { CallOutcome, ChannelMethod, RegistrationSpec } from './protocol.js';
-import type { ChannelAccount, ChannelErrorClass, ChannelSpec, ChannelTarget, InboundEvent, JsonValue, RenderedPart, WebhookRequest } from './sdk.js';
+import type { ChannelAccount, ChannelErrorClass, ChannelSpec, ChannelTarget, InboundEvent, JsonValue, RenderedPart, ReplyButton, WebhookRequest } from './sdk.js';
 import type { HostCalls } from './thread-calls.js';
 
 const ERROR_CLASSES: ReadonlySet<string> = new Set<ChannelErrorClass>(['rate_limited', 'transient', 'permanent', 'ambiguous', 'unparsable']);
@@ -50,6 +50,7 @@ async function attempt(run: () => Promise<{ platformMessageId?: string } | void>
 interface ChannelInput {
   account: ChannelAccount;
   markdown?: string;
+  buttons?: ReplyButton[];
   target?: ChannelTarget;
   part?: RenderedPart;
   platformMessageId?: string;
@@ -73,7 +74,7 @@ export function channelHandler(spec: ChannelSpec, host: HostCalls): { registrati
     const { account } = input;
     switch (method) {
       case 'plan':
-        return spec.plan(input.markdown ?? '', input.target as ChannelTarget, account);
+        return spec.plan(input.markdown ?? '', input.target as ChannelTarget, account, input.buttons ? { buttons: input.buttons } : {});
       case 'send':
         return attempt(() => spec.send(input.part as RenderedPart, input.target as ChannelTarget, account, signal));
       case 'edit':

@@ -7,6 +7,7 @@ import type { ChannelStore, ClaimedDelivery, DeliveryChange } from '../../store/
 import type { ResolvedAccount } from '../accounts.js';
 import type { ChannelMetrics } from '../metrics.js';
 import { afterFailure, type DeliveryOutcome } from './outcome.js';
+import { bodyExtras } from '../buttons.js';
 import { checkPlan } from './plan.js';
 import { platformCall, UNAVAILABLE } from './platform-call.js';
 import type { RateScheduler } from './rate-scheduler.js';
@@ -197,7 +198,7 @@ export class DeliveryWorker {
     else {
       try {
         // The turn usually rendered it at completion; otherwise the plugin renders it now.
-        const rendered = claim.body.plan ?? (await adapter.plan(String(claim.body.markdown ?? ''), target, account.account));
+        const rendered = claim.body.plan ?? (await adapter.plan(String(claim.body.markdown ?? ''), target, account.account, bodyExtras(claim.body)));
         plan = checkPlan(rendered, adapter.capabilities.textLimit);
       } catch (err) {
         // Rendering is the plugin's pure code: a plugin that is down gets its row back; one
