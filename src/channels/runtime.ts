@@ -12,6 +12,7 @@ import { accountKey, resolveAccounts, type ResolvedAccount } from './accounts.js
 import { AccountRunner, type AccountStatus } from './account-runner.js';
 import { ChannelIngress, type IngestedEvent } from './ingress.js';
 import { ChannelMetrics } from './metrics.js';
+import { applyReceipts } from './receipts.js';
 import { DeliveryWorker } from './outbox/delivery-worker.js';
 import { RateScheduler } from './outbox/rate-scheduler.js';
 import { ChannelTurns } from './turns.js';
@@ -52,13 +53,14 @@ export class ChannelRuntime {
   private readonly runners = new Map<string, AccountRunner>();
   private readonly sessions = new Map<string, AccountRunner>();
   private readonly now: () => number;
+  private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private started = false;
 
   constructor(private readonly deps: ChannelRuntimeDeps) {
     this.now = deps.now ?? Date.now;
-    const log = deps.log.child({ component: 'channels' });
+    const log = (this.log = deps.log.child({ component: 'channels' }));
     const defaults = deps.channels.defaults;
     this.metrics = new ChannelMetrics(deps.metricsRegistry);
     for (const account of resolveAccounts(deps.channels)) {
@@ -182,6 +184,9 @@ export class ChannelRuntime {
     const verdict = await adapter.webhook(request, account.account);
     if (!verdict.accept) return { status: verdict.status, body: { error: { code: verdict.code, message: verdict.message } } };
     const results = await this.ingress.ingest(account, verdict.events);
+    // Statuses of the bot's own sends (delivery receipts), after the events: a store failure
+    // rejects, and the platform sends the whole notification again (its events dedupe).
+    if (Array.isArray(verdict.receipts) && verdict.receipts.length > 0) await applyReceipts({ store: this.deps.store, metrics: this.metrics, log: this.log }, account, verdict.receipts);
     this.runners.get(accountKey(channel, accountId))?.webhookReceived(verdict.events.length);
     return { status: verdict.status ?? 200, body: verdict.body ?? { ok: true }, results };
   }

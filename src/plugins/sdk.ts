@@ -279,9 +279,28 @@ export interface WebhookRequest {
   readonly body: string;
 }
 
-/** The answer to a webhook: events to commit (then `status`, default 200), or a refusal. */
+/**
+ * A platform's status of a message the bot sent (WhatsApp's status callbacks). The host
+ * matches it to its delivery by `reference`, the part's `extra.webhookId` that the channel
+ * sent with the part and the platform echoed back.
+ */
+export interface DeliveryStatus {
+  platformMessageId: string;
+  status: 'sent' | 'delivered' | 'read' | 'failed';
+  /** The platform's time of the status, Unix milliseconds. */
+  timestamp: number;
+  /** Why, for `failed`: shown on the delivery. */
+  error?: string;
+  /** The part's `extra.webhookId` (`<deliveryId>.<part>`) as echoed back; without it the status matches nothing. */
+  reference?: string;
+}
+
+/**
+ * The answer to a webhook: events to commit (then `status`, default 200), or a refusal.
+ * `receipts` are applied to the deliveries after the events are committed, before the answer.
+ */
 export type WebhookVerdict =
-  | { accept: true; events: InboundEvent[]; status?: number; body?: JsonValue }
+  | { accept: true; events: InboundEvent[]; receipts?: DeliveryStatus[]; status?: number; body?: JsonValue }
   | { accept: false; status: number; code: string; message: string };
 
 export interface ChannelCapabilities {

@@ -261,6 +261,28 @@ export const MIGRATIONS: readonly Migration[] = [
     );
     `,
   },
+  {
+    version: 4,
+    name: 'delivery receipts',
+    // The platform's status of a delivery (WhatsApp's sent, delivered, read, failed) and the
+    // proof a status gave that the part in flight arrived (its index and platform id), kept
+    // until the send's own outcome is known. Receipts find their row by id: no index.
+    sqlite: `
+  ALTER TABLE deliveries ADD COLUMN receipt_status TEXT;
+  ALTER TABLE deliveries ADD COLUMN receipt_at INTEGER;
+  ALTER TABLE deliveries ADD COLUMN receipt_error TEXT;
+  ALTER TABLE deliveries ADD COLUMN proof_part INTEGER;
+  ALTER TABLE deliveries ADD COLUMN proof_id TEXT;
+  `,
+    postgres: `
+    ALTER TABLE %s.deliveries
+      ADD COLUMN receipt_status text,
+      ADD COLUMN receipt_at bigint,
+      ADD COLUMN receipt_error text,
+      ADD COLUMN proof_part integer,
+      ADD COLUMN proof_id text;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

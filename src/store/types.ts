@@ -214,7 +214,36 @@ export interface DeliveryRecord extends DeliveryInsert {
   createdAt: number;
   updatedAt: number;
   sentAt: number | null;
+  /**
+   * What the platform last said about it (WhatsApp's status callbacks): the furthest status
+   * any of its parts reached, `failed` winning, with the platform's time (Unix ms) and, for
+   * `failed`, the reason. null before any receipt, and on platforms that send none.
+   */
+  receipt: { status: ReceiptStatus; at: number; error: string | null } | null;
 }
+
+/** Platform statuses of a sent message, in the order they advance (`failed` ends it). */
+export const RECEIPT_STATUSES = ['sent', 'delivered', 'read', 'failed'] as const;
+export type ReceiptStatus = (typeof RECEIPT_STATUSES)[number];
+
+/** One status callback, matched to the delivery and part whose reference the platform echoed back. */
+export interface DeliveryReceipt {
+  deliveryId: string;
+  part: number;
+  platformMessageId: string;
+  status: ReceiptStatus;
+  /** The platform's time of the status, Unix ms. */
+  at: number;
+  /** Why, for `failed`. */
+  error?: string;
+}
+
+/**
+ * What a receipt did: `unknown` (no such delivery of this account, or its part went out under
+ * another platform id), `recorded` (the row shows the status), `resolved` (it also proved that
+ * a part held as ambiguous, or still in flight, reached the platform: the delivery goes on).
+ */
+export type ReceiptMatch = 'unknown' | 'recorded' | 'resolved';
 
 export interface ClaimedDelivery extends DeliveryRecord {
   lease: number;
@@ -305,6 +334,15 @@ export interface ChannelStore {
   nextDeliveryDueAt(): Promise<number | null>;
   /** Called when deliveries may be claimable (a completion with deliveries, addDeliveries, retry). */
   onDeliveries(listener: () => void): () => void;
+  /**
+   * Apply an account's receipts, in order, in one transaction. Each shows on its delivery's
+   * `receipt`. A receipt for the part a delivery has not recorded as sent (the part after its
+   * `receipts`) proves that part reached the platform: an `ambiguous`, `queued` or `failed`
+   * delivery records it as sent with the receipt's platform id and goes back to `queued` for
+   * its next part (or to finish); a `sending` one keeps the proof, which applies if that send
+   * then ends ambiguous (or its node dies). Returns what each receipt did.
+   */
+  applyReceipts(channel: string, account: string, receipts: readonly DeliveryReceipt[]): Promise<ReceiptMatch[]>;
   /** Delete sent, dead and ambiguous deliveries last changed more than `olderThanMs` ago. Returns how many. */
   purgeDeliveries(olderThanMs: number): Promise<number>;
 

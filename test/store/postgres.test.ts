@@ -9,6 +9,7 @@ import { adminPool, dropSchema, freshSchema, PG_URL, storeUrl } from '../support
 import { describeQueueConformance, msg, type QueueFactory } from './conformance.js';
 import { describeOutboxConformance } from './channel-conformance.js';
 import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.js';
+import { describeReceiptConformance } from './receipt-conformance.js';
 
 /**
  * Runs against a real PostgreSQL (PINCER_TEST_POSTGRES_URL or PINCER_TEST_POSTGRES, default the local test database).
@@ -37,6 +38,7 @@ const factory: QueueFactory = async (options) => {
 describeQueueConformance('postgres', factory);
 describeOutboxConformance('postgres', factory);
 describeLeaseAndPairingConformance('postgres', factory);
+describeReceiptConformance('postgres', factory);
 
 const reply = { analysis: {}, reply: { text: 'ok', responder: 't' } };
 

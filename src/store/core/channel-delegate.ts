@@ -41,6 +41,9 @@ export abstract class ChannelDelegate implements ChannelStore {
   onDeliveries(...args: Parameters<ChannelStore['onDeliveries']>) {
     return this.channels.onDeliveries(...args);
   }
+  applyReceipts(...args: Parameters<ChannelStore['applyReceipts']>) {
+    return this.channels.applyReceipts(...args);
+  }
   purgeDeliveries(...args: Parameters<ChannelStore['purgeDeliveries']>) {
     return this.channels.purgeDeliveries(...args);
   }

@@ -4,12 +4,14 @@ import type {
   DeliveryChange,
   DeliveryErrorClass,
   DeliveryInsert,
+  DeliveryReceipt,
   DeliveryRecord,
   DeliveryState,
   JobLease,
   JsonObject,
   JsonValue,
   PairingRequest,
+  ReceiptStatus,
 } from '../types.js';
 import { MAX_STORED_DEPTH, nestingDepth, storedJson } from './stored-json.js';
 
@@ -49,6 +51,11 @@ export interface DeliveryRow<J> {
   created_at: number;
   updated_at: number;
   sent_at: number | null;
+  receipt_status: ReceiptStatus | null;
+  receipt_at: number | null;
+  receipt_error: string | null;
+  proof_part: number | null;
+  proof_id: string | null;
 }
 
 export function toDeliveryRecord<J>(row: DeliveryRow<J>, json: (value: J) => unknown): DeliveryRecord {
@@ -73,6 +80,7 @@ export function toDeliveryRecord<J>(row: DeliveryRow<J>, json: (value: J) => unk
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     sentAt: row.sent_at,
+    receipt: row.receipt_status === null ? null : { status: row.receipt_status, at: Number(row.receipt_at ?? 0), error: row.receipt_error },
   };
 }
 
@@ -195,6 +203,52 @@ export function deliveryPatch(change: DeliveryChange, now: number): DeliveryPatc
 
 function receiptsJson(receipts: readonly string[]): string {
   return storedJson(receipts.map((r) => r.replaceAll('\u0000', '\ufffd')));
+}
+
+// ---- receipts ---------------------------------------------------------------------------------
+
+/** How far a status says a message got; `failed` outranks the rest and is never replaced. */
+const RECEIPT_RANK: Record<ReceiptStatus, number> = { sent: 1, delivered: 2, read: 3, failed: 4 };
+
+/** The columns of a delivery a receipt reads. */
+export type ReceiptRow = Pick<DeliveryRow<unknown>, 'receipt_status' | 'receipt_at' | 'receipt_error'> & { receipts: string[] };
+
+/** What a receipt writes to its delivery; both backends apply it with one UPDATE by id. */
+export interface ReceiptWrite {
+  status: ReceiptStatus;
+  at: number;
+  error: string | null;
+  /** The part ids with this one filled in, when a send's answer had lost it (''); else null. */
+  receipts: string | null;
+  /** The part this receipt proves arrived, when the row has not recorded it as sent. */
+  proof: { part: number; id: string } | null;
+}
+
+/**
+ * What one receipt does to its delivery's row, the same on both backends; undefined when it
+ * cannot be this delivery's (the part was recorded under another platform id, or lies beyond
+ * the part in flight). After the write, the backend's resolve statement turns a proof for the
+ * next part of a delivery that is not sending into that part sent.
+ */
+export function receiptWrite(row: ReceiptRow, receipt: DeliveryReceipt): ReceiptWrite | undefined {
+  const known = row.receipts[receipt.part];
+  if (known !== undefined && known !== '' && known !== receipt.platformMessageId) return undefined;
+  if (known === undefined && receipt.part !== row.receipts.length) return undefined;
+  const current = row.receipt_status;
+  const advances = current === null || RECEIPT_RANK[receipt.status] > RECEIPT_RANK[current];
+  // Two parts with the same status: the later one says when the whole delivery got there.
+  const same = current === receipt.status && current !== 'failed';
+  const at = advances ? receipt.at : same ? Math.max(Number(row.receipt_at ?? 0), receipt.at) : Number(row.receipt_at ?? 0);
+  const status = advances ? receipt.status : current!;
+  const error = advances ? (receipt.status === 'failed' ? (receipt.error ?? 'the platform gave no reason').replaceAll('\u0000', '\ufffd').slice(0, 2000) : null) : row.receipt_error;
+  const filled = known === '' ? row.receipts.map((id, i) => (i === receipt.part ? receipt.platformMessageId : id)) : undefined;
+  return {
+    status,
+    at,
+    error,
+    receipts: filled ? receiptsJson(filled) : null,
+    proof: known === undefined ? { part: receipt.part, id: receipt.platformMessageId.replaceAll('\u0000', '\ufffd') } : null,
+  };
 }
 
 // ---- leases and pairing ---------------------------------------------------------------------

@@ -79,6 +79,21 @@ export function buildChannelSql(s: string) {
         RETURNING d.state
       ), n AS (SELECT count(*) AS n, count(*) FILTER (WHERE state = 'queued') AS requeued FROM u)
       SELECT n, requeued, CASE WHEN n > 0 THEN pg_notify($6, $7) END FROM n`,
+    /** A receipt's row, locked until the receipt's transaction ends. */
+    receiptRow: `SELECT state, receipts, receipt_status, receipt_at, receipt_error FROM ${deliveries} WHERE id = $1 AND channel = $2 AND account = $3 FOR UPDATE`,
+    writeReceipt: `
+      UPDATE ${deliveries} SET receipt_status = $2, receipt_at = $3, receipt_error = $4, receipts = coalesce($5::jsonb, receipts),
+        proof_part = coalesce($6::int, proof_part), proof_id = coalesce($7::text, proof_id), updated_at = $8
+      WHERE id = $1`,
+    /**
+     * A receipt proved that the part after the recorded ones arrived, and no send of it is in
+     * flight: it is sent, and the delivery goes on with its next part (or finishes) when claimed.
+     */
+    resolveProven: `
+      UPDATE ${deliveries} SET state = 'queued', next_part = next_part + 1, receipts = receipts || jsonb_build_array(proof_id), attempts = 0,
+        last_error = NULL, error_class = NULL, proof_part = NULL, proof_id = NULL, updated_at = $1
+      WHERE id = ANY($2::text[]) AND state IN ('ambiguous','queued','failed') AND proof_part = next_part`,
+    notify: `SELECT pg_notify($1, $2)`,
     get: `SELECT * FROM ${deliveries} WHERE id = $1`,
     list: `SELECT * FROM ${deliveries} WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR channel = $2) ORDER BY seq DESC LIMIT $3 OFFSET $4`,
     retry: `

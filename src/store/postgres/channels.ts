@@ -10,6 +10,7 @@ import {
   pairingCodeTaken,
   prepareDeliveries,
   preparePairing,
+  receiptWrite,
   SENDER_LOST_ERROR,
   toClaimedDelivery,
   toDeliveryRecord,
@@ -29,6 +30,7 @@ import type {
   DeliveryChange,
   DeliveryInsert,
   DeliveryListOptions,
+  DeliveryReceipt,
   DeliveryRecord,
   DeliveryState,
   JobLease,
@@ -36,6 +38,7 @@ import type {
   JsonObject,
   PairingOutcome,
   PairingRequest,
+  ReceiptMatch,
 } from '../types.js';
 import { deleteInChunks } from '../core/purge.js';
 import type { ChannelSql } from './channel-sql.js';
@@ -138,9 +141,17 @@ export class PostgresChannels implements ChannelStore {
     // A release hands the delivery to whichever node is free; the other changes are followed
     // by this node's own next claim.
     const tellOthers = change.kind === 'release';
-    const { rows } = await retrying(() =>
-      this.host.pool.query<{ n: number }>(this.host.sql.patch, [...patchParameters(patch), now, claim.id, claim.lease, tellOthers, this.host.channel, this.host.nodeId]),
-    );
+    const parameters = [...patchParameters(patch), now, claim.id, claim.lease, tellOthers, this.host.channel, this.host.nodeId];
+    // A send that ends without knowing whether it arrived may already have its proof: it is
+    // applied in the same transaction (the rare path; every other outcome is one statement).
+    const { rows } =
+      change.kind === 'ambiguous' || change.kind === 'retry'
+        ? await transaction(this.host.pool, async (client) => {
+            const result = await client.query<{ n: number }>(this.host.sql.patch, parameters);
+            if ((result.rows[0]?.n ?? 0) > 0) await client.query(this.host.sql.resolveProven, [now, [claim.id]]);
+            return result;
+          })
+        : await retrying(() => this.host.pool.query<{ n: number }>(this.host.sql.patch, parameters));
     if ((rows[0]?.n ?? 0) === 0) return false;
     if (patch.endsClaim) this.notify();
     return true;
@@ -161,17 +172,21 @@ export class PostgresChannels implements ChannelStore {
     const { rows: expired } = await this.host.pool.query<{ id: string; lease: number; channel: string; account: string }>(this.host.sql.expiredSending, [now]);
     if (expired.length === 0) return 0;
     const resends = oncePerChannel(resend);
-    const { rows } = await retrying(() =>
-      this.host.pool.query<{ n: number }>(this.host.sql.recover, [
-        expired.map((r) => r.id),
+    const ids = expired.map((r) => r.id);
+    const { rows } = await transaction(this.host.pool, async (client) => {
+      const result = await client.query<{ n: number }>(this.host.sql.recover, [
+        ids,
         expired.map((r) => r.lease),
         expired.map((r) => resends(r.channel, r.account)),
         now,
         SENDER_LOST_ERROR,
         this.host.channel,
         this.host.nodeId,
-      ]),
-    );
+      ]);
+      // A receipt that came while the row was left sending proved its part arrived.
+      await client.query(this.host.sql.resolveProven, [now, ids]);
+      return result;
+    });
     const moved = rows[0]?.n ?? 0;
     if (moved > 0) this.notify();
     return moved;
@@ -210,6 +225,33 @@ export class PostgresChannels implements ChannelStore {
 
   onDeliveries(listener: () => void): () => void {
     return this.listeners.add(listener);
+  }
+
+  async applyReceipts(channel: string, account: string, receipts: readonly DeliveryReceipt[]): Promise<ReceiptMatch[]> {
+    this.host.assertOpen();
+    if (receipts.length === 0) return [];
+    const now = this.host.now();
+    const { sql } = this.host;
+    const matches = await transaction(this.host.pool, async (client) => {
+      const out: ReceiptMatch[] = [];
+      for (const receipt of receipts) {
+        const { rows } = await client.query<Pick<Row, 'state' | 'receipts' | 'receipt_status' | 'receipt_at' | 'receipt_error'>>(sql.receiptRow, [receipt.deliveryId, channel, account]);
+        const row = rows[0];
+        const write = row ? receiptWrite({ ...row, receipts: row.receipts as unknown as string[] }, receipt) : undefined;
+        if (!write) {
+          out.push('unknown');
+          continue;
+        }
+        await client.query(sql.writeReceipt, [receipt.deliveryId, write.status, write.at, write.error, write.receipts, write.proof?.part ?? null, write.proof?.id ?? null, now]);
+        const resolved = write.proof !== null && ((await client.query(sql.resolveProven, [now, [receipt.deliveryId]])).rowCount ?? 0) > 0;
+        out.push(resolved ? 'resolved' : 'recorded');
+      }
+      // The resolved deliveries may be claimed by any node: tell them at COMMIT.
+      if (out.includes('resolved')) await client.query(sql.notify, [this.host.channel, this.host.nodeId]);
+      return out;
+    });
+    if (matches.includes('resolved')) this.notify();
+    return matches;
   }
 
   /** Any node may purge; concurrent purges only find less to delete. */

@@ -45,6 +45,9 @@ export interface ChannelStatements {
   counts: Statement<[], { channel: string; account: string; state: DeliveryState; count: number }>;
   nextDue: Statement<[], { due: number | null }>;
   purgeChunk: Statement<[number, number]>;
+  receiptRow: Statement<[string, string, string], Pick<Row, 'state' | 'receipts' | 'receipt_status' | 'receipt_at' | 'receipt_error'>>;
+  writeReceipt: Statement<[{ status: string; at: number; error: string | null; receipts: string | null; proof_part: number | null; proof_id: string | null; now: number; id: string }]>;
+  resolveProven: Statement<[number, string]>;
   sendingAtOpen: Statement<[number, number]>;
 
   acquireLease: Statement<[{ name: string; holder: string; expires_at: number; now: number }], LeaseRow>;
@@ -101,6 +104,19 @@ export function prepareChannelStatements(db: Database.Database): ChannelStatemen
          SELECT MIN(lease_until) FROM deliveries WHERE state = 'sending')`,
     ),
     purgeChunk: db.prepare(`DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries WHERE state IN ${FINISHED_DELIVERY_STATES_SQL} AND updated_at < ? LIMIT ?)`),
+    receiptRow: db.prepare('SELECT state, receipts, receipt_status, receipt_at, receipt_error FROM deliveries WHERE id = ? AND channel = ? AND account = ?'),
+    writeReceipt: db.prepare(
+      `UPDATE deliveries SET receipt_status = @status, receipt_at = @at, receipt_error = @error, receipts = coalesce(@receipts, receipts),
+         proof_part = coalesce(@proof_part, proof_part), proof_id = coalesce(@proof_id, proof_id), updated_at = @now
+       WHERE id = @id`,
+    ),
+    // A receipt proved that the part after the recorded ones arrived, and no send of it is in
+    // flight: it is sent, and the delivery goes on with its next part (or finishes) when claimed.
+    resolveProven: db.prepare(
+      `UPDATE deliveries SET state = 'queued', next_part = next_part + 1, receipts = json_insert(receipts, '$[#]', proof_id), attempts = 0,
+         last_error = NULL, error_class = NULL, proof_part = NULL, proof_id = NULL, updated_at = ?
+       WHERE id = ? AND state IN ('ambiguous','queued','failed') AND proof_part = next_part`,
+    ),
     sendingAtOpen: db.prepare(`UPDATE deliveries SET lease_until = ?, updated_at = ? WHERE state = 'sending'`),
 
     // A free (released or expired) lease changes holder and fence; the holder's own is renewed.

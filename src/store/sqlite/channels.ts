@@ -9,6 +9,7 @@ import {
   pairingCodeTaken,
   prepareDeliveries,
   preparePairing,
+  receiptWrite,
   SENDER_LOST_ERROR,
   toClaimedDelivery,
   toDeliveryRecord,
@@ -25,12 +26,14 @@ import type {
   DeliveryChange,
   DeliveryInsert,
   DeliveryListOptions,
+  DeliveryReceipt,
   DeliveryRecord,
   DeliveryState,
   JobLease,
   JsonValue,
   PairingOutcome,
   PairingRequest,
+  ReceiptMatch,
 } from '../types.js';
 import { deleteInChunks } from '../core/purge.js';
 import { prepareChannelStatements, type ChannelStatements } from './channel-statements.js';
@@ -120,9 +123,10 @@ export class SqliteChannels implements ChannelStore {
     this.host.assertWritable();
     const now = this.host.now();
     const patch = deliveryPatch(change, now);
-    const changed = this.host.write(
-      () =>
-        this.stmt.patch.run({
+    // A send that ends without knowing whether it arrived may already have its proof.
+    const resolves = change.kind === 'ambiguous' || change.kind === 'retry';
+    const changed = this.host.write(() => {
+      const n = this.stmt.patch.run({
           state: patch.state,
           plan: patch.plan,
           next_part: patch.nextPart,
@@ -137,8 +141,10 @@ export class SqliteChannels implements ChannelStore {
           now,
           id: claim.id,
           lease: claim.lease,
-        }).changes,
-    );
+        }).changes;
+      if (n > 0 && resolves) this.stmt.resolveProven.run(now, claim.id);
+      return n;
+    });
     if (changed === 0) return false;
     await this.host.synced();
     // The lane is free again: its next delivery may go out.
@@ -169,6 +175,7 @@ export class SqliteChannels implements ChannelStore {
         } else {
           n += this.stmt.recoverToAmbiguous.run(SENDER_LOST_ERROR, now, row.id, row.lease, now).changes;
         }
+        this.stmt.resolveProven.run(now, row.id);
       }
       return n;
     });
@@ -213,6 +220,25 @@ export class SqliteChannels implements ChannelStore {
 
   onDeliveries(listener: () => void): () => void {
     return this.listeners.add(listener);
+  }
+
+  async applyReceipts(channel: string, account: string, receipts: readonly DeliveryReceipt[]): Promise<ReceiptMatch[]> {
+    this.host.assertWritable();
+    if (receipts.length === 0) return [];
+    const now = this.host.now();
+    const matches = this.host.write(() =>
+      receipts.map((receipt): ReceiptMatch => {
+        const row = this.stmt.receiptRow.get(receipt.deliveryId, channel, account);
+        const write = row ? receiptWrite({ ...row, receipts: parse(row.receipts) as string[] }, receipt) : undefined;
+        if (!write) return 'unknown';
+        this.stmt.writeReceipt.run({ status: write.status, at: write.at, error: write.error, receipts: write.receipts, proof_part: write.proof?.part ?? null, proof_id: write.proof?.id ?? null, now, id: receipt.deliveryId });
+        return write.proof !== null && this.stmt.resolveProven.run(now, receipt.deliveryId).changes > 0 ? 'resolved' : 'recorded';
+      }),
+    );
+    if (!matches.some((m) => m !== 'unknown')) return matches;
+    await this.host.synced();
+    if (matches.includes('resolved')) this.notify();
+    return matches;
   }
 
   async purgeDeliveries(olderThanMs: number): Promise<number> {
