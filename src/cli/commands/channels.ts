@@ -27,6 +27,14 @@ interface DeliveryView {
   partsSent: number;
   lastError: string | null;
   createdAt: string;
+  receipt: { status: string; at: string; error: string | null } | null;
+}
+
+/** The platform's status of a delivery: "read 12:03:04", "failed: #131047 ...". */
+function receiptText(d: DeliveryView): string {
+  if (!d.receipt) return '-';
+  const when = d.receipt.at.slice(11, 19);
+  return d.receipt.error === null ? `${d.receipt.status} ${when}` : `${d.receipt.status} ${when}: ${d.receipt.error}`;
 }
 
 interface PairingView {
@@ -95,8 +103,8 @@ export function channelsCommand(program: Command, globals: () => ClientOptions &
         body.deliveries.length === 0
           ? 'no deliveries'
           : table([
-              ['ID', 'CHANNEL', 'CONVERSATION', 'STATE', 'ATTEMPTS', 'PARTS', 'CREATED', 'ERROR'],
-              ...body.deliveries.map((d) => [d.id, `${d.channel}/${d.account}`, d.lane, d.state, String(d.attempts), `${d.partsSent}/${d.parts ?? '?'}`, d.createdAt, (d.lastError ?? '').slice(0, 60)]),
+              ['ID', 'CHANNEL', 'CONVERSATION', 'STATE', 'ATTEMPTS', 'PARTS', 'CREATED', 'RECEIPT', 'ERROR'],
+              ...body.deliveries.map((d) => [d.id, `${d.channel}/${d.account}`, d.lane, d.state, String(d.attempts), `${d.partsSent}/${d.parts ?? '?'}`, d.createdAt, receiptText(d).slice(0, 80), (d.lastError ?? '').slice(0, 60)]),
             ]),
       );
     });

@@ -28,6 +28,8 @@ function deliveryView(d: DeliveryRecord) {
     updatedAt: iso(d.updatedAt),
     availableAt: iso(d.availableAt),
     sentAt: iso(d.sentAt),
+    // The platform's own word (WhatsApp statuses): how far it got, when, and why it failed.
+    receipt: d.receipt === null ? null : { status: d.receipt.status, at: iso(d.receipt.at), error: d.receipt.error },
     text: typeof d.body.markdown === 'string' ? d.body.markdown.slice(0, 200) : null,
   };
 }
