@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChannelAccount, ChannelIngestIO, ChannelSpec, ChannelTarget, InboundEvent, JsonObject, JsonValue, PluginLogger } from 'pincer/plugin';
-import { ChannelError } from 'pincer/channel-kit';
+import type { ChannelAccount, ChannelIngestIO, ChannelSpec, ChannelTarget, JsonObject, PluginLogger } from 'pincer/plugin';
 import { DiscordFake, type FakeChannel, type FakeDiscordUser } from '../../../test/support/fakes/discord.js';
+import { classOf, events, recorder, until } from '../../../test/support/fakes/discord-io.js';
 import { createDiscordChannel } from '../channel.js';
 
 let fake: DiscordFake;
@@ -20,58 +20,6 @@ const log: PluginLogger = {
 function account(extra: JsonObject = {}): ChannelAccount {
   return { id: 'default', config: { token: fake.token, api_root: fake.url, ...extra } };
 }
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
-
-async function classOf(promise: Promise<unknown>): Promise<ChannelError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ChannelError);
-  return err as ChannelError;
-}
-
-interface Recorder extends ChannelIngestIO {
-  batches: InboundEvent[][];
-  cursors: JsonValue[];
-  stored: JsonValue | null;
-  fatals: Array<{ detail: string; hint?: string }>;
-  refuse: number;
-}
-
-function recorder(stored: JsonValue | null = null): Recorder {
-  const rec: Recorder = {
-    batches: [],
-    cursors: [],
-    stored,
-    fatals: [],
-    refuse: 0,
-    async ingest(events, options) {
-      if (rec.refuse > 0 && events.length > 0) {
-        rec.refuse--;
-        throw new Error('queue full');
-      }
-      if (events.length > 0) rec.batches.push(events);
-      if (options?.cursor !== undefined) {
-        rec.cursors.push(options.cursor);
-        rec.stored = options.cursor;
-      }
-    },
-    async cursor() {
-      return rec.stored;
-    },
-    fatal(detail, hint) {
-      rec.fatals.push({ detail, ...(hint !== undefined ? { hint } : {}) });
-    },
-  };
-  return rec;
-}
-
-const events = (rec: Recorder): InboundEvent[] => rec.batches.flat();
 
 beforeEach(async () => {
   logs = [];

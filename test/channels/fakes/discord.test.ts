@@ -122,3 +122,61 @@ describe('Discord fake: gateway', () => {
     await until(() => codes.includes(4014), 'close 4014');
   });
 });
+
+describe('Discord fake: interactions', () => {
+  const refusal = async (call: Promise<unknown>): Promise<DiscordAPIError> => {
+    const err = await call.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DiscordAPIError);
+    return err as DiscordAPIError;
+  };
+  const echo = { type: 1, name: 'echo', description: 'repeat your text', options: [{ type: 3, name: 'text', description: 'what to repeat' }] };
+
+  it('takes a bulk overwrite of valid commands only, for its own application, with the bot token', async () => {
+    const r = rest();
+    const path = `/applications/${fake.applicationId}/commands` as const;
+    expect(await r.put(path, { body: [echo] })).toMatchObject([{ name: 'echo', application_id: fake.applicationId, options: [{ name: 'text', required: false }] }]);
+    expect(await r.get(path)).toHaveLength(1);
+    for (const [body, field] of [
+      [[{ ...echo, name: 'Echo' }], 'name'],
+      [[{ ...echo, name: 'x'.repeat(33) }], 'name'],
+      [[{ ...echo, description: '' }], 'description'],
+      [[echo, echo], 'name'],
+    ] as const) {
+      const err = await refusal(r.put(path, { body }));
+      expect(err).toMatchObject({ status: 400, code: 50035 });
+      expect(JSON.stringify(err.rawError)).toContain(`"${field}"`);
+    }
+    expect(await refusal(r.get(`/applications/${fake.bot.id}/commands`))).toMatchObject({ status: 403, code: 50001 });
+    expect(await refusal(rest('wrong').get(path))).toMatchObject({ status: 401 });
+    // An overwrite that repeats a command creates nothing.
+    await r.put(path, { body: [echo] });
+    expect(fake.interactions.creates).toBe(1);
+  });
+
+  it('takes one callback per interaction within 3 s; the webhook edits @original for 15 minutes', async () => {
+    await rest().put(`/applications/${fake.applicationId}/commands`, { body: [echo] });
+    const user = fake.user(1, 'alice');
+    const dm = fake.dm(user);
+    const open = new REST({ api: fake.url, version: '10', retries: 0, rejectOnRateLimit: () => true });
+    const slash = fake.interactions.slash(dm, user, 'echo', 'hi');
+    const callback = (id: string, token: string, type: number) => open.post(`/interactions/${id}/${token}/callback`, { body: { type }, auth: false });
+    // Type 6 is for a component's message; a slash command has none.
+    expect(await refusal(callback(slash.id, slash.token, 6))).toMatchObject({ status: 400, code: 50035 });
+    await callback(slash.id, slash.token, 5);
+    expect(await refusal(callback(slash.id, slash.token, 5))).toMatchObject({ status: 400, code: 40060 });
+    expect(fake.sentIn(dm.id)).toEqual([expect.objectContaining({ content: '', type: 20 })]);
+    const edited = (await open.patch(`/webhooks/${fake.applicationId}/${slash.token}/messages/@original`, { body: { content: 'hi' }, auth: false })) as { id: string; content: string };
+    expect(edited).toMatchObject({ id: slash.original!.id, content: 'hi', flags: 0 });
+    expect(await refusal(open.patch(`/webhooks/${fake.applicationId}/not-a-token/messages/@original`, { body: { content: 'x' }, auth: false }))).toMatchObject({ status: 401, code: 50027 });
+
+    const late = fake.interactions.slash(dm, user, 'echo', undefined, Date.now() - 4_000);
+    expect(await refusal(callback(late.id, late.token, 5))).toMatchObject({ status: 404, code: 10062 });
+    const expired = fake.interactions.slash(dm, user, 'echo', undefined, Date.now() - 16 * 60_000);
+    expect(await refusal(open.patch(`/webhooks/${fake.applicationId}/${expired.token}/messages/@original`, { body: { content: 'x' }, auth: false }))).toMatchObject({ status: 401, code: 50027 });
+    // Ids are snowflakes of their time: the backdated one says when it was made.
+    expect(Number((BigInt(expired.id) >> 22n) + 1_420_070_400_000n)).toBeLessThan(Date.now() - 15 * 60_000);
+  });
+});

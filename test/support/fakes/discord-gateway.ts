@@ -37,6 +37,7 @@ export interface GatewaySession {
 export interface GatewayHost {
   token(): string;
   bot(): Record<string, unknown>;
+  applicationId(): string;
   /** Whether the application has the Message Content privileged intent enabled. */
   messageContentAllowed(): boolean;
 }
@@ -177,7 +178,7 @@ export class DiscordGatewayFake {
       old.undelivered = [];
     }
     this.sessions.push(session);
-    this.emit(session, 'READY', { v: 10, user: this.host.bot(), guilds: [], session_id: session.id, resume_gateway_url: this.url, application: { id: this.host.bot()['id'], flags: 0 } });
+    this.emit(session, 'READY', { v: 10, user: this.host.bot(), guilds: [], session_id: session.id, resume_gateway_url: this.url, application: { id: this.host.applicationId(), flags: 0 } });
     for (const { t, d: data } of backlog) this.emit(session, t, data);
     return session;
   }

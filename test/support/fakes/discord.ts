@@ -4,11 +4,19 @@
  * /gateway/bot, GET /users/@me, message create (content at most 2,000 characters; `nonce` at
  * most 25 characters, and with `enforce_nonce` a repeated nonce within five minutes returns
  * the message it made the first time), edit, typing; per-channel rate limits with
- * `X-RateLimit-*` headers and 429 `{retry_after}` + `Retry-After`; fault scripts. The gateway
- * (discord-gateway.ts) dispatches MESSAGE_CREATE for users' messages and for the bot's own.
+ * `X-RateLimit-*` headers and 429 `{retry_after}` + `Retry-After`; fault scripts; message
+ * components checked as Discord does (discord-validate.ts). The gateway (discord-gateway.ts)
+ * dispatches MESSAGE_CREATE for users' messages and for the bot's own; slash commands, button
+ * presses and their answers are discord-interactions.ts. Ids are snowflakes of the time they
+ * were made, as Discord's are (an interaction's id says when its 3 s and 15 minutes began).
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { DiscordGatewayFake, type GatewayDispatch } from './discord-gateway.js';
+import { DiscordInteractionsFake } from './discord-interactions.js';
+import { componentsError, nested } from './discord-validate.js';
+
+/** Discord's epoch (2015-01-01): a snowflake is the milliseconds since it, shifted left 22 bits. */
+const DISCORD_EPOCH = 1_420_070_400_000n;
 
 export type DiscordFault =
   | { kind: 'status'; status: number; code?: number; message?: string }
@@ -38,6 +46,10 @@ export interface FakeDiscordMessage {
   nonce?: string;
   message_reference?: { message_id: string; channel_id: string };
   referenced_message?: FakeDiscordMessage | null;
+  components?: unknown[];
+  flags?: number;
+  interaction_metadata?: Record<string, unknown>;
+  webhook_id?: string;
 }
 
 export interface FakeChannel {
@@ -85,7 +97,10 @@ function apiError(reply: FastifyReply, status: number, code: number, message: st
 export class DiscordFake {
   readonly token: string;
   readonly bot: FakeDiscordUser = { id: '900000000000000001', username: 'PincerBot', global_name: null, bot: true };
+  /** Not the bot's user id: older applications' ids differ from their bot's, so the client must ask. */
+  readonly applicationId = '900000000000000777';
   readonly gateway: DiscordGatewayFake;
+  readonly interactions: DiscordInteractionsFake;
   readonly channels = new Map<string, FakeChannel>();
   readonly messages = new Map<string, FakeDiscordMessage[]>();
   readonly calls: DiscordCall[] = [];
@@ -94,7 +109,8 @@ export class DiscordFake {
   private readonly nonces = new Map<string, { message: FakeDiscordMessage; at: number }>();
   private readonly windows = new Map<string, number[]>();
   private readonly channelLimit: { limit: number; windowMs: number } | false;
-  private snowflake = 1_100_000_000_000_000_000n;
+  private snowflake = 0n;
+  private backdated = 0n;
   private baseUrl = '';
   messageContentAllowed: boolean;
   /** GET /gateway/bot answers 503 (Discord having trouble). */
@@ -105,11 +121,23 @@ export class DiscordFake {
     this.channelLimit = options.channelLimit ?? { limit: 5, windowMs: 5000 };
     this.messageContentAllowed = options.messageContentAllowed ?? true;
     this.gateway = new DiscordGatewayFake(
-      { token: () => this.token, bot: () => ({ ...this.bot }), messageContentAllowed: () => this.messageContentAllowed },
+      { token: () => this.token, bot: () => ({ ...this.bot }), applicationId: () => this.applicationId, messageContentAllowed: () => this.messageContentAllowed },
       options.heartbeatIntervalMs ?? 500,
     );
-    this.app = Fastify({ logger: false });
+    this.interactions = new DiscordInteractionsFake({
+      applicationId: this.applicationId,
+      bot: this.bot,
+      calls: this.calls,
+      messages: this.messages,
+      nextId: (at) => this.nextId(at),
+      authorized: (request) => request.headers.authorization === `Bot ${this.token}`,
+      storeMessage: (channel, author, content, extra) => Object.assign(this.store(channel, author, content, []), extra ?? {}),
+      dispatch: (t, d) => void this.gateway.dispatch(t, d),
+    });
+    // Interaction tokens in paths are longer than Fastify's default 100-character parameter.
+    this.app = Fastify({ logger: false, routerOptions: { maxParamLength: 1024 } });
     this.routes();
+    this.interactions.routes(this.app);
   }
 
   /** The REST root to give @discordjs/rest as `api` (it adds /v10). */
@@ -127,8 +155,11 @@ export class DiscordFake {
     await this.app.close();
   }
 
-  nextId(): string {
-    this.snowflake += 1n;
+  /** A new snowflake, increasing; with `at`, one of that (earlier) time. */
+  nextId(at?: number): string {
+    if (at !== undefined) return String(((BigInt(at) - DISCORD_EPOCH) << 22n) | (++this.backdated & 0x3fffffn));
+    const now = (BigInt(Date.now()) - DISCORD_EPOCH) << 22n;
+    this.snowflake = now > this.snowflake ? now : this.snowflake + 1n;
     return String(this.snowflake);
   }
 
@@ -192,6 +223,8 @@ export class DiscordFake {
 
   private routes(): void {
     this.app.addHook('onRequest', async (request, reply) => {
+      // An interaction's callback and webhook take no Authorization: their token is in the path.
+      if (/^\/api\/v10\/(interactions|webhooks|applications)\//.test(request.url)) return undefined;
       if (request.headers.authorization !== `Bot ${this.token}`) return apiError(reply, 401, 0, '401: Unauthorized');
       return undefined;
     });
@@ -200,6 +233,7 @@ export class DiscordFake {
       return { url: this.gateway.url, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 86_400_000, max_concurrency: 1 } };
     });
     this.app.get('/api/v10/users/@me', async () => this.bot);
+    this.app.get('/api/v10/oauth2/applications/@me', async () => ({ id: this.applicationId, name: this.bot.username, description: '', bot_public: true, bot_require_code_grant: false, bot: this.bot, flags: 0 }));
     this.app.post('/api/v10/channels/:id/messages', (request, reply) => this.guarded(request, reply, () => this.create(request)));
     this.app.patch('/api/v10/channels/:id/messages/:mid', (request, reply) => this.guarded(request, reply, () => this.edit(request)));
     this.app.post('/api/v10/channels/:id/typing', (request, reply) => this.guarded(request, reply, () => ({ status: 204 })));
@@ -253,10 +287,13 @@ export class DiscordFake {
 
   private create(request: FastifyRequest): Answer {
     const channel = this.channels.get((request.params as { id: string }).id)!;
-    const body = (request.body ?? {}) as { content?: unknown; nonce?: unknown; enforce_nonce?: unknown; message_reference?: { message_id?: unknown } };
+    const body = (request.body ?? {}) as { content?: unknown; nonce?: unknown; enforce_nonce?: unknown; message_reference?: { message_id?: unknown }; components?: unknown };
     const content = typeof body.content === 'string' ? body.content : '';
-    if (content.length === 0) return refusal(400, 50006, 'Cannot send an empty message');
+    const hasComponents = Array.isArray(body.components) && body.components.length > 0;
+    if (content.length === 0 && !hasComponents) return refusal(400, 50006, 'Cannot send an empty message');
     if (content.length > 2000) return refusal(400, 50035, 'Invalid Form Body', { content: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 2000 or fewer in length.' }] } });
+    const problem = componentsError(body.components);
+    if (problem) return refusal(400, 50035, 'Invalid Form Body', nested(problem));
     const nonce = typeof body.nonce === 'string' || typeof body.nonce === 'number' ? String(body.nonce) : undefined;
     if (nonce !== undefined && nonce.length > 25) return refusal(400, 50035, 'Invalid Form Body', { nonce: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 25 or fewer in length.' }] } });
     if (nonce !== undefined && body.enforce_nonce === true) {
@@ -266,6 +303,7 @@ export class DiscordFake {
     const refId = typeof body.message_reference?.message_id === 'string' ? body.message_reference.message_id : undefined;
     const replyTo = refId === undefined ? undefined : (this.messages.get(channel.id) ?? []).find((m) => m.id === refId);
     const message = this.store(channel, this.bot, content, [], replyTo, nonce);
+    if (hasComponents) message.components = body.components as unknown[];
     if (nonce !== undefined && body.enforce_nonce === true) this.nonces.set(nonce, { message, at: Date.now() });
     // Discord dispatches the bot's own messages to it too; the client drops them.
     this.gateway.dispatch('MESSAGE_CREATE', { ...message });
@@ -277,9 +315,14 @@ export class DiscordFake {
     const message = (this.messages.get(id) ?? []).find((m) => m.id === mid);
     if (!message) return refusal(404, 10008, 'Unknown Message');
     if (message.author.id !== this.bot.id) return refusal(403, 50005, 'Cannot edit a message authored by another user');
-    const content = (request.body as { content?: unknown } | undefined)?.content;
+    const body = (request.body ?? {}) as { content?: unknown; components?: unknown };
+    const content = body.content;
     if (typeof content !== 'string' || content.length === 0 || content.length > 2000) return refusal(400, 50035, 'Invalid Form Body');
+    const problem = componentsError(body.components);
+    if (problem) return refusal(400, 50035, 'Invalid Form Body', nested(problem));
     message.content = content;
+    // A PATCH replaces only the fields it names: without `components`, the buttons stay.
+    if (Array.isArray(body.components)) message.components = body.components;
     message.edited_timestamp = new Date().toISOString();
     return { status: 200, body: message };
   }

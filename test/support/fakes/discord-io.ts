@@ -1,0 +1,65 @@
+/**
+ * What a channel plugin's poll loop gets as `io` in the Discord plugin's tests: it records each
+ * committed batch and cursor (and when it committed), refuses the next `refuse` non-empty
+ * batches as a full queue would, and keeps `fatal`s.
+ */
+import { expect } from 'vitest';
+import { ChannelError, type ChannelIngestIO, type InboundEvent, type JsonValue } from '../../../src/plugins/sdk.js';
+
+export interface Recorder extends ChannelIngestIO {
+  batches: InboundEvent[][];
+  /** Date.now() when each event id's batch committed. */
+  committedAt: Map<string, number>;
+  cursors: JsonValue[];
+  stored: JsonValue | null;
+  fatals: Array<{ detail: string; hint?: string }>;
+  refuse: number;
+}
+
+export function recorder(stored: JsonValue | null = null): Recorder {
+  const rec: Recorder = {
+    batches: [],
+    committedAt: new Map(),
+    cursors: [],
+    stored,
+    fatals: [],
+    refuse: 0,
+    async ingest(events, options) {
+      if (rec.refuse > 0 && events.length > 0) {
+        rec.refuse--;
+        throw new Error('queue full');
+      }
+      if (events.length > 0) rec.batches.push(events);
+      for (const event of events) rec.committedAt.set(event.eventId, Date.now());
+      if (options?.cursor !== undefined) {
+        rec.cursors.push(options.cursor);
+        rec.stored = options.cursor;
+      }
+    },
+    async cursor() {
+      return rec.stored;
+    },
+    fatal(detail, hint) {
+      rec.fatals.push({ detail, ...(hint !== undefined ? { hint } : {}) });
+    },
+  };
+  return rec;
+}
+
+export const events = (rec: Recorder): InboundEvent[] => rec.batches.flat();
+
+/** Poll until `check` holds (10 ms steps, 10 s), else fail naming `what`. */
+export async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The ChannelError a call failed with (the test fails if it did not fail with one). */
+export async function classOf(promise: Promise<unknown>): Promise<ChannelError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ChannelError);
+  return err as ChannelError;
+}
