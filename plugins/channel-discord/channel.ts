@@ -3,19 +3,43 @@
  * (retries: 0) and every rate limit rejected rather than waited out (rejectOnRateLimit), so a
  * write is made once per outbox attempt and a 429 reaches the outbox with its retry_after.
  * Events come over the gateway (gateway.ts) in the `poll` slot: for Discord, the "polling"
- * transport is the gateway socket.
+ * transport is the gateway socket. A reply's buttons are message components (components.ts);
+ * the bot's commands are its slash commands (commands.ts), and a slash command's reply edits
+ * the interaction's deferred response through its webhook (interactions.ts).
  */
 import { createHash } from 'node:crypto';
-import { REST } from '@discordjs/rest';
-import type { RESTPostAPIChannelMessageJSONBody, RESTPostAPIChannelMessageResult } from 'discord-api-types/v10';
-import type { ChannelAccount, ChannelSpec, ChannelTarget, PluginLogger, RenderedPart } from 'pincer/plugin';
+import { DiscordAPIError, REST } from '@discordjs/rest';
+import type { APIMessage, RESTPostAPIChannelMessageJSONBody, RESTPostAPIChannelMessageResult } from 'discord-api-types/v10';
+import type { ChannelAccount, ChannelSpec, ChannelTarget, CommandInfo, JsonObject, PluginLogger, RenderedPart } from 'pincer/plugin';
+import { commandsKey, registerCommands } from './commands.js';
+import { buttonRows, componentsOf } from './components.js';
 import { classifyDiscordError, isUnauthorized } from './errors.js';
 import { gatewayLoop } from './gateway.js';
+import { parseInteractionRef, tokenUsable, type InteractionRef } from './interactions.js';
 import { renderParts } from './render.js';
 import { discordSettings, type DiscordSettings } from './settings.js';
 
 export interface DiscordChannelOptions {
   log: PluginLogger;
+  /** The bot's commands (ctx.pincer.commands), registered as slash commands at connect. */
+  commands?: () => Promise<CommandInfo[]>;
+  /** How often a running account looks for changed commands (a plugin loaded late, reloaded). */
+  commandSyncMs?: number;
+}
+
+/**
+ * Answers of the interaction webhook that mean its token no longer works for this reply
+ * (expired, never acknowledged, the response deleted): the reply goes as a channel message.
+ */
+const WEBHOOK_GONE = new Set([
+  10008, // Unknown Message: no deferred response to edit
+  10015, // Unknown Webhook
+  10062, // Unknown interaction
+  50027, // Invalid Webhook Token: past its 15 minutes
+]);
+
+function webhookGone(err: unknown): boolean {
+  return err instanceof DiscordAPIError && (err.status === 401 || err.status === 404) && typeof err.code === 'number' && WEBHOOK_GONE.has(err.code);
 }
 
 /** Discord's documented send limits: about 5 messages per 5 s per channel, 50 requests/s per bot. */
@@ -40,6 +64,11 @@ function partIndex(part: RenderedPart): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** Clients and what is known about an account last as long as its API root and token. */
+function keyOf(settings: DiscordSettings): string {
+  return `${settings.apiRoot}\n${settings.token}`;
+}
+
 function channelOf(target: ChannelTarget): string {
   // A thread is a channel of its own: its id is the conversation's.
   return target.conversation.threadId ?? target.conversation.id;
@@ -50,7 +79,7 @@ export function createDiscordChannel(options: DiscordChannelOptions): ChannelSpe
   const clients = new Map<string, { key: string; rest: REST }>();
 
   const restFor = (account: ChannelAccount, settings: DiscordSettings): REST => {
-    const key = `${settings.apiRoot}\n${settings.token}`;
+    const key = keyOf(settings);
     const known = clients.get(account.id);
     if (known?.key === key) return known.rest;
     const rest = new REST({ api: settings.apiRoot, version: '10', retries: 0, rejectOnRateLimit: () => true, timeout: TIMEOUT_MS }).setToken(settings.token);
@@ -68,43 +97,143 @@ export function createDiscordChannel(options: DiscordChannelOptions): ChannelSpe
     }
   };
 
+  // The application id names the interaction webhook; it never changes for a token.
+  const applications = new Map<string, string>();
+  const applicationId = async (account: ChannelAccount, settings: DiscordSettings, signal?: AbortSignal): Promise<string> => {
+    const key = keyOf(settings);
+    const known = applications.get(key);
+    if (known !== undefined) return known;
+    const rest = restFor(account, settings);
+    const app = (await call(account, () => rest.get('/oauth2/applications/@me', signal ? { signal } : {}))) as { id: string };
+    applications.set(key, app.id);
+    return app.id;
+  };
+
+  // The commands (their key) Discord was last found or made to have, per account.
+  const registered = new Map<string, string>();
+  const syncCommands = async (account: ChannelAccount, settings: DiscordSettings, signal: AbortSignal): Promise<void> => {
+    if (options.commands === undefined || !settings.slashCommands) return;
+    const list = await options.commands();
+    const key = keyOf(settings);
+    if (registered.get(key) === commandsKey(list)) return;
+    const app = await applicationId(account, settings, signal);
+    await registerCommands(restFor(account, settings), app, list, log, account.id, signal);
+    registered.set(key, commandsKey(list));
+  };
+
+  /**
+   * Commands are read from Pincer again while the gateway runs: a plugin that starts after this
+   * one, or is reloaded, changes them. A check that finds them unchanged calls nobody.
+   */
+  const watchCommands = (account: ChannelAccount, settings: DiscordSettings, signal: AbortSignal): (() => void) => {
+    const every = options.commandSyncMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const tick = (delay: number): void => {
+      timer = setTimeout(() => {
+        void syncCommands(account, settings, signal)
+          .catch((err: unknown) => log.warn('discord slash commands not registered; trying again later', { account: account.id, error: err instanceof Error ? err.message : String(err) }))
+          .finally(() => {
+            if (!signal.aborted) tick(every);
+          });
+      }, delay);
+      timer.unref();
+    };
+    tick(Math.min(5_000, every));
+    return () => clearTimeout(timer);
+  };
+
+  /**
+   * The reply to a slash command replaces its deferred "thinking…" response: PATCH of
+   * @original, which is idempotent (a retry edits the same message again). Undefined when the
+   * token cannot be used (unknown, expired, refused): the caller sends a channel message.
+   */
+  const editInteraction = async (ref: InteractionRef, messageId: string, body: Record<string, unknown>, account: ChannelAccount, settings: DiscordSettings, signal: AbortSignal): Promise<string | undefined> => {
+    if (!tokenUsable(ref)) return undefined;
+    const app = await applicationId(account, settings, signal);
+    const rest = restFor(account, settings);
+    try {
+      const message = (await rest.patch(`/webhooks/${app}/${ref.token}/messages/${messageId}`, { body, auth: false, signal })) as APIMessage;
+      return message.id;
+    } catch (err) {
+      if (webhookGone(err)) {
+        log.info('discord interaction token refused, answering with a channel message', { account: account.id, interaction: ref.id, error: (err as DiscordAPIError).code });
+        return undefined;
+      }
+      // Not isUnauthorized's client reset: this call carries no bot token.
+      throw classifyDiscordError(err);
+    }
+  };
+
   return {
     id: 'discord',
     capabilities: { edit: true, typing: true, idempotentSend: 'native', textLimit: 2000, transports: ['polling'] },
 
     async poll(account, io, signal) {
       const settings = discordSettings(account);
-      await gatewayLoop(
-        { token: settings.token, intents: settings.intents, rest: restFor(account, settings), gatewayUrl: settings.gatewayUrl, accountId: account.id, log },
-        io,
-        signal,
-      );
+      const unwatch = watchCommands(account, settings, signal);
+      try {
+        await gatewayLoop(
+          { token: settings.token, intents: settings.intents, rest: restFor(account, settings), gatewayUrl: settings.gatewayUrl, accountId: account.id, log },
+          io,
+          signal,
+        );
+      } finally {
+        unwatch();
+      }
     },
 
-    /** Checks the token (GET /users/@me): a refused one is reported before the gateway starts. */
+    /**
+     * Checks the token (GET /users/@me): a refused one is reported before the gateway starts.
+     * Then the bot's commands become its slash commands; a failure there is logged and tried
+     * again at the next connect, never a reason to stop the account.
+     */
     async connect(account, signal) {
       const settings = discordSettings(account);
       const rest = restFor(account, settings);
       const me = (await call(account, () => rest.get('/users/@me', { signal }))) as { id: string; username: string };
       log.info('discord account connected', { account: account.id, bot: me.username });
+      // Read from Discord at each connect: someone may have changed them in the meantime.
+      registered.delete(keyOf(settings));
+      try {
+        await syncCommands(account, settings, signal);
+      } catch (err) {
+        log.warn('discord slash commands not registered; trying again at the next connect', { account: account.id, error: err instanceof Error ? err.message : String(err) });
+      }
     },
 
-    async plan(markdown, target, account) {
+    async plan(markdown, target, account, extras) {
       const settings = discordSettings(account);
       const channel = channelOf(target);
-      return { parts: renderParts(markdown, settings.textLimit), buckets: [{ key: 'global', ...GLOBAL }, { key: `channel:${channel}`, ...PER_CHANNEL }] };
+      const parts = renderParts(markdown, settings.textLimit);
+      const last = parts.at(-1);
+      if (extras?.buttons !== undefined && extras.buttons.length > 0 && last !== undefined) {
+        const { rows, skipped } = buttonRows(extras.buttons);
+        if (skipped.length > 0) log.warn('discord buttons left off', { account: account.id, skipped: skipped.map((s) => `${s.value}: ${s.reason}`) });
+        if (rows.length > 0) last.extra = { ...(last.extra ?? {}), components: rows as unknown as JsonObject[] };
+      }
+      return { parts, buckets: [{ key: 'global', ...GLOBAL }, { key: `channel:${channel}`, ...PER_CHANNEL }] };
     },
 
     async send(part, target, account, signal) {
       const settings = discordSettings(account);
       const rest = restFor(account, settings);
+      const components = componentsOf(part.extra);
+      const first = partIndex(part) === 0;
+      const interaction = first ? parseInteractionRef(target.replyTo) : undefined;
+      if (interaction !== undefined) {
+        const body = { content: part.text, allowed_mentions: { parse: [] }, components: components ?? [] };
+        const edited = await editInteraction(interaction, '@original', body, account, settings, signal);
+        if (edited !== undefined) return { platformMessageId: edited };
+      }
       const nonce = nonceOf(part);
       const body: RESTPostAPIChannelMessageJSONBody = {
         content: part.text,
         // A reply never pings anyone: the model's text may name users, roles or @everyone.
         allowed_mentions: { parse: [] },
         ...(nonce !== undefined ? { nonce, enforce_nonce: true } : {}),
-        ...(target.replyTo !== undefined && partIndex(part) === 0 ? { message_reference: { message_id: target.replyTo, fail_if_not_exists: false } } : {}),
+        ...(components !== undefined ? { components } : {}),
+        // A slash command has no message of its own to reply to.
+        ...(target.replyTo !== undefined && first && interaction === undefined ? { message_reference: { message_id: target.replyTo, fail_if_not_exists: false } } : {}),
       };
       const sent = (await call(account, () => rest.post(`/channels/${channelOf(target)}/messages`, { body, signal }))) as RESTPostAPIChannelMessageResult;
       return { platformMessageId: sent.id };
@@ -113,15 +242,18 @@ export function createDiscordChannel(options: DiscordChannelOptions): ChannelSpe
     async edit(platformMessageId, part, target, account, signal) {
       const settings = discordSettings(account);
       const rest = restFor(account, settings);
-      await call(account, () =>
-        rest.patch(`/channels/${channelOf(target)}/messages/${platformMessageId}`, { body: { content: part.text, allowed_mentions: { parse: [] } }, signal }),
-      );
+      // An edit says every field it keeps: without components, the buttons would stay.
+      const body = { content: part.text, allowed_mentions: { parse: [] }, components: componentsOf(part.extra) ?? [] };
+      const interaction = parseInteractionRef(target.replyTo);
+      if (interaction !== undefined && (await editInteraction(interaction, platformMessageId, body, account, settings, signal)) !== undefined) return { platformMessageId };
+      await call(account, () => rest.patch(`/channels/${channelOf(target)}/messages/${platformMessageId}`, { body, signal }));
       return { platformMessageId };
     },
 
     /** "start" shows "typing…" for about 10 s (core repeats it); Discord has no call to clear it. */
     async typing(target, account, state, signal) {
-      if (state === 'stop') return;
+      // A slash command's deferred response already shows "thinking…".
+      if (state === 'stop' || parseInteractionRef(target.replyTo) !== undefined) return;
       const settings = discordSettings(account);
       const rest = restFor(account, settings);
       await call(account, () => rest.post(`/channels/${channelOf(target)}/typing`, { signal }));

@@ -6,12 +6,19 @@
  * received, so a resume after a crash, a refused batch or a restart replays what was not yet
  * committed. The session ({session_id, sequence, resume_url}) is stored as the account's
  * cursor with each batch by io.ingest.
+ *
+ * Interactions (button presses, slash commands) come over the same socket and are answered
+ * (acknowledged) only after their batch committed, within Discord's 3 s.
  */
 import { DiscordAPIError, type REST } from '@discordjs/rest';
 import { WebSocketManager, WebSocketShardEvents, type SessionInfo } from '@discordjs/ws';
 import { GatewayDispatchEvents, type GatewayDispatchPayload } from 'discord-api-types/v10';
 import type { ChannelIngestIO, InboundEvent, JsonValue, PluginLogger } from 'pincer/plugin';
+import { ACK_WINDOW_MS, acknowledge, parseInteraction, snowflakeTime, type PendingAck } from './interactions.js';
 import { parseMessage, type BotUser } from './parse.js';
+
+/** How far this host's clock may be off Discord's before a replayed interaction is judged by it. */
+const CLOCK_SKEW_MS = 10_000;
 
 /** Close codes after which reconnecting cannot help: the operator must act. */
 export const FATAL_CLOSE: Readonly<Record<number, { detail: string; hint: string }>> = {
@@ -75,7 +82,8 @@ export async function gatewayLoop(options: GatewayOptions, io: ChannelIngestIO, 
   let resumable = session !== null;
   let stopping = false;
   let fatal: { detail: string; hint: string } | undefined;
-  const pending: Array<{ sessionId: string; seq: number; dispatch: GatewayDispatchPayload }> = [];
+  const pending: Array<{ sessionId: string; seq: number; dispatch: GatewayDispatchPayload; receivedAt: number }> = [];
+  const acking = new Set<Promise<void>>();
   let wake: (() => void) | undefined;
   const poke = (): void => {
     wake?.();
@@ -121,7 +129,7 @@ export async function gatewayLoop(options: GatewayOptions, io: ChannelIngestIO, 
     const current = session;
     if (current === null || dispatch.s <= current.queued) return;
     current.queued = dispatch.s;
-    pending.push({ sessionId: current.sessionId, seq: dispatch.s, dispatch });
+    pending.push({ sessionId: current.sessionId, seq: dispatch.s, dispatch, receivedAt: Date.now() });
     poke();
   });
   // Each heartbeat ACK is an empty ingest: the account's last poll time then says the socket is alive.
@@ -174,19 +182,47 @@ export async function gatewayLoop(options: GatewayOptions, io: ChannelIngestIO, 
       // Sequences of a session given up mean nothing in the new one.
       const last = Math.max(current.committed, ...batch.filter((item) => item.sessionId === current.sessionId).map((item) => item.seq));
       const events: InboundEvent[] = [];
-      for (const { dispatch } of batch) {
-        if (dispatch.t !== GatewayDispatchEvents.MessageCreate) continue;
-        const event = parseMessage(dispatch.d, bot);
-        if (event !== undefined) events.push(event);
+      const acks: PendingAck[] = [];
+      const now = Date.now();
+      for (const { dispatch, receivedAt } of batch) {
+        if (dispatch.t === GatewayDispatchEvents.MessageCreate) {
+          const event = parseMessage(dispatch.d, bot);
+          if (event !== undefined) events.push(event);
+        } else if (dispatch.t === GatewayDispatchEvents.InteractionCreate) {
+          const parsed = parseInteraction(dispatch.d, bot, now);
+          if (parsed === undefined) continue;
+          // Past its 3 s the interaction cannot be acknowledged and the user was shown "This
+          // interaction failed", so will try again: acting on it too would do it twice.
+          // (A replay after a restart is judged by the id's time, with room for clock skew.)
+          const age = Math.max(now - receivedAt, now - (snowflakeTime(parsed.ack.id) ?? now) - CLOCK_SKEW_MS);
+          if (age >= ACK_WINDOW_MS) {
+            log.info('discord interaction not committed within its 3 s, left off (the user saw "This interaction failed")', { account: accountId, interaction: parsed.ack.id });
+            continue;
+          }
+          events.push(parsed.event);
+          acks.push(parsed.ack);
+        }
       }
       try {
         await io.ingest(events, { cursor: { session_id: current.sessionId, sequence: last, resume_url: current.resumeURL } });
         pending.splice(0, batch.length);
         if (session === current) current.committed = Math.max(current.committed, last);
         backoffMs = 250;
+        for (const ack of acks) {
+          const call = acknowledge(options.rest, ack).catch((err: unknown) => {
+            const code = err instanceof DiscordAPIError ? err.code : undefined;
+            // 10062: too late; 40060: acknowledged before (a replay of a committed batch).
+            const level = code === 10062 || code === 40060 ? 'info' : 'warn';
+            log[level]('discord interaction not acknowledged', { account: accountId, interaction: ack.id, error: err instanceof Error ? err.message : String(err) });
+          });
+          acking.add(call);
+          void call.finally(() => acking.delete(call));
+        }
       } catch (err) {
         // Not committed: the batch stays queued and is offered again; the stored sequence has
-        // not moved, so a restart resumes before it.
+        // not moved, so a restart resumes before it. Its interactions are not acknowledged:
+        // an ack says "Pincer has it", which is not true yet; without one Discord tells the
+        // user the press failed once the 3 s pass, and the user can try again.
         log.warn('discord batch not committed, retrying', { account: accountId, error: err instanceof Error ? err.message : String(err) });
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, backoffMs);
@@ -199,6 +235,7 @@ export async function gatewayLoop(options: GatewayOptions, io: ChannelIngestIO, 
   } finally {
     signal.removeEventListener('abort', onAbort);
     stopping = true;
+    await Promise.all(acking);
     // Not 1000/1001: those end the session on Discord's side, and the next start resumes it.
     await Promise.resolve(manager.destroy({ code: 4000, reason: 'pincer stopping' })).catch(() => undefined);
   }

@@ -32,6 +32,8 @@ export interface DiscordSettings {
   gatewayUrl: string | undefined;
   intents: number;
   textLimit: number;
+  /** Register the bot's commands as the application's global slash commands at connect. */
+  slashCommands: boolean;
 }
 
 function str(config: Readonly<Record<string, JsonValue>>, key: string): string | undefined {
@@ -65,5 +67,7 @@ export function discordSettings(account: ChannelAccount): DiscordSettings {
   if (gatewayUrl !== undefined && !/^wss?:\/\/[^\s/]/.test(gatewayUrl)) throw new DiscordSettingsError(`${where}.gateway_url must be a ws(s) URL`);
   const limit = config['text_chunk_limit'] ?? 2000;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 64 || limit > 2000) throw new DiscordSettingsError(`${where}.text_chunk_limit must be an integer from 64 to 2000`);
-  return { token, apiRoot, gatewayUrl, intents: intents(config['intents'], where), textLimit: limit };
+  const slash = config['slash_commands'] ?? true;
+  if (typeof slash !== 'boolean') throw new DiscordSettingsError(`${where}.slash_commands must be true or false`);
+  return { token, apiRoot, gatewayUrl, intents: intents(config['intents'], where), textLimit: limit, slashCommands: slash };
 }

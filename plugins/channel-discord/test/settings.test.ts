@@ -5,7 +5,7 @@ const account = (config: Record<string, unknown>) => ({ id: 'default', config: c
 
 describe('discord settings', () => {
   it('defaults: discord.com, 2,000 characters, guilds + messages + DMs + message content', () => {
-    expect(discordSettings(account({ token: 'abc.def' }))).toEqual({ token: 'abc.def', apiRoot: 'https://discord.com/api', gatewayUrl: undefined, intents: 1 | 512 | 4096 | 32768, textLimit: 2000 });
+    expect(discordSettings(account({ token: 'abc.def' }))).toEqual({ token: 'abc.def', apiRoot: 'https://discord.com/api', gatewayUrl: undefined, intents: 1 | 512 | 4096 | 32768, textLimit: 2000, slashCommands: true });
   });
 
   it('names the key that is wrong', () => {
@@ -15,6 +15,7 @@ describe('discord settings', () => {
     expect(() => discordSettings(account({ token: 'a', gateway_url: 'http://x' }))).toThrow(/gateway_url/);
     expect(() => discordSettings(account({ token: 'a', intents: ['guilds', 'presence'] }))).toThrow(/intents: "presence"/);
     expect(() => discordSettings(account({ token: 'a', text_chunk_limit: 4000 }))).toThrow(/text_chunk_limit/);
+    expect(() => discordSettings(account({ token: 'a', slash_commands: 'yes' }))).toThrow(/slash_commands must be true or false/);
     expect(() => discordSettings(account({ token: 'a', text_chunk_limit: 4000 }))).toThrow(expect.objectContaining({ code: 'CHANNEL_ACCOUNT_INVALID' }));
   });
 
