@@ -128,18 +128,23 @@ export function createDiscordChannel(options: DiscordChannelOptions): ChannelSpe
   const watchCommands = (account: ChannelAccount, settings: DiscordSettings, signal: AbortSignal): (() => void) => {
     const every = options.commandSyncMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
     const tick = (delay: number): void => {
       timer = setTimeout(() => {
         void syncCommands(account, settings, signal)
           .catch((err: unknown) => log.warn('discord slash commands not registered; trying again later', { account: account.id, error: err instanceof Error ? err.message : String(err) }))
           .finally(() => {
-            if (!signal.aborted) tick(every);
+            // The loop may have ended (a fatal close) while a check was in flight.
+            if (!stopped && !signal.aborted) tick(every);
           });
       }, delay);
       timer.unref();
     };
     tick(Math.min(5_000, every));
-    return () => clearTimeout(timer);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   };
 
   /**
