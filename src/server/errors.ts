@@ -77,6 +77,11 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.addHook('onRequest', async () => {
     if (closing) throw new PincerError('SERVER_CLOSING');
   });
+  // A request still running when close began must not leave its keep-alive connection open:
+  // close would wait for it until keepAliveTimeout (72 s) ran out.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) void reply.header('connection', 'close');
+  });
   app.setErrorHandler((err: FastifyError | PincerError | Error, request, reply) => {
     if (err instanceof QueueFullError) {
       void reply.header('retry-after', String(err.retryAfterSeconds));

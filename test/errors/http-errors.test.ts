@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
+import { Agent, get } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS, type ErrorCode } from '../../src/errors/catalogue.js';
 import { PincerError } from '../../src/errors.js';
@@ -64,5 +65,39 @@ describe('HTTP error bodies', () => {
     release();
     await closed;
     expect({ status: response.statusCode, body: response.json() }).toEqual({ status: 503, body: { error: { code: 'SERVER_CLOSING', message: ERRORS.SERVER_CLOSING.message } } });
+  });
+
+  it('ends the keep-alive connection of a request still running when close began, so close does not wait for its timeout', async () => {
+    const server = Fastify(FRAMEWORK_ERROR_OPTIONS);
+    installErrorHandling(server);
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => (started = resolve));
+    let finish: () => void = () => {};
+    server.get('/slow', async () => {
+      started();
+      await new Promise<void>((resolve) => (finish = resolve));
+      return 'done';
+    });
+    let closingBegan: () => void = () => {};
+    const closing = new Promise<void>((resolve) => (closingBegan = resolve));
+    server.addHook('preClose', async () => closingBegan());
+    const url = await server.listen({ host: '127.0.0.1', port: 0 });
+    const agent = new Agent({ keepAlive: true });
+    const answer = new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+      get(`${url}/slow`, { agent }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
+      }).on('error', reject);
+    });
+    await running;
+    const closed = server.close();
+    await closing;
+    finish();
+    // Without Connection: close the socket would stay open and close would wait 72 s; the
+    // test's own timeout (30 s) fails first.
+    expect(await answer).toEqual({ status: 200, connection: 'close', body: 'done' });
+    await closed;
+    agent.destroy();
   });
 });
