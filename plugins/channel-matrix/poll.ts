@@ -14,13 +14,9 @@ import { isTokenRefused } from './errors.js';
 import { MatrixHttpError } from './client.js';
 import { directRooms, invitesOf, memberChanges, parseSync, roomsWithMessages, type BotIdentity, type Invite, type SyncResponse } from './parse.js';
 import type { MatrixSettings } from './settings.js';
+import { backoffDelay, pause, type Backoff } from 'pincer/channel-kit';
 
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, maxMs: 60_000 };
+export { DEFAULT_BACKOFF, type Backoff } from 'pincer/channel-kit';
 
 /** Timeline events per room per batch; a busier room shows `limited` and its older events are skipped. */
 export const TIMELINE_LIMIT = 100;
@@ -51,24 +47,6 @@ export interface AccountState {
   pendingJoins: Map<string, { invite: Invite; tries: number }>;
   /** Rooms already reported as encrypted. */
   encryptedWarned: Set<string>;
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-function delay(attempt: number, backoff: Backoff): number {
-  const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
-  return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
 /**
@@ -170,7 +148,7 @@ export interface PollOptions {
 export async function pollLoop(options: PollOptions, io: ChannelIngestIO, signal: AbortSignal): Promise<void> {
   const { state, log, backoff } = options;
   let failures = 0;
-  const failed = async (what: string, err: unknown, waitMs = delay(failures++, backoff)): Promise<void> => {
+  const failed = async (what: string, err: unknown, waitMs = backoffDelay(failures++, backoff)): Promise<void> => {
     log.warn(`matrix ${what} failed; trying again in ${waitMs} ms`, { error: err instanceof Error ? err.message : String(err) });
     await pause(waitMs, signal);
   };

@@ -9,15 +9,11 @@ import type { Update } from 'grammy/types';
 import { apiSignal } from './client.js';
 import { telegramStatus } from './errors.js';
 import { parseUpdate, type BotIdentity } from './parse.js';
+import { backoffDelay, pause, type Backoff } from 'pincer/channel-kit';
 
 export const ALLOWED_UPDATES = ['message', 'channel_post', 'callback_query'] as const;
 
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, maxMs: 60_000 };
+export { DEFAULT_BACKOFF, type Backoff } from 'pincer/channel-kit';
 
 export interface PollOptions {
   api: Api;
@@ -27,26 +23,6 @@ export interface PollOptions {
   identity: (signal: AbortSignal) => Promise<BotIdentity>;
   log: PluginLogger;
   backoff: Backoff;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** Exponential backoff with jitter: a fleet of pollers does not return in step. */
-function delay(attempt: number, backoff: Backoff): number {
-  const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
-  return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
 /** A refusal no retry can cure: reported once, and the loop ends. */
@@ -73,7 +49,7 @@ export async function pollLoop(options: PollOptions, io: ChannelIngestIO, signal
   let offset: number | undefined;
   let bot: BotIdentity | undefined;
   const failed = async (what: string, err: unknown): Promise<void> => {
-    const waitMs = delay(failures++, backoff);
+    const waitMs = backoffDelay(failures++, backoff);
     log.warn(`telegram ${what} failed; trying again in ${waitMs} ms`, { error: err instanceof Error ? err.message : String(err) });
     await pause(waitMs, signal);
   };
