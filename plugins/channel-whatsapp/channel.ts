@@ -2,7 +2,9 @@
  * The WhatsApp Cloud API channel: webhooks in (the GET handshake, signed POSTs), one Graph call
  * per text message out. WhatsApp cannot edit a sent message, so replies go out final-only; it
  * cannot dedupe a repeated send either, so a send that may have arrived is held (idempotentSend
- * 'none'). No typing indicator: the Cloud API ties it to marking the user's message read.
+ * 'none'); every send carries its part's id as biz_opaque_callback_data, so the status Meta
+ * sends for it later proves such a send arrived (core then goes on instead of holding it).
+ * No typing indicator: the Cloud API ties it to marking the user's message read.
  */
 import { ChannelError } from 'pincer/channel-kit';
 import type { ChannelAccount, ChannelSpec, JsonObject, JsonValue, PluginLogger, WebhookVerdict } from 'pincer/plugin';
@@ -16,6 +18,7 @@ export interface WhatsAppChannelOptions {
 }
 
 const WA_ID = /^\d{5,20}$/;
+const isObject = (value: JsonValue | undefined): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function settingsOrPermanent(account: ChannelAccount): WhatsAppSettings {
   try {
@@ -56,9 +59,9 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): ChannelS
       }
       const parsed = parseNotification(body, settings.phoneNumberId);
       if (parsed === undefined) return { accept: false, status: 400, code: 'CHANNEL_WEBHOOK_INVALID', message: 'entry: the body is not a WhatsApp change notification' };
-      for (const failure of parsed.failed) log.warn('whatsapp could not deliver a sent message', { account: account.id, wamid: failure.id, ...(failure.recipient !== undefined && { recipient: failure.recipient }), reason: failure.reason });
       if (parsed.foreign > 0) log.debug('whatsapp messages for another phone number skipped', { account: account.id, count: parsed.foreign });
-      return { accept: true, events: parsed.events };
+      // Core logs a failed status with its delivery, and counts every one.
+      return { accept: true, events: parsed.events, ...(parsed.receipts.length > 0 && { receipts: parsed.receipts }) };
     },
 
     /** Reads the phone number with the token: a refused token or a wrong id stops the account here. */
@@ -71,23 +74,27 @@ export function createWhatsAppChannel(options: WhatsAppChannelOptions): ChannelS
       log.info('whatsapp account connected', { account: account.id, number: typeof number.display_phone_number === 'string' ? number.display_phone_number : settings.phoneNumberId });
     },
 
-    plan(markdown, target, account) {
+    plan(markdown, target, account, extras) {
       const settings = whatsappSettings(account);
-      return { parts: renderParts(markdown, settings.textLimit), buckets: rateBuckets(settings, target.conversation.id) };
+      return { parts: renderParts(markdown, settings.textLimit, extras?.buttons), buckets: rateBuckets(settings, target.conversation.id) };
     },
 
     async send(part, target, account, signal) {
       const settings = settingsOrPermanent(account);
       const to = target.conversation.id;
       if (!WA_ID.test(to)) throw new ChannelError('permanent', `"${to.slice(0, 40)}" is not a WhatsApp id (wa_id digits)`);
+      const interactive = part.extra?.interactive;
+      const reference = part.extra?.webhookId;
       const body: JsonObject = {
         messaging_product: 'whatsapp',
         recipient_type: 'individual',
         to,
-        type: 'text',
-        text: { body: part.text, preview_url: settings.previewUrl },
+        ...(isObject(interactive) ? { type: 'interactive', interactive: { ...interactive, body: { text: part.text } } } : { type: 'text', text: { body: part.text, preview_url: settings.previewUrl } }),
         // Core passes replyTo for the first part only: that one quotes the user's message.
         ...(target.replyTo !== undefined && { context: { message_id: target.replyTo } }),
+        // The part's stable id: Meta echoes it in every status of this message, which is how a
+        // receipt finds its delivery, and proves a send whose answer was lost arrived.
+        ...(typeof reference === 'string' && { biz_opaque_callback_data: reference }),
       };
       const answer = await graph(settings, { method: 'POST', path: `${settings.phoneNumberId}/messages`, body }, signal);
       const id = sentId(answer);

@@ -88,3 +88,16 @@ export function classifyNetworkError(error: unknown, host: string, timedOut: boo
   if (code !== undefined && BEFORE_WRITE.has(code)) return new ChannelError('transient', `could not reach ${host} (${what})`);
   return new ChannelError('ambiguous', `the call to ${host} failed after it was sent (${what})`);
 }
+
+/**
+ * Why a `failed` status says Meta could not deliver a message it had accepted, from its
+ * `errors[0]` ({code, title, message, error_data: {details}}): outside the 24-hour window it
+ * reads as the send's own refusal does.
+ */
+export function statusReason(error: { code?: unknown; title?: unknown; message?: unknown; details?: unknown } | undefined): string {
+  if (error === undefined) return 'Meta gave no reason';
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const title = text(error.title) ?? text(error.message);
+  const said = `#${typeof error.code === 'number' || typeof error.code === 'string' ? String(error.code) : '?'}${title !== undefined ? ` ${title}` : ''}${text(error.details) !== undefined ? `: ${text(error.details)}` : ''}`;
+  return Number(error.code) === OUTSIDE_WINDOW ? `${OUTSIDE_WINDOW_REASON} (${said})` : said;
+}

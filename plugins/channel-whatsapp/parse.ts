@@ -4,12 +4,15 @@
  *
  * A POST carries `entry[].changes[].value` with `messages[]` (what users send), `contacts[]`
  * (their profile names) and `statuses[]` (sent, delivered, read, failed: receipts of our own
- * sends). Statuses are acknowledged (200) and produce no events, core having no
- * receipt-status API yet; a failed one is logged with its reason. Messages for another phone number of the same business account (one app has one
- * webhook URL for all its numbers) are skipped too: they belong to that number's account.
+ * sends). Statuses become the verdict's receipts, each carrying the `biz_opaque_callback_data`
+ * the send set (the part's id), which Meta echoes in every status of that message; core
+ * applies them to the deliveries. Messages and statuses for another phone number of the same
+ * business account (one app has one webhook URL for all its numbers) are skipped: they belong
+ * to that number's account.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { InboundEvent, JsonObject, JsonValue, WebhookRequest, WebhookVerdict } from 'pincer/plugin';
+import type { DeliveryStatus, InboundEvent, JsonObject, JsonValue, WebhookRequest, WebhookVerdict } from 'pincer/plugin';
+import { statusReason } from './errors.js';
 
 const SIGNATURE_HEADER = 'x-hub-signature-256';
 /** A text starting "/word" is a command, as on the other channels. */
@@ -75,17 +78,20 @@ function contentOf(message: JsonObject): Content {
     return { kind: COMMAND.test(said) ? 'command' : 'message', text: said };
   }
   if (type === 'interactive') {
+    // A reply button or list row the bot sent: its id is the button's value, which is what
+    // the pipeline runs (a value such as "/order 42" is that command); the title is what the
+    // user saw.
     const reply = isObject(part.button_reply) ? part.button_reply : isObject(part.list_reply) ? part.list_reply : undefined;
     const id = text(reply?.id);
     if (reply !== undefined && id !== undefined) {
       const title = text(reply.title);
-      return { kind: 'action', text: title ?? id, action: { id, ...(title !== undefined && { value: title }) } };
+      return { kind: 'action', text: id, action: { id, ...(title !== undefined && { value: title }) } };
     }
   }
   if (type === 'button') {
-    // A quick-reply button of a template message.
+    // A quick-reply button of a template message: the payload plays the value's part.
     const payload = text(part.payload) ?? text(part.text);
-    if (payload !== undefined) return { kind: 'action', text: text(part.text) ?? payload, action: { id: payload, ...(text(part.text) !== undefined && { value: text(part.text)! }) } };
+    if (payload !== undefined) return { kind: 'action', text: payload, action: { id: payload, ...(text(part.text) !== undefined && { value: text(part.text)! }) } };
   }
   if (type === 'reaction') return { kind: 'message', text: `[reaction ${text(part.emoji) ?? ''}]`.replace(' ]', ']') };
   const caption = text(part.caption);
@@ -133,18 +139,36 @@ function toEvent(message: JsonObject, value: JsonObject, senders: Map<string, st
 
 export interface ParsedNotification {
   events: InboundEvent[];
-  /** Receipts of our sends (sent, delivered, read, failed): acknowledged, not turned into events. */
-  statuses: number;
-  /** Sends Meta accepted and then could not deliver, with its reason: only the log shows them. */
-  failed: Array<{ id: string; recipient?: string; reason: string }>;
-  /** Messages addressed to another phone number of the business account. */
+  /** Statuses of our sends (sent, delivered, read, failed), for core to apply to the deliveries. */
+  receipts: DeliveryStatus[];
+  /** Messages and statuses addressed to another phone number of the business account. */
   foreign: number;
+}
+
+const STATUSES = new Set<string>(['sent', 'delivered', 'read', 'failed']);
+
+/** One entry of `statuses[]`; undefined for a status Pincer does not track (Meta's "deleted", say). */
+function toReceipt(status: JsonObject): DeliveryStatus | undefined {
+  const id = text(status.id);
+  const said = text(status.status);
+  if (id === undefined || said === undefined || !STATUSES.has(said)) return undefined;
+  const seconds = Number(text(status.timestamp) ?? status.timestamp);
+  const reference = text(status.biz_opaque_callback_data);
+  const error = arrayOf(status.errors)[0];
+  const data = isObject(error?.error_data) ? error.error_data : {};
+  return {
+    platformMessageId: id,
+    status: said as DeliveryStatus['status'],
+    timestamp: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : Date.now(),
+    ...(said === 'failed' && { error: statusReason(error === undefined ? undefined : { code: error.code, title: error.title, message: error.message, details: data.details }) }),
+    ...(reference !== undefined && { reference }),
+  };
 }
 
 /** The messages of one notification, in order; undefined when the body is not one. */
 export function parseNotification(body: JsonValue, phoneNumberId: string): ParsedNotification | undefined {
   if (!isObject(body) || !Array.isArray(body.entry)) return undefined;
-  const out: ParsedNotification = { events: [], statuses: 0, foreign: 0, failed: [] };
+  const out: ParsedNotification = { events: [], receipts: [], foreign: 0 };
   for (const entry of arrayOf(body.entry)) {
     for (const change of arrayOf(entry.changes)) {
       const value = isObject(change.value) ? change.value : undefined;
@@ -152,18 +176,14 @@ export function parseNotification(body: JsonValue, phoneNumberId: string): Parse
       const metadata = isObject(value.metadata) ? value.metadata : {};
       const number = text(metadata.phone_number_id);
       const messages = arrayOf(value.messages);
-      for (const status of arrayOf(value.statuses)) {
-        out.statuses++;
-        const id = text(status.id);
-        if (status.status !== 'failed' || id === undefined) continue;
-        const error = arrayOf(status.errors)[0];
-        const reason = error === undefined ? 'no reason given' : `#${String(error.code ?? '?')} ${text(error.title) ?? text(error.message) ?? ''}`.trim();
-        const recipient = text(status.recipient_id);
-        out.failed.push({ id, ...(recipient !== undefined && { recipient }), reason });
-      }
+      const statuses = arrayOf(value.statuses);
       if (number !== undefined && number !== phoneNumberId) {
-        out.foreign += messages.length;
+        out.foreign += messages.length + statuses.length;
         continue;
+      }
+      for (const status of statuses) {
+        const receipt = toReceipt(status);
+        if (receipt !== undefined) out.receipts.push(receipt);
       }
       const senders = names(value);
       for (const message of messages) {

@@ -1,7 +1,9 @@
 /**
  * The conformance suite's driver for WhatsApp: users write through the Cloud API fake's signed
  * webhook calls to Pincer (one attempt each, so the suite sees what Pincer answered), and read
- * what the fake's Graph API accepted for them.
+ * what the fake's Graph API accepted for them. A send whose answer was lost is resolved by the
+ * status webhooks the fake (like Meta) sends for every message it accepted: they echo the
+ * part's id, which proves the send arrived, so nothing is sent twice ('reconciled').
  */
 import type { JsonObject } from '../../src/json.js';
 import { WhatsAppFake } from '../support/fakes/whatsapp.js';
@@ -12,7 +14,7 @@ const VERIFY_TOKEN = 'verify-token-for-tests';
 export class WhatsAppDriver implements ChannelDriver {
   readonly channel = 'whatsapp';
   readonly textLimit = 4096;
-  readonly ambiguous = 'held' as const;
+  readonly ambiguous = 'reconciled' as const;
   readonly serverError = 'ambiguous' as const;
   readonly fake: WhatsAppFake;
 

@@ -45,15 +45,15 @@ describe('WhatsApp webhook parsing', () => {
     expect(parsed?.events[0]).toMatchObject({ kind: 'command', text: '/help me', mentions: { bot: true, replyToBot: true }, replyTo: { messageId: 'wamid.BOT', senderId: '15550783881', isBot: true } });
   });
 
-  it('turns button and list replies into actions', () => {
-    const button = message({ type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: 'yes', title: 'Yes' } } });
+  it("turns button and list replies into actions whose text is the button's value (the id), the title kept", () => {
+    const button = message({ type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: '/confirm 42', title: 'Yes' } } });
     const list = message({ id: 'wamid.A2', type: 'interactive', interactive: { type: 'list_reply', list_reply: { id: 'row-2', title: 'Second', description: 'd' } } });
     const template = message({ id: 'wamid.A3', type: 'button', button: { payload: 'STOP', text: 'Stop promotions' } });
     const events = parseNotification(notification({ contacts, messages: [button, list, template] }), PHONE)?.events ?? [];
     expect(events.map((e) => [e.kind, e.action, e.text])).toEqual([
-      ['action', { id: 'yes', value: 'Yes' }, 'Yes'],
-      ['action', { id: 'row-2', value: 'Second' }, 'Second'],
-      ['action', { id: 'STOP', value: 'Stop promotions' }, 'Stop promotions'],
+      ['action', { id: '/confirm 42', value: 'Yes' }, '/confirm 42'],
+      ['action', { id: 'row-2', value: 'Second' }, 'row-2'],
+      ['action', { id: 'STOP', value: 'Stop promotions' }, 'STOP'],
     ]);
   });
 
@@ -65,13 +65,40 @@ describe('WhatsApp webhook parsing', () => {
     expect(JSON.stringify(events[0]?.raw)).toContain('MEDIA1');
   });
 
-  it('acknowledges statuses without events, and skips another phone number\'s messages', () => {
-    const statuses = parseNotification(notification({ statuses: [{ id: 'wamid.S', status: 'delivered' }, { id: 'wamid.S', status: 'read' }] }), PHONE);
-    expect(statuses).toEqual({ events: [], statuses: 2, foreign: 0, failed: [] });
-    const failed = parseNotification(notification({ statuses: [{ id: 'wamid.F', status: 'failed', recipient_id: '4915100000001', errors: [{ code: 131047, title: 'Re-engagement message' }] }] }), PHONE);
-    expect(failed?.failed).toEqual([{ id: 'wamid.F', recipient: '4915100000001', reason: '#131047 Re-engagement message' }]);
-    const other = parseNotification(notification({ contacts, messages: [message({ type: 'text', text: { body: 'x' } })] }, '999'), PHONE);
-    expect(other).toEqual({ events: [], statuses: 0, foreign: 1, failed: [] });
+  it('turns statuses into receipts with the echoed part id, and skips another phone number\'s messages and statuses', () => {
+    const statuses = parseNotification(
+      notification({
+        statuses: [
+          { id: 'wamid.S', status: 'delivered', timestamp: '1733230001', recipient_id: '4915100000001', biz_opaque_callback_data: 'd1.0' },
+          { id: 'wamid.S', status: 'read', timestamp: '1733230002', recipient_id: '4915100000001' },
+          { id: 'wamid.S', status: 'deleted', timestamp: '1733230003' },
+        ],
+      }),
+      PHONE,
+    );
+    expect(statuses).toEqual({
+      events: [],
+      foreign: 0,
+      receipts: [
+        { platformMessageId: 'wamid.S', status: 'delivered', timestamp: 1733230001_000, reference: 'd1.0' },
+        { platformMessageId: 'wamid.S', status: 'read', timestamp: 1733230002_000 },
+      ],
+    });
+    const failed = parseNotification(
+      notification({
+        statuses: [
+          { id: 'wamid.F', status: 'failed', timestamp: '1733230004', biz_opaque_callback_data: 'd2.1', errors: [{ code: 131047, title: 'Re-engagement message', error_data: { details: 'More than 24 hours have passed.' } }] },
+          { id: 'wamid.G', status: 'failed', timestamp: '1733230005', errors: [{ code: 131026, title: 'Message undeliverable' }] },
+        ],
+      }),
+      PHONE,
+    );
+    expect(failed?.receipts.map((r) => [r.reference, r.error])).toEqual([
+      ['d2.1', "more than 24 h since the user's last message: only a template message can be sent (#131047 Re-engagement message: More than 24 hours have passed.)"],
+      [undefined, '#131026 Message undeliverable'],
+    ]);
+    const other = parseNotification(notification({ contacts, messages: [message({ type: 'text', text: { body: 'x' } })], statuses: [{ id: 'wamid.O', status: 'sent' }] }, '999'), PHONE);
+    expect(other).toEqual({ events: [], receipts: [], foreign: 2 });
   });
 });
 

@@ -72,12 +72,35 @@ describe('WhatsApp fake: Graph API', () => {
 
   it('takes up to 3 reply buttons of at most 20 characters', async () => {
     fake.text(ANN, 'hi');
-    const buttons = (n: number, title = 'OK') => Array.from({ length: n }, (_, i) => ({ type: 'reply', reply: { id: `b${i}`, title } }));
+    const buttons = (n: number, title = 'OK') => Array.from({ length: n }, (_, i) => ({ type: 'reply', reply: { id: `b${i}`, title: n > 1 ? `${title} ${i}` : title } }));
     const interactive = (list: unknown[]) => graph(settings, { method: 'POST', path: `${fake.phoneNumberId}/messages`, body: { messaging_product: 'whatsapp', to: ANN, type: 'interactive', interactive: { type: 'button', body: { text: 'Pick' }, action: { buttons: list } } } }, signal);
     await expect(interactive(buttons(3))).resolves.toBeDefined();
     expect((await refusal(interactive(buttons(4)))).errorClass).toBe('permanent');
     expect((await refusal(interactive(buttons(1, 'x'.repeat(21))))).errorClass).toBe('permanent');
     expect(fake.sent()[0]?.buttons).toHaveLength(3);
+  });
+
+  it("refuses interactive messages out of Meta's limits with #131009, and a missing parameter with #100", async () => {
+    fake.text(ANN, 'hi');
+    const send = (interactive: unknown) => fetch(`${fake.url}/v21.0/${fake.phoneNumberId}/messages`, { method: 'POST', headers: { authorization: `Bearer ${fake.accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ messaging_product: 'whatsapp', to: ANN, type: 'interactive', interactive }) });
+    const code = async (interactive: unknown) => ((await (await send(interactive)).json()) as { error?: { code: number; error_data?: { details: string } } }).error;
+    const reply = (id: string, title: string) => ({ type: 'reply', reply: { id, title } });
+    const rows = (n: number, row: (i: number) => Record<string, unknown> = (i) => ({ id: `r${i}`, title: `Row ${i}` })) => Array.from({ length: n }, (_, i) => row(i));
+    const list = (r: unknown[], button = 'Choose', body = 'Pick') => ({ type: 'list', body: { text: body }, action: { button, sections: [{ rows: r }] } });
+    expect(await code({ type: 'button', body: { text: 'x'.repeat(1025) }, action: { buttons: [reply('a', 'A')] } })).toMatchObject({ code: 131009, error_data: { details: expect.stringContaining('Max length: 1024') } });
+    expect(await code({ type: 'button', body: { text: 'Pick' }, action: { buttons: [reply('a', 'A'), reply('a', 'B')] } })).toMatchObject({ code: 131009, error_data: { details: expect.stringContaining('Duplicate') } });
+    expect(await code({ type: 'button', body: { text: 'Pick' }, action: { buttons: [reply('a', 'A'), reply('b', 'A')] } })).toMatchObject({ code: 131009 });
+    expect(await code({ type: 'button', body: { text: 'Pick' } })).toMatchObject({ code: 100 });
+    expect(await code(list(rows(11)))).toMatchObject({ code: 131009, error_data: { details: expect.stringContaining('max allowed count: 10') } });
+    expect(await code(list(rows(1, () => ({ id: 'r', title: 'x'.repeat(25) }))))).toMatchObject({ code: 131009, error_data: { details: expect.stringContaining('Max length: 24') } });
+    expect(await code(list(rows(1, () => ({ id: 'r', title: 'ok', description: 'd'.repeat(73) }))))).toMatchObject({ code: 131009, error_data: { details: expect.stringContaining('Max length: 72') } });
+    expect(await code(list(rows(2), 'A label over twenty c'))).toMatchObject({ code: 131009 });
+    expect(await code(list(rows(2, () => ({ id: 'same', title: 't' }))))).toMatchObject({ code: 131009 });
+    expect(await code({ type: 'list', body: { text: 'Pick' }, action: { button: 'Choose' } })).toMatchObject({ code: 100 });
+    expect(fake.sent()).toEqual([]);
+    // Within the limits: ten rows, a list body past the buttons' 1,024.
+    expect((await send(list(rows(10, (i) => ({ id: `r${i}`, title: 'y'.repeat(24), description: 'd'.repeat(72) })), 'Choose', 'b'.repeat(4096)))).status).toBe(200);
+    expect(fake.sent()[0]).toMatchObject({ type: 'interactive', interactive: 'list', listButton: 'Choose', buttons: expect.arrayContaining([expect.objectContaining({ id: 'r9' })]) });
   });
 
   it('refuses a wrong token (190, 401), a wrong phone number id (100/33) and reads the phone number', async () => {
@@ -157,6 +180,30 @@ describe('WhatsApp fake: webhook sender', () => {
     const expected = `sha256=${createHmac('sha256', fake.appSecret).update(got[0]!.body).digest('hex')}`;
     expect(got[0]!.signature).toBe(expected);
     expect(JSON.parse(got[0]!.body)).toMatchObject({ object: 'whatsapp_business_account', entry: [{ changes: [{ field: 'messages', value: { messages: [{ from: ANN, type: 'text', text: { body: 'hello' } }] } }] }] });
+  });
+
+  it("reports every accepted message with sent and delivered statuses that echo its biz_opaque_callback_data, and a failure when scripted", async () => {
+    fake.webhookUrl = url;
+    got.length = 0;
+    fake.text(ANN, 'hi');
+    await sendText(ANN, 'tagged', { biz_opaque_callback_data: 'delivery-1.0' });
+    fake.fault({ kind: 'fail_status', code: 131026, title: 'Message undeliverable', details: 'the recipient cannot receive it' });
+    const failed = sentId(await sendText(ANN, 'accepted, then not delivered'));
+    expect(failed).toMatch(/^wamid\./);
+    expect((await refusal(sendText(ANN, 'x', { biz_opaque_callback_data: 'r'.repeat(513) }))).errorClass).toBe('permanent');
+    await fake.statusesSettled();
+    const statuses = got.map((g) => (JSON.parse(g.body) as { entry: Array<{ changes: Array<{ value: { statuses: Array<Record<string, unknown>> } }> }> }).entry[0]!.changes[0]!.value.statuses[0]!);
+    const [first, second] = fake.sent();
+    expect(statuses.filter((st) => st.id === first!.id).map((st) => [st.status, st.biz_opaque_callback_data])).toEqual([
+      ['sent', 'delivery-1.0'],
+      ['delivered', 'delivery-1.0'],
+    ]);
+    expect(statuses.find((st) => st.id === first!.id && st.status === 'sent')).toMatchObject({ recipient_id: ANN, conversation: { origin: { type: 'service' } }, pricing: { category: 'service' } });
+    const failure = statuses.filter((st) => st.id === second!.id);
+    expect(failure).toEqual([expect.objectContaining({ status: 'failed', errors: [expect.objectContaining({ code: 131026, title: 'Message undeliverable', error_data: { details: 'the recipient cannot receive it' } })] })]);
+    expect(failure[0]).not.toHaveProperty('biz_opaque_callback_data');
+    // Only status webhooks carry it: the send's own answer does not.
+    expect(JSON.stringify(fake.calls[0])).toContain('delivery-1.0');
   });
 
   it('gives up after maxAttempts', async () => {

@@ -34,12 +34,19 @@ export function hubSignature(appSecret: string, body: string): string {
 
 export class WhatsAppWebhookSender {
   readonly deliveries: WebhookDelivery[] = [];
+  /** Aborted by `close`: retries waiting for their turn give up. */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly appSecret: () => string,
     private readonly retryMs = 200,
     private readonly maxAttempts = 5,
   ) {}
+
+  /** Stop retrying (the fake is going away); a delivery in its wait ends unacked. */
+  close(): void {
+    this.closing.abort();
+  }
 
   async verify(url: string, verifyToken: string): Promise<VerifyResult> {
     const challenge = String(randomBytes(4).readUInt32BE());
@@ -69,16 +76,29 @@ export class WhatsAppWebhookSender {
     this.deliveries.push(delivery);
     const max = options.maxAttempts ?? this.maxAttempts;
     let wait = this.retryMs;
-    for (let attempt = 1; attempt <= max; attempt++) {
+    for (let attempt = 1; attempt <= max && !this.closing.signal.aborted; attempt++) {
       const status = await this.post(url, body);
       delivery.attempts.push({ status, at: Date.now() });
       if (typeof status === 'number' && status >= 200 && status < 300) {
         delivery.acked = true;
         break;
       }
-      if (attempt < max) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (attempt < max) await this.pause(wait);
       wait *= 2;
     }
     return delivery;
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.closing.signal;
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
+    });
   }
 }

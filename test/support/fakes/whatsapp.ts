@@ -1,15 +1,20 @@
 /**
  * A WhatsApp Cloud API server for tests, written from Meta's documentation: the Graph API's
  * `POST /{version}/{phone_number_id}/messages` (Bearer token, the body validated, text bodies
- * of 1 to 4,096 code points, up to 3 reply buttons of 20 characters, the 24-hour
- * customer-service window per user, counted from their last message) and `GET
+ * of 1 to 4,096 code points, interactive reply buttons and lists within Meta's limits, the
+ * 24-hour customer-service window per user, counted from their last message) and `GET
  * /{version}/{phone_number_id}`, answering `{error: {message, type, code, error_subcode,
  * fbtrace_id}}` envelopes; a scripted world of users whose messages are built as webhook
  * change notifications, sent by `WhatsAppWebhookSender` (signed, retried); fault scripts; an
  * outbound log of every accepted send. Its clock (`now`) governs the window and timestamps.
+ *
+ * Like Meta, it reports on every message it accepted with status webhooks (`sent`, then
+ * `delivered`, by default) to `webhookUrl`, each echoing the send's `biz_opaque_callback_data`,
+ * which appears in status webhooks only; `read` and `failed` come when a test says so.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
+import { checkInteractive, type Choice } from './whatsapp-interactive.js';
 import { WhatsAppWebhookSender, type WebhookDelivery } from './whatsapp-webhook.js';
 
 export const WINDOW_MS = 24 * 3600 * 1000;
@@ -22,7 +27,11 @@ export type WhatsAppFault =
   | { kind: 'drop' }
   /** The connection is cut before anything is done. */
   | { kind: 'reset' }
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** Accepted (200 with a wamid), then reported by a `failed` status: Meta could not deliver it. */
+  | { kind: 'fail_status'; code: number; title: string; details?: string };
+
+export type StatusKind = 'sent' | 'delivered' | 'read' | 'failed';
 
 export interface WhatsAppFakeOptions {
   accessToken?: string;
@@ -31,6 +40,8 @@ export interface WhatsAppFakeOptions {
   appSecret?: string;
   now?: () => number;
   webhook?: { retryMs?: number; maxAttempts?: number };
+  /** The statuses POSTed for every accepted message, in order; [] for none. */
+  statuses?: StatusKind[];
 }
 
 export interface FakeWaUser {
@@ -56,8 +67,24 @@ export interface SentMessage {
   text: string;
   previewUrl?: boolean;
   replyTo?: string;
-  buttons?: Array<{ id: string; title: string }>;
+  /** Reply buttons or list rows. */
+  buttons?: Choice[];
+  /** `button` (reply buttons) or `list`, for an interactive message. */
+  interactive?: 'button' | 'list';
+  /** The list's button label. */
+  listButton?: string;
+  /** `biz_opaque_callback_data`, echoed in this message's status webhooks. */
+  reference?: string;
   at: number;
+}
+
+/** A status's `errors[0]`, as Meta writes it. */
+export interface StatusError {
+  code: number;
+  title: string;
+  message: string;
+  error_data?: { details: string };
+  href: string;
 }
 
 interface GraphErrorBody {
@@ -91,10 +118,13 @@ export class WhatsAppFake {
   /** Where `deliver` POSTs: Pincer's webhook URL for the account. */
   webhookUrl = '';
   now: () => number;
+  /** What every accepted message is reported with (options.statuses); a test may change it. */
+  statuses: StatusKind[];
   private readonly app: FastifyInstance;
   private readonly faults: WhatsAppFault[] = [];
   private baseUrl = '';
   private nextId = 0;
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(options: WhatsAppFakeOptions = {}) {
     this.accessToken = options.accessToken ?? 'EAAfake' + randomBytes(12).toString('hex');
@@ -102,6 +132,7 @@ export class WhatsAppFake {
     this.displayPhoneNumber = options.displayPhoneNumber ?? '15550783881';
     this.appSecret = options.appSecret ?? randomBytes(16).toString('hex');
     this.now = options.now ?? Date.now;
+    this.statuses = options.statuses ?? ['sent', 'delivered'];
     this.webhook = new WhatsAppWebhookSender(() => this.appSecret, options.webhook?.retryMs, options.webhook?.maxAttempts);
     this.app = Fastify({ logger: false, forceCloseConnections: true });
     this.app.post('/:version/:phone/messages', (req, reply) => this.handleSend(req, reply));
@@ -118,7 +149,14 @@ export class WhatsAppFake {
   }
 
   async stop(): Promise<void> {
+    this.webhook.close();
+    await Promise.allSettled([...this.pending]);
     await this.app.close();
+  }
+
+  /** Resolves once every status webhook started so far has been answered 2xx or given up. */
+  async statusesSettled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
   // ---- the world ------------------------------------------------------------------------
@@ -166,10 +204,41 @@ export class WhatsAppFake {
     return this.inbound(waId, { type: 'interactive', interactive: { type: 'button_reply', button_reply: { id, title } }, context: { from: this.displayPhoneNumber, id: context } });
   }
 
-  /** A receipt of one of the bot's messages. */
-  status(wamid: string, status: 'sent' | 'delivered' | 'read' | 'failed'): Record<string, unknown> {
+  listReply(waId: string, id: string, title: string, description: string | undefined, context: string): { id: string; payload: Record<string, unknown> } {
+    const row = { id, title, ...(description !== undefined && { description }) };
+    return this.inbound(waId, { type: 'interactive', interactive: { type: 'list_reply', list_reply: row }, context: { from: this.displayPhoneNumber, id: context } });
+  }
+
+  /**
+   * A status webhook of one of the bot's messages, as Meta sends it: `biz_opaque_callback_data`
+   * echoed when the send set one, `conversation` and `pricing` with `sent`, `errors` with `failed`.
+   */
+  status(wamid: string, status: StatusKind, error?: Omit<StatusError, 'href' | 'message'> & { message?: string }): Record<string, unknown> {
     const sent = this.outbound.find((m) => m.id === wamid);
-    return this.notification({ statuses: [{ id: wamid, status, timestamp: String(Math.floor(this.now() / 1000)), recipient_id: sent?.to ?? '' }] });
+    const entry: Record<string, unknown> = { id: wamid, status, timestamp: String(Math.floor(this.now() / 1000)), recipient_id: sent?.to ?? '' };
+    if (sent?.reference !== undefined) entry.biz_opaque_callback_data = sent.reference;
+    if (status === 'sent') {
+      entry.conversation = { id: `conv-${sent?.to ?? 'unknown'}`, origin: { type: 'service' } };
+      entry.pricing = { billable: false, pricing_model: 'PMP', category: 'service' };
+    }
+    if (status === 'failed') {
+      const e = error ?? { code: 131000, title: 'Something went wrong' };
+      const full: StatusError = { code: e.code, title: e.title, message: e.message ?? e.title, href: 'https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/', ...(e.error_data && { error_data: e.error_data }) };
+      entry.errors = [full];
+    }
+    return this.notification({ statuses: [entry] });
+  }
+
+  /** POST these statuses of a message one after the other (each retried), in the background. */
+  report(wamid: string, statuses: readonly StatusKind[], error?: { code: number; title: string; details?: string }): void {
+    if (this.webhookUrl === '' || statuses.length === 0) return;
+    const url = this.webhookUrl;
+    const failure = error && { code: error.code, title: error.title, ...(error.details !== undefined && { error_data: { details: error.details } }) };
+    const run = (async () => {
+      for (const status of statuses) await this.webhook.deliver(url, this.status(wamid, status, status === 'failed' ? failure : undefined));
+    })();
+    this.pending.add(run);
+    void run.finally(() => this.pending.delete(run));
   }
 
   /** POST a notification to `webhookUrl`, signed, retried as Meta retries. */
@@ -217,6 +286,11 @@ export class WhatsAppFake {
     }
     answer ??= this.send(body);
     record(answer.status);
+    const accepted = answer.status === 200 ? this.outbound.at(-1) : undefined;
+    if (accepted) {
+      if (fault?.kind === 'fail_status') this.report(accepted.id, ['failed'], fault);
+      else this.report(accepted.id, this.statuses);
+    }
     if (fault?.kind === 'drop') return this.cut(reply);
     return this.respond(reply, answer);
   }
@@ -239,8 +313,13 @@ export class WhatsAppFake {
     const to = body.to;
     if (typeof to !== 'string' || to === '') return graphError(400, 100, '(#100) The parameter to is required.');
     const type = body.type ?? 'text';
+    const reference = body.biz_opaque_callback_data;
+    if (reference !== undefined && (typeof reference !== 'string' || codePoints(reference) > 512)) {
+      return graphError(400, 100, '(#100) Invalid parameter', { details: 'Param biz_opaque_callback_data must be a string of at most 512 characters.' });
+    }
     let text: string;
     let buttons: SentMessage['buttons'];
+    let shown: Pick<SentMessage, 'interactive' | 'listButton'> = {};
     if (type === 'text') {
       const t = body.text;
       if (!isObject(t) || typeof t.body !== 'string') return graphError(400, 100, "(#100) The parameter text['body'] is required.");
@@ -248,9 +327,10 @@ export class WhatsAppFake {
       if (n < 1 || n > TEXT_LIMIT) return graphError(400, 100, '(#100) Invalid parameter', { details: `Param text['body'] must be between 1 and ${TEXT_LIMIT} characters long.` });
       text = t.body;
     } else if (type === 'interactive') {
-      const checked = this.interactive(body.interactive);
-      if ('status' in checked) return checked;
+      const checked = checkInteractive(body.interactive);
+      if ('code' in checked) return graphError(400, checked.code, checked.message, { ...(checked.details !== undefined && { details: checked.details }) });
       ({ text, buttons } = checked);
+      shown = { interactive: checked.kind, ...(checked.listButton !== undefined && { listButton: checked.listButton }) };
     } else return graphError(400, 100, '(#100) Param type must be one of {AUDIO, CONTACTS, DOCUMENT, IMAGE, INTERACTIVE, LOCATION, REACTION, STICKER, TEMPLATE, TEXT, VIDEO}');
     const user = this.users.get(to.replace(/^\+/, ''));
     if (user === undefined) return graphError(400, 131026, 'Message Undeliverable.', { details: 'Message Undeliverable.' });
@@ -260,24 +340,18 @@ export class WhatsAppFake {
     const id = this.wamid();
     const context = isObject(body.context) && typeof body.context.message_id === 'string' ? body.context.message_id : undefined;
     const preview = isObject(body.text) && typeof body.text.preview_url === 'boolean' ? body.text.preview_url : undefined;
-    this.outbound.push({ id, to: user.waId, type, text, at: this.now(), ...(preview !== undefined && { previewUrl: preview }), ...(context !== undefined && { replyTo: context }), ...(buttons && { buttons }) });
+    this.outbound.push({
+      id,
+      to: user.waId,
+      type,
+      text,
+      at: this.now(),
+      ...(preview !== undefined && { previewUrl: preview }),
+      ...(context !== undefined && { replyTo: context }),
+      ...(buttons && { buttons }),
+      ...shown,
+      ...(typeof reference === 'string' && { reference }),
+    });
     return { status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: user.waId }], messages: [{ id }] } };
-  }
-
-  private interactive(value: unknown): { text: string; buttons: SentMessage['buttons'] } | Answer {
-    if (!isObject(value) || value.type !== 'button') return graphError(400, 100, "(#100) The parameter interactive['type'] must be button in this fake");
-    const body = isObject(value.body) && typeof value.body.text === 'string' ? value.body.text : undefined;
-    if (body === undefined || codePoints(body) < 1 || codePoints(body) > 1024) return graphError(400, 100, "(#100) Param interactive['body']['text'] must be between 1 and 1024 characters long.");
-    const list = isObject(value.action) && Array.isArray(value.action.buttons) ? value.action.buttons : [];
-    if (list.length < 1 || list.length > 3) return graphError(400, 100, "(#100) Param interactive['action']['buttons'] must have between 1 and 3 elements.");
-    const buttons: Array<{ id: string; title: string }> = [];
-    for (const b of list) {
-      const reply = isObject(b) && b.type === 'reply' && isObject(b.reply) ? b.reply : undefined;
-      if (typeof reply?.id !== 'string' || typeof reply.title !== 'string' || codePoints(reply.title) < 1 || codePoints(reply.title) > 20) {
-        return graphError(400, 100, "(#100) Each button needs type reply, an id and a title of 1 to 20 characters.");
-      }
-      buttons.push({ id: reply.id, title: reply.title });
-    }
-    return { text: body, buttons };
   }
 }
