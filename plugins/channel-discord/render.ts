@@ -4,7 +4,7 @@
  * (tables, rules, nested quotes) is degraded. Links keep Discord's own `[label](url)` form, and
  * any link but http(s) is written out as text (Discord would show it as text anyway).
  */
-import { chunkRendered, fencedMarkup, renderMarkdown, textTable, type MarkdownRenderer } from 'pincer/channel-kit';
+import { chunkRendered, fencedMarkup, quoteLines, renderMarkdown, textTable, type MarkdownRenderer } from 'pincer/channel-kit';
 import type { RenderedPart } from 'pincer/plugin';
 
 /** Characters Discord reads as markup: escaped in literal text so a model's `2*3*4` stays itself. */
@@ -52,12 +52,8 @@ export const discordMarkdown: MarkdownRenderer = {
     const f = fence(code);
     return `${f}${language}\n${code.replace(/\n$/, '')}\n${f}`;
   },
-  // Discord quotes line by line; a quote inside a quote is the same quote.
-  blockquote: (inner) =>
-    inner
-      .split('\n')
-      .map((line) => `> ${line.replace(/^(> )+/, '')}`)
-      .join('\n'),
+  // Discord quotes line by line.
+  blockquote: quoteLines,
   list: (items, ordered, start) =>
     items.map((item, i) => (ordered ? `${start + i}. ` : '• ') + (item.includes('```') ? item : item.replace(/\n/g, '\n  '))).join('\n'),
   hr: () => '——————',

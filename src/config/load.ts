@@ -23,6 +23,9 @@ const ENV_ALIASES: Record<string, string> = {
   MATRIX_ACCESS_TOKEN: 'channels.matrix.accounts.default.access_token',
   WHATSAPP_ACCESS_TOKEN: 'channels.whatsapp.accounts.default.access_token',
   WHATSAPP_APP_SECRET: 'channels.whatsapp.accounts.default.app_secret',
+  SLACK_BOT_TOKEN: 'channels.slack.accounts.default.token',
+  SLACK_SIGNING_SECRET: 'channels.slack.accounts.default.signing_secret',
+  SLACK_APP_TOKEN: 'channels.slack.accounts.default.app_token',
 };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -122,7 +122,7 @@ export const ERRORS = {
   PLUGIN_MODEL_STREAM_INCOMPLETE: { status: 502, message: 'A model stream a plugin read ended without its finish part.' },
 
   // Channels (chat platforms and the generic webhook)
-  CHANNEL_WEBHOOK_UNSIGNED: { status: 401, message: 'A channel webhook call lacks a signature header (webhook-id, webhook-timestamp or webhook-signature).' },
+  CHANNEL_WEBHOOK_UNSIGNED: { status: 401, message: "A channel webhook call lacks its signature headers (Standard Webhooks' webhook-id, webhook-timestamp and webhook-signature; Slack's X-Slack-Signature and X-Slack-Request-Timestamp)." },
   CHANNEL_WEBHOOK_BAD_SIGNATURE: { status: 401, message: "No signature on a channel webhook call matches its body and the account's secret." },
   CHANNEL_WEBHOOK_STALE: { status: 401, message: "A channel webhook call's timestamp is further from now than the tolerance (5 minutes either way by default): a replay, or a clock that is off." },
   CHANNEL_WEBHOOK_UNAUTHORIZED: { status: 401, message: "A channel webhook call lacks the platform's secret header, or its value is not the account's webhook_secret (Telegram: X-Telegram-Bot-Api-Secret-Token)." },

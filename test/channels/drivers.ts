@@ -20,8 +20,11 @@ export interface ChannelDriver {
   readonly channel: string;
   /** A reply part's longest text on this platform. */
   readonly textLimit: number;
-  /** What the outbox does with a send the platform may have got: hold it, or resend (the receiver dedupes). */
-  readonly ambiguous: 'held' | 'resent';
+  /**
+   * What the outbox does with a send the platform may have got: hold it, resend it (the
+   * receiver dedupes), or ask the platform whether it arrived (Slack's metadata stamp).
+   */
+  readonly ambiguous: 'held' | 'resent' | 'reconciled';
   /** A 5xx from the platform: a resend is safe only where the platform dedupes. */
   readonly serverError: 'ambiguous' | 'retried';
   start(): Promise<void>;

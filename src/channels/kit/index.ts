@@ -32,6 +32,6 @@ export {
 } from './markdown.js';
 export { chunkRendered, type Chunk, type Markup, type MarkupUnit, type OpenElement } from './chunk.js';
 export { escapeHtml, escapeHtmlAttribute, fencedMarkup, htmlMarkup } from './markup.js';
-export { ChannelSettingsError, CHANNEL_ACCOUNT_INVALID, textTable } from './plain.js';
+export { ChannelSettingsError, CHANNEL_ACCOUNT_INVALID, quoteLines, settingsForCall, textTable } from './plain.js';
 export { backoffDelay, DEFAULT_BACKOFF, pause, type Backoff } from './backoff.js';
 export { failedBeforeSending, networkErrorCode, NOT_SENT_CODES } from './network.js';

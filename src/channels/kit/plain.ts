@@ -3,6 +3,7 @@
  * as aligned columns (then put in the platform's code block), a list as marked lines, and the
  * error a channel's settings throw.
  */
+import { ChannelError } from '../../plugins/sdk.js';
 
 /** A table's rows as aligned text: columns padded by code point, a rule under the header. */
 export function textTable(header: readonly string[], rows: readonly string[][]): string {
@@ -25,5 +26,26 @@ export class ChannelSettingsError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ChannelSettingsError';
+  }
+}
+
+/** A quote as `> ` lines (Discord, Slack): a quote inside a quote is the same quote. */
+export function quoteLines(inner: string): string {
+  return inner
+    .split('\n')
+    .map((line) => `> ${line.replace(/^(> )+/, '')}`)
+    .join('\n');
+}
+
+/**
+ * Settings read for a platform call: a setting that cannot work fails the call as permanent
+ * (retrying cannot help until the operator fixes it), and the dead letter names the key.
+ */
+export function settingsForCall<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof ChannelSettingsError) throw new ChannelError('permanent', error.message);
+    throw error;
   }
 }
