@@ -56,6 +56,10 @@ describe('pincer channels and pincer pairing against a running server', () => {
     await receiver.until((r) => r.accepted.some((c) => c.body.text === 'paired'), 10_000);
     const sent = await eventually(() => runCli(['--json', 'channels', 'deliveries', '--state', 'sent'], { cwd: dir, env }), (r) => (JSON.parse(r.stdout) as { deliveries: unknown[] }).deliveries.length === 2, 10_000, 'two sent deliveries');
     expect((JSON.parse(sent.stdout) as { deliveries: Array<{ channel: string; lane: string }> }).deliveries.every((d) => d.channel === 'webhook' && d.lane === 'webhook:default:ann')).toBe(true);
+    // The signed webhook reports no statuses: no receipt, shown as "-".
+    expect((JSON.parse(sent.stdout) as { deliveries: Array<{ receipt: unknown }> }).deliveries.map((d) => d.receipt)).toEqual([null, null]);
+    const table = (await runCli(['channels', 'deliveries', '--state', 'sent'], { cwd: dir, env })).stdout.split('\n');
+    expect(table[0]).toMatch(/\bCREATED\s+RECEIPT\s+ERROR\b/);
 
     // Revoked, the sender must pair again: the next message gets a new code, not an answer.
     const revoked = await runCli(['pairing', 'revoke', 'webhook', 'ann'], { cwd: dir, env });
