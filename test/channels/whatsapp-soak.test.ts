@@ -4,13 +4,16 @@
  * refused connection as Meta does. Pincer answers 200 only once a notification is committed,
  * so a kill between the commit and the answer makes Meta deliver it again: the repeat must not
  * be answered a second time. WhatsApp cannot deduplicate a send (idempotentSend 'none'), so a
- * send cut by a kill is held as ambiguous instead of being resent: every message is answered
- * exactly once or its delivery is held, and none is answered twice.
+ * send cut by a kill is held as ambiguous instead of being resent; but the fake, like Meta,
+ * reports every message it took with status webhooks echoing the part's id, which prove such a
+ * send arrived, so the delivery finishes instead. Every message is answered exactly once or
+ * its delivery is held, none twice, and a held one is always a send that never reached
+ * WhatsApp.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { WhatsAppFake } from '../support/fakes/whatsapp.js';
 import type { WebhookDelivery } from '../support/fakes/whatsapp-webhook.js';
-import { eventually } from '../support/index.js';
+import { eventually, getJson } from '../support/index.js';
 import { SoakNode } from '../support/soak.js';
 
 // Twenty answers per user: the default pacing of ten a minute per recipient (a real WhatsApp
@@ -62,12 +65,15 @@ describe('whatsapp under SIGKILL', () => {
     }
     await pushing;
     const delivered = await Promise.all(deliveries);
+    // Statuses refused while Pincer was down are still being retried, as Meta retries them.
+    await fake.statusesSettled();
     await node.idle();
 
     const counts = new Map<string, number>();
     for (const m of fake.sent()) counts.set(m.text, (counts.get(m.text) ?? 0) + 1);
     const { ambiguous, deadMessages } = await node.outcome();
     const held = new Set(ambiguous.map((d) => d.text));
+    const receipts = (await getJson(`${node.url}/v1/admin/channels/deliveries?state=sent&limit=500`)).body.deliveries as Array<{ receipt: { status: string } | null }>;
     const heldButSent = ambiguous.filter((d) => counts.has(d.text)).length;
     // Notifications Meta had to POST more than once: refused while Pincer was down, or
     // committed by a process killed before its 200.
@@ -77,12 +83,17 @@ describe('whatsapp under SIGKILL', () => {
     expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
     for (const missing of texts.filter((t) => !counts.has(t.text))) expect(held.has(missing.text), `message ${missing.text} has no reply and no ambiguous delivery`).toBe(true);
     expect(deadMessages).toBe(0);
+    // A held send that reached WhatsApp got a status, which settled it.
+    expect(heldButSent).toBe(0);
+    // Every status reached its delivery, through the kills.
+    expect(receipts.filter((d) => d.receipt?.status !== 'delivered')).toEqual([]);
     // An ambiguous delivery comes only from a send cut by a kill: at most the deliveries in
     // flight (channels.defaults.delivery.concurrency, 16) per kill.
     expect(ambiguous.length).toBeLessThanOrEqual(kills * 16);
     console.log(
       `whatsapp soak (SQLite): ${total} messages from ${users.length} users, ${kills} kills, ${retried} notifications POSTed again by the fake; ` +
-        `${counts.size} answered once, ${ambiguous.length} held as ambiguous (${heldButSent} of them had reached the user), 0 twice`,
+        `${counts.size} answered once, ${ambiguous.length} held as ambiguous (${heldButSent} of them had reached the user), 0 twice; ` +
+        `all ${receipts.length} sent deliveries show a delivered receipt`,
     );
   }, 120_000);
 });

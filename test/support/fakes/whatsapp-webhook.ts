@@ -6,6 +6,7 @@
  * or a failed connection as Meta does (with backoff; the real one for up to 7 days).
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 
 export interface WebhookAttempt {
   /** The HTTP status, or "error" when no answer came. */
@@ -41,7 +42,10 @@ export class WhatsAppWebhookSender {
     private readonly appSecret: () => string,
     private readonly retryMs = 200,
     private readonly maxAttempts = 5,
-  ) {}
+  ) {
+    // Every delivery waiting to retry listens on it: many at once by design.
+    setMaxListeners(0, this.closing.signal);
+  }
 
   /** Stop retrying (the fake is going away); a delivery in its wait ends unacked. */
   close(): void {
