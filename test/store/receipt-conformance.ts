@@ -98,7 +98,7 @@ export function describeReceiptConformance(backend: string, factory: QueueFactor
       queue.onDeliveries(() => woken++);
       expect(await queue.applyReceipts('wa', 'bot', [receipt(d.id, 1, 'wamid.2', 'sent', 10)])).toEqual(['resolved']);
       expect(woken).toBeGreaterThan(0);
-      expect(await queue.getDelivery(d.id)).toMatchObject({ state: 'queued', nextPart: 2, receipts: ['wamid.1', 'wamid.2'], attempts: 0, lastError: null, errorClass: null, receipt: { status: 'sent', at: 10 } });
+      expect(await queue.getDelivery(d.id)).toMatchObject({ state: 'queued', nextPart: 2, receipts: ['wamid.1', 'wamid.2'], attempts: 1, lastError: null, errorClass: null, receipt: { status: 'sent', at: 10 } });
       // A second receipt for the same part only updates the status.
       expect(await queue.applyReceipts('wa', 'bot', [receipt(d.id, 1, 'wamid.2', 'delivered', 11)])).toEqual(['recorded']);
       [claim] = await queue.claimDeliveries(1);

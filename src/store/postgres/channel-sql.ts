@@ -90,7 +90,7 @@ export function buildChannelSql(s: string) {
      * flight: it is sent, and the delivery goes on with its next part (or finishes) when claimed.
      */
     resolveProven: `
-      UPDATE ${deliveries} SET state = 'queued', next_part = next_part + 1, receipts = receipts || jsonb_build_array(proof_id), attempts = 0,
+      UPDATE ${deliveries} SET state = 'queued', next_part = next_part + 1, receipts = receipts || jsonb_build_array(proof_id),
         last_error = NULL, error_class = NULL, proof_part = NULL, proof_id = NULL, updated_at = $1
       WHERE id = ANY($2::text[]) AND state IN ('ambiguous','queued','failed') AND proof_part = next_part`,
     notify: `SELECT pg_notify($1, $2)`,

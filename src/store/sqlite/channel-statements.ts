@@ -113,7 +113,7 @@ export function prepareChannelStatements(db: Database.Database): ChannelStatemen
     // A receipt proved that the part after the recorded ones arrived, and no send of it is in
     // flight: it is sent, and the delivery goes on with its next part (or finishes) when claimed.
     resolveProven: db.prepare(
-      `UPDATE deliveries SET state = 'queued', next_part = next_part + 1, receipts = json_insert(receipts, '$[#]', proof_id), attempts = 0,
+      `UPDATE deliveries SET state = 'queued', next_part = next_part + 1, receipts = json_insert(receipts, '$[#]', proof_id),
          last_error = NULL, error_class = NULL, proof_part = NULL, proof_id = NULL, updated_at = ?
        WHERE id = ? AND state IN ('ambiguous','queued','failed') AND proof_part = next_part`,
     ),
