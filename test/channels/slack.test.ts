@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 async function boot(account: JsonObject = {}, setup?: (pincer: Pincer) => void): Promise<RunningPincer> {
-  const settings = { token: fake.botToken, signing_secret: fake.signingSecret, app_token: fake.appToken, dm_policy: 'open', ...account };
+  const settings: JsonObject = { token: fake.botToken, signing_secret: fake.signingSecret, app_token: fake.appToken, dm_policy: 'open', ...account };
   fake.transport = settings['transport'] === 'polling' ? 'socket' : 'webhook';
   running = await startChannelPincer({ channels: { slack: { api_root: fake.url, accounts: { default: settings } } }, ...(setup && { setup }) });
   fake.webhookUrl = `${running.url}/v1/channels/slack/default/webhook`;
@@ -148,7 +148,7 @@ describe('slack: buttons and slash commands', () => {
       const dm = fake.world.dm(user);
       const sent = await fake.command(user, dm, '/echo', 'from a slash command');
       await eventually(() => sent.acked, Boolean, 10_000, 'the command to be acked');
-      const answer = 'answer' in sent ? JSON.parse(sent.answer ?? '{}') : sent.ackPayload;
+      const answer: unknown = 'answer' in sent ? JSON.parse(sent.answer ?? '{}') : 'ackPayload' in sent ? sent.ackPayload : undefined;
       expect(answer).toEqual({ response_type: 'in_channel' });
       expect(await eventually(() => texts(dm.id), (t) => t.length === 1, 20_000, 'the answer')).toEqual(['from a slash command']);
     });
