@@ -173,8 +173,9 @@ export interface QueueAdmin {
 
 /**
  * queued -> sending -> sent | failed (retried when due) | dead | ambiguous (may have arrived;
- * held until an operator retries it). `sending` is written before the platform call, so a
- * crash mid-send is found as an expired `sending` row and never silently sent twice.
+ * held until an operator retries it, or a platform receipt proves it arrived: applyReceipts).
+ * `sending` is written before the platform call, so a crash mid-send is found as an expired
+ * `sending` row and never silently sent twice.
  */
 export const DELIVERY_STATES = ['queued', 'sending', 'sent', 'failed', 'dead', 'ambiguous'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];

@@ -106,6 +106,23 @@ describe('delivery worker', () => {
     expect(sent).toMatchObject({ receipts: ['m1', 'm2', 'm3'], attempts: 1 });
   });
 
+  it('goes on after a held part once a platform receipt proves it arrived, sending nothing twice', async () => {
+    const t = await setup({ parts: ['one', 'two', 'three'], sends: [{ ok: true, platformMessageId: 'm1' }, { ok: false, errorClass: 'ambiguous', message: 'no answer in time' }] });
+    const id = await t.add('x');
+    expect(await t.settled(id, 'ambiguous')).toMatchObject({ nextPart: 1, receipts: ['m1'] });
+    expect(await t.queue.applyReceipts('fake', 'default', [{ deliveryId: id, part: 1, platformMessageId: 'w2', status: 'delivered', at: 1 }])).toEqual(['resolved']);
+    expect(await t.settled(id, 'sent')).toMatchObject({ receipts: ['m1', 'w2', 'm3'], receipt: { status: 'delivered' } });
+    expect(t.log.sends.map((p) => p.text)).toEqual(['one', 'two', 'three']);
+
+    // A reply of one part, never planned into the row: the receipt finishes it.
+    const single = await setup({ sends: [{ ok: false, errorClass: 'ambiguous', message: 'reset after the request' }] });
+    const only = await single.add('just this');
+    await single.settled(only, 'ambiguous');
+    await single.queue.applyReceipts('fake', 'default', [{ deliveryId: only, part: 0, platformMessageId: 'w1', status: 'sent', at: 1 }]);
+    expect(await single.settled(only, 'sent')).toMatchObject({ receipts: ['w1'], attempts: 2 });
+    expect(single.log.sends).toHaveLength(1);
+  });
+
   it('a failure in the middle keeps the parts already sent; an operator retry sends only the rest', async () => {
     const t = await setup({ parts: ['one', 'two', 'three'], sends: [{ ok: true, platformMessageId: 'm1' }, { ok: false, errorClass: 'permanent', message: 'chat gone' }] });
     const id = await t.add('x');
