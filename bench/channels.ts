@@ -1,127 +1,195 @@
 /**
- * Channels through the Telegram Bot API fake (the test suite's, speaking the real wire
- * protocol): how fast a backlog of updates is taken in (polled, decided, committed, confirmed),
- * and how fast replies go out through the outbox. Each figure has a reference measured in the
- * same run: the fake's own capacity for the same calls, driven by a plain client loop.
+ * Channels through each platform's fake (the test suite's, speaking the real wire protocol, with
+ * the real plugin and its library unmodified): how fast a burst of user messages is taken in
+ * (received, decided, committed), and how fast replies go out end to end (message -> turn by the
+ * test responder -> outbox -> the platform's send call). Each figure has a reference measured in
+ * the same run: the same fake serving the same calls to a bare client of its protocol.
+ *
+ * One loop over per-channel adapters (channels-polled.ts, channels-posted.ts); users are the
+ * conformance drivers' (test/channels/drivers*.ts), so the bench says what a user says.
  */
-import { Agent, request } from 'undici';
-import { loadConfig } from '../src/config/load.js';
-import { Pincer } from '../src/pincer.js';
-import { TelegramFake } from '../test/support/fakes/telegram.js';
-import { sleep } from './lib.js';
+import type { JsonObject } from '../src/json.js';
+import type { ChannelDriver } from '../test/channels/drivers.js';
+import { accountReady, startChannelPincer } from '../test/support/channels.js';
+import type { RunningPincer } from '../test/support/index.js';
+import { inFlight, POSTED_IN_FLIGHT, sink } from './channels-reference.js';
+
+/** A started fake with its driver, for one phase of one channel. */
+export interface BenchFake {
+  readonly driver: ChannelDriver;
+  /** Bot messages the platform accepted so far: probed every few milliseconds, so cheap. */
+  delivered(): number;
+  /**
+   * The fake alone handing `count` messages (made by `push`, as Pincer's are) to a bare client of
+   * its protocol (getUpdates, gateway, /sync, Socket Mode); seconds from the first message to
+   * the last taken. Posted channels need none: their reference is the same POSTs to a server
+   * that answers 200.
+   */
+  inboundAlone?(push: () => Promise<unknown>, count: number): Promise<number>;
+  /** The fake taking `count` sends to these users from a bare client, 16 in flight; seconds. */
+  sendsAlone(users: readonly string[], count: number): Promise<number>;
+}
+
+export interface ChannelBench {
+  label: string;
+  /** How events reach Pincer and what answers go out as, for the rows. */
+  inboundHow: string;
+  sendHow: string;
+  /**
+   * burst: the platform holds the events and the bot takes them (poll, gateway, socket), so they
+   * are all pushed at once; posted: the platform POSTs each one, 16 in flight.
+   */
+  push: 'burst' | 'posted';
+  /** Account keys besides dm_policy: Pincer's own configurable pacing lifted (see each adapter). */
+  account?: JsonObject;
+  /** Pincer paces this platform's sends with a fixed global bucket (sends/s): the figure is that pace. */
+  pacedAt?: number;
+  /** A new fake (not started) and its driver. */
+  open(): BenchFake;
+}
 
 export interface ChannelFigures {
-  updates: number;
-  chats: number;
+  label: string;
+  inboundHow: string;
+  sendHow: string;
+  messages: number;
+  conversations: number;
+  deliveries: number;
   inboundPerSecond: number;
+  /** Inbound POSTs Pincer answered non-2xx (posted channels); those events are not waited for. */
+  refused: number;
+  fakeInboundPerSecond: number;
   deliveriesPerSecond: number;
-  /** The fake answering getUpdates (100 a call) and sendMessage to a plain client. */
-  fakeUpdatesPerSecond: number;
   fakeSendsPerSecond: number;
+  pacedAt: number | undefined;
 }
 
-function channelsConfig(fake: TelegramFake) {
-  // Telegram's real limits (1/s a chat, 30/s a bot) would make this a measure of those limits;
-  // they are lifted so the figure is Pincer's own machinery.
-  return { defaults: { delivery: { concurrency: Number(process.env.BENCH_DELIVERY_CONCURRENCY ?? 16) } }, telegram: { api_root: fake.url, accounts: { default: { token: fake.token, poll_timeout: 1, dm_policy: 'open', streaming: 'off', rate: { per_chat: '1000/s', per_group: '1000/s', global: '100000/s' } } } } };
-}
+const MESSAGES = Number(process.env.BENCH_CHANNEL_MESSAGES ?? 1500);
+/**
+ * Two messages a conversation: the fakes enforce the platforms' per-conversation limits (Slack
+ * about 1 post/s per channel with a burst of 4, Discord 5 per 5 s per channel) and Pincer paces
+ * itself to them (Slack 3 per 3 s, Matrix 5/s a room, WhatsApp 10/min a user), so spreading the
+ * load over many conversations keeps every run under them and measures Pincer, not the limits.
+ */
+const PER_CONVERSATION = 2;
+/** Seconds of sends a paced channel's end-to-end run takes. */
+const PACED_SECONDS = 3;
 
-async function until(probe: () => boolean, timeoutMs: number): Promise<void> {
+const text = (i: number): string => `bench message ${i}`;
+
+async function until(probe: () => number | Promise<number>, target: number, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error('the channel benchmark did not finish in time');
-    // The fake's views are scans of everything it holds: looking often would be the bottleneck.
-    await sleep(50);
+  let seen = await probe();
+  while (seen < target) {
+    if (Date.now() > deadline) throw new Error(`the channel benchmark: ${what} reached ${seen} of ${target} in ${timeoutMs / 1000} s`);
+    // Some fakes' views are scans of all they hold: looking much more often would be the bottleneck.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    seen = await probe();
   }
 }
 
-function push(fake: TelegramFake, updates: number, chats: number, firstUser = 0): void {
-  const users = Array.from({ length: chats }, (_, i) => fake.user({ id: 900_000 + firstUser + i, first_name: `Bench${i}` }));
-  for (let n = 0; n < updates; n++) {
-    const user = users[n % chats]!;
-    fake.pushMessage({ chat: fake.privateChat(user), from: user, text: `/echo b${n}`, entities: [{ type: 'bot_command', offset: 0, length: 5 }] });
-  }
+function usersOf(fake: BenchFake, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => fake.driver.user(i + 1));
 }
 
-/** The fake's capacity for what Pincer asks of it: getUpdates of 100 and confirmation, and sendMessage with 16 in flight. */
-async function fakeCapacity(updates: number, chats: number): Promise<{ updatesPerSecond: number; sendsPerSecond: number }> {
-  const fake = new TelegramFake({ limits: false });
-  await fake.start();
-  const dispatcher = new Agent({ connections: 16 });
+/** Push `count` messages over `users` the way the platform would; resolves once all were handed over, with the refused count. */
+async function say(bench: ChannelBench, fake: BenchFake, users: readonly string[], count: number): Promise<number> {
+  let refused = 0;
+  const one = async (i: number): Promise<void> => {
+    const inbound = await fake.driver.say(users[i % users.length]!, text(i));
+    if (inbound.status !== undefined && (inbound.status < 200 || inbound.status > 299)) refused++;
+  };
+  if (bench.push === 'burst') for (let i = 0; i < count; i++) await one(i);
+  else await inFlight(count, POSTED_IN_FLIGHT, one);
+  return refused;
+}
+
+async function withFake<T>(bench: ChannelBench, run: (fake: BenchFake) => Promise<T>): Promise<T> {
+  const fake = bench.open();
+  await fake.driver.start();
   try {
-    push(fake, updates, chats);
-    const call = async (method: string, body: unknown) => {
-      const res = await request(`${fake.url}/bot${fake.token}/${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), dispatcher });
-      return (await res.body.json()) as { result: Array<{ update_id: number }> };
-    };
-    let start = performance.now();
-    let offset = 0;
-    while (fake.pendingUpdates.length > 0) {
-      const got = await call('getUpdates', { offset, limit: 100, timeout: 0 });
-      const last = got.result.at(-1);
-      if (last) offset = last.update_id + 1;
+    return await run(fake);
+  } finally {
+    await fake.driver.stop();
+  }
+}
+
+async function withPincer<T>(bench: ChannelBench, fake: BenchFake, workers: boolean, run: (p: RunningPincer) => Promise<T>): Promise<T> {
+  const channels = { defaults: { delivery: { concurrency: 16 } }, ...fake.driver.channels({ dm_policy: 'open', ...bench.account }) };
+  const env: Record<string, string> = { PINCER_LOG_LEVEL: 'warn', ...(workers ? {} : { PINCER_WORKERS_ENABLED: 'false' }) };
+  const running = await startChannelPincer({ channels, env });
+  try {
+    fake.driver.attach(running.url);
+    await accountReady(running.pincer, fake.driver.channel);
+    return await run(running);
+  } finally {
+    await running.close();
+  }
+}
+
+const seconds = (since: number): number => (performance.now() - since) / 1000;
+
+async function measure(bench: ChannelBench): Promise<ChannelFigures> {
+  const messages = MESSAGES;
+  const conversations = Math.ceil(messages / PER_CONVERSATION);
+  const deliveries = bench.pacedAt === undefined ? messages : bench.pacedAt * PACED_SECONDS;
+  const fakeInbound = await withFake(bench, async (fake) => {
+    const users = usersOf(fake, conversations);
+    if (fake.inboundAlone) return fake.inboundAlone(() => say(bench, fake, users, messages), messages);
+    // A posted channel's reference: the same signed POSTs from the same client to a server that only answers 200.
+    const target = await sink();
+    try {
+      fake.driver.attach(target.url);
+      const t = performance.now();
+      await say(bench, fake, users, messages);
+      return seconds(t);
+    } finally {
+      await target.close();
     }
-    const updatesPerSecond = updates / ((performance.now() - start) / 1000);
-    start = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < updates) {
-          const n = next++;
-          await call('sendMessage', { chat_id: 900_000 + (n % chats), text: `reply ${n}`, parse_mode: 'HTML' });
-        }
-      }),
-    );
-    return { updatesPerSecond, sendsPerSecond: updates / ((performance.now() - start) / 1000) };
-  } finally {
-    await dispatcher.close();
-    await fake.stop();
-  }
+  });
+  const fakeSends = await withFake(bench, (fake) => fake.sendsAlone(usersOf(fake, conversations), messages));
+
+  // Inbound alone: an API-only node takes the burst in; nothing is answered.
+  const inbound = await withFake(bench, (fake) => {
+    const users = usersOf(fake, conversations);
+    return withPincer(bench, fake, false, async ({ pincer }) => {
+      const t = performance.now();
+      const refused = await say(bench, fake, users, messages);
+      await until(async () => (await pincer.store.admin.stats()).enqueued, messages - refused, `${bench.label} messages committed`);
+      return { seconds: seconds(t), refused };
+    });
+  });
+
+  // End to end: a node with workers answers every message; each reply goes out through the outbox.
+  const outbound = await withFake(bench, (fake) => {
+    const users = usersOf(fake, Math.ceil(deliveries / PER_CONVERSATION));
+    return withPincer(bench, fake, true, async () => {
+      const t = performance.now();
+      const refused = await say(bench, fake, users, deliveries);
+      await until(() => fake.delivered(), deliveries - refused, `${bench.label} replies delivered`);
+      return seconds(t);
+    });
+  });
+
+  return {
+    label: bench.label,
+    inboundHow: bench.inboundHow,
+    sendHow: bench.sendHow,
+    messages,
+    conversations,
+    deliveries,
+    inboundPerSecond: messages / inbound.seconds,
+    refused: inbound.refused,
+    fakeInboundPerSecond: messages / fakeInbound,
+    deliveriesPerSecond: deliveries / outbound,
+    fakeSendsPerSecond: messages / fakeSends,
+    pacedAt: bench.pacedAt,
+  };
 }
 
-async function polling(pincer: Pincer): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (pincer.channels.list()[0]?.state !== 'polling') {
-    if (Date.now() > deadline) throw new Error('the Telegram account did not start polling');
-    await sleep(5);
-  }
-}
-
-export async function telegramThroughput(dirs: [string, string], updates = 3000, chats = 300): Promise<ChannelFigures> {
-  const reference = await fakeCapacity(updates, chats);
-  const fake = new TelegramFake({ limits: false });
-  await fake.start();
-  try {
-    const env = (dir: string) => ({ PINCER_DATA_DIR: dir, PINCER_PORT: '0', PINCER_LOG_LEVEL: 'warn', PINCER_PLUGINS_ENABLED: 'commands', PINCER_LOG_ACCESS: 'false' });
-    // Inbound alone: an API-only node takes a burst in (poll, policy, commit, confirm); nothing is answered.
-    const apiOnly = await Pincer.create({ config: loadConfig({ cwd: dirs[0], env: { ...env(dirs[0]), PINCER_WORKERS_ENABLED: 'false' }, overrides: { channels: channelsConfig(fake) } }).config });
-    await apiOnly.start();
-    await polling(apiOnly);
-    const t0 = performance.now();
-    push(fake, updates, chats, 0);
-    await until(() => fake.pendingUpdates.length === 0, 120_000);
-    const inboundSeconds = (performance.now() - t0) / 1000;
-    await apiOnly.close();
-
-    // End to end: a node with workers answers a burst; every reply goes out through the outbox.
-    const node = await Pincer.create({ config: loadConfig({ cwd: dirs[1], env: env(dirs[1]), overrides: { channels: channelsConfig(fake) } }).config });
-    await node.start();
-    await polling(node);
-    const before = fake.sent().length;
-    const t1 = performance.now();
-    push(fake, updates, chats, chats);
-    await until(() => fake.sent().length >= before + updates, 180_000);
-    const outboundSeconds = (performance.now() - t1) / 1000;
-    await node.close();
-    return {
-      updates,
-      chats,
-      inboundPerSecond: updates / inboundSeconds,
-      deliveriesPerSecond: updates / outboundSeconds,
-      fakeUpdatesPerSecond: reference.updatesPerSecond,
-      fakeSendsPerSecond: reference.sendsPerSecond,
-    };
-  } finally {
-    await fake.stop();
-  }
+/** Every channel with a fake, one after the other (each run is a few seconds). */
+export async function channelThroughput(benches: readonly ChannelBench[]): Promise<ChannelFigures[]> {
+  const figures: ChannelFigures[] = [];
+  for (const bench of benches) figures.push(await measure(bench));
+  return figures;
 }

@@ -11,7 +11,9 @@ import { loadConfig } from '../src/config/load.js';
 import { Pincer } from '../src/pincer.js';
 import { SqliteQueue } from '../src/store/sqlite/queue.js';
 import { queueOptionsFrom } from '../src/store/open.js';
-import { telegramThroughput } from './channels.js';
+import { channelThroughput } from './channels.js';
+import { discord, matrix, telegram } from './channels-polled.js';
+import { slackEvents, slackSocket, webhook, whatsapp } from './channels-posted.js';
 import { clusterThroughput, postgresQueueAlone, postgresReachable } from './cluster.js';
 import { measureQueueAlone } from './queue-alone.js';
 import { instantLlm, modelOverhead } from './models.js';
@@ -257,9 +259,12 @@ async function main(): Promise<void> {
     }
   }
   if (ONLY.has('channels')) {
-    const t = await telegramThroughput([temp(), temp()]);
-    rows.push({ measure: `Telegram inbound: ${fmt(t.updates)} updates from ${t.chats} chats polled, committed, confirmed (API-only node)`, result: `${fmt(t.inboundPerSecond)} events/s`, reference: `fake serves ${fmt(t.fakeUpdatesPerSecond)} updates/s to a bare getUpdates loop (${fmt(t.inboundPerSecond / t.fakeUpdatesPerSecond, 2)}x)` });
-    rows.push({ measure: 'Telegram end to end: update -> turn (/echo) -> outbox -> sendMessage', result: `${fmt(t.deliveriesPerSecond)} deliveries/s`, reference: `fake takes ${fmt(t.fakeSendsPerSecond)} sendMessage/s from a bare 16-connection loop (${fmt(t.deliveriesPerSecond / t.fakeSendsPerSecond, 2)}x)` });
+    for (const c of await channelThroughput([telegram, discord, matrix, whatsapp, slackEvents, slackSocket, webhook])) {
+      const refused = c.refused > 0 ? `; ${fmt(c.refused)} refused` : '';
+      rows.push({ measure: `${c.label} inbound: ${fmt(c.messages)} messages from ${fmt(c.conversations)} conversations (${c.inboundHow}), committed by an API-only node`, result: `${fmt(c.inboundPerSecond)} events/s`, reference: `fake alone ${fmt(c.fakeInboundPerSecond)} events/s to a bare client (${fmt(c.inboundPerSecond / c.fakeInboundPerSecond, 2)}x)${refused}` });
+      const paced = c.pacedAt === undefined ? '' : `; Pincer paces this platform to ${c.pacedAt}/s`;
+      rows.push({ measure: `${c.label} end to end: ${fmt(c.deliveries)} messages -> turn -> outbox -> ${c.sendHow}`, result: `${fmt(c.deliveriesPerSecond)} deliveries/s`, reference: `fake alone ${fmt(c.fakeSendsPerSecond)} sends/s from a bare 16-in-flight loop (${fmt(c.deliveriesPerSecond / c.fakeSendsPerSecond, 2)}x)${paced}` });
+    }
   }
   if (ONLY.has('cluster')) {
     const unreachable = await postgresReachable();
