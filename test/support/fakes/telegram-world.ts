@@ -2,9 +2,10 @@
  * The Telegram fake's scripted world and its message methods: users, chats (with forum
  * topics, blocked users, kicked bots), the messages in each chat, and sendMessage,
  * editMessageText, sendChatAction, deleteMessage and answerCallbackQuery with the refusals
- * Telegram gives.
+ * Telegram gives. A message keeps the inline keyboard it was sent or last edited with.
  */
 import { clientEntities, parseHtml, parseMarkdownV2, type FakeEntity, type Parsed } from './telegram-entities.js';
+import { checkReplyMarkup, type FakeInlineKeyboard } from './telegram-markup.js';
 
 export interface FakeUser {
   id: number;
@@ -33,7 +34,7 @@ export interface FakeMessage {
   message_thread_id?: number;
   is_topic_message?: true;
   reply_to_message?: FakeMessage;
-  reply_markup?: unknown;
+  reply_markup?: FakeInlineKeyboard | Record<string, unknown>;
   edit_date?: number;
 }
 
@@ -146,6 +147,8 @@ export class TelegramWorld {
   sendMessage(params: Params, chat: FakeChat): ApiResult {
     const checked = this.checkedText(params);
     if ('ok' in checked) return checked;
+    const markup = checkReplyMarkup(params);
+    if (!markup.ok) return refuse(400, markup.description);
     const thread = int(params['message_thread_id']);
     if (chat.is_forum === true && thread !== undefined && thread !== 1 && !this.topics.get(chat.id)?.has(thread)) {
       return refuse(400, 'Bad Request: message thread not found');
@@ -165,7 +168,7 @@ export class TelegramWorld {
       ...(checked.entities.length > 0 ? { entities: checked.entities } : {}),
       ...(chat.is_forum === true && thread !== undefined ? { message_thread_id: thread, is_topic_message: true as const } : {}),
       ...(replyTo !== undefined ? { reply_to_message: { ...replyTo, reply_to_message: undefined } } : {}),
-      ...(params['reply_markup'] !== undefined ? { reply_markup: params['reply_markup'] } : {}),
+      ...(markup.markup !== undefined ? { reply_markup: markup.markup } : {}),
     });
     return ok(message);
   }
@@ -177,7 +180,10 @@ export class TelegramWorld {
     if (message.from?.id !== this.bot.id) return refuse(400, "Bad Request: message can't be edited");
     const checked = this.checkedText(params);
     if ('ok' in checked) return checked;
-    const markup = params['reply_markup'] ?? message.reply_markup;
+    // An edit without reply_markup takes the keyboard off, as Telegram does.
+    const checkedMarkup = checkReplyMarkup(params);
+    if (!checkedMarkup.ok) return refuse(400, checkedMarkup.description);
+    const markup = checkedMarkup.markup;
     if (
       checked.text === message.text &&
       JSON.stringify(checked.entities) === JSON.stringify(message.entities ?? []) &&
@@ -188,6 +194,8 @@ export class TelegramWorld {
     message.text = checked.text;
     if (checked.entities.length > 0) message.entities = checked.entities;
     else delete message.entities;
+    if (markup !== undefined) message.reply_markup = markup;
+    else delete message.reply_markup;
     message.edit_date = this.date();
     return ok(message);
   }
@@ -210,6 +218,16 @@ export class TelegramWorld {
       return refuse(400, 'Bad Request: query is too old and response timeout expired or query ID is invalid');
     }
     return ok(true);
+  }
+
+  /** The callback_data of the button labelled `label` (or with that data) on a stored message. */
+  callbackData(chatId: number, messageId: number, label: string): string {
+    const message = this.messages.get(chatId)?.get(messageId);
+    if (message === undefined) throw new Error(`no message ${messageId} in chat ${chatId}`);
+    const rows = (message.reply_markup as Partial<FakeInlineKeyboard> | undefined)?.inline_keyboard ?? [];
+    const button = rows.flat().find((b) => b.text === label || b.callback_data === label);
+    if (button?.callback_data === undefined) throw new Error(`message ${messageId} has no callback button "${label}"`);
+    return button.callback_data;
   }
 
   /** What the bot has sent, oldest first, in one chat or all. */

@@ -4,16 +4,18 @@
  * error_code, description, parameters}` envelopes. It long-polls getUpdates with offset
  * confirmation and the 409 conflicts, delivers updates to a webhook with the secret header
  * (retrying in order, running a method given in the webhook's answer), enforces message
- * limits, HTML parsing and flood control, and takes fault scripts. Its clock (`now`) governs
- * dates and flood control; waits (long-poll timeouts, webhook retry pacing) are real time.
+ * limits, HTML parsing, inline keyboards and flood control, and takes fault scripts. Its
+ * clock (`now`) governs dates and flood control; waits (long-poll timeouts, webhook retry
+ * pacing) are real time.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { FloodControl, TELEGRAM_RATE_LIMITS, type FakeRateLimits, type Violation } from './telegram-limits.js';
 import { ok, paramInt, refuse, TelegramWorld, type ApiResult, type FakeChat, type FakeMessage, type FakeUser, type Params } from './telegram-world.js';
 import type { FakeEntity } from './telegram-entities.js';
+import type { FakeInlineKeyboard } from './telegram-markup.js';
 import { WebhookSender, type FakeUpdate } from './telegram-webhook.js';
 
-export type { FakeChat, FakeMessage, FakeUser, Violation };
+export type { FakeChat, FakeInlineKeyboard, FakeMessage, FakeUser, Violation };
 
 export type TelegramFault =
   | { kind: 'status'; status: number; description?: string }
@@ -195,7 +197,17 @@ export class TelegramFake {
     return this.pushUpdate(input.chat.type === 'channel' ? { channel_post: message } : { message });
   }
 
-  /** A user presses a button on one of the bot's messages. */
+  /**
+   * A user presses the button with this label (or callback_data) on one of the bot's messages,
+   * as Telegram's app does: only a button the message shows can be pressed, and the update
+   * carries its callback_data and the message as it is now, keyboard included.
+   */
+  pressButton(input: { chat: FakeChat; from: FakeUser; messageId: number; label: string }): Update {
+    const data = this.world.callbackData(input.chat.id, input.messageId, input.label);
+    return this.pushCallback({ chat: input.chat, from: input.from, messageId: input.messageId, data });
+  }
+
+  /** A callback_query with any data on one of the bot's messages (a raw update, unchecked). */
   pushCallback(input: { chat: FakeChat; from: FakeUser; messageId: number; data: string }): Update {
     const message = this.world.messages.get(input.chat.id)?.get(input.messageId);
     if (message === undefined) throw new Error(`no message ${input.messageId} in chat ${input.chat.id}`);
