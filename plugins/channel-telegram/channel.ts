@@ -1,17 +1,19 @@
 /**
  * The Telegram channel: grammY's `Api` (the Bot API client alone, no Bot, no runner, no
  * retries: grammY's client makes each call once, and retrying is the delivery outbox's
- * decision), Pincer's own poll loop, webhook checks, rendering and the three sends.
+ * decision), Pincer's own poll loop, webhook checks, rendering and the three sends. A reply's
+ * buttons are an inline keyboard on its last part (keyboard.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Api } from 'grammy';
-import type { ChannelAccount, ChannelSpec, ChannelTarget, PluginLogger, RenderedPart, WebhookVerdict } from 'pincer/plugin';
-import type { Update } from 'grammy/types';
+import type { ChannelAccount, ChannelSpec, ChannelTarget, JsonObject, PluginLogger, RenderedPart, WebhookVerdict } from 'pincer/plugin';
+import type { InlineKeyboardMarkup, Update } from 'grammy/types';
 import { apiSignal, createApi } from './client.js';
 import { classifyTelegramError, isNotModified } from './errors.js';
+import { inlineKeyboard, markupOf } from './keyboard.js';
 import { parseUpdate, type BotIdentity } from './parse.js';
 import { ALLOWED_UPDATES, DEFAULT_BACKOFF, pollLoop, type Backoff } from './poll.js';
-import { renderParts } from './render.js';
+import { BUTTONS_ONLY_TEXT, renderParts } from './render.js';
 import { rateBuckets, telegramSettings, type TelegramSettings } from './settings.js';
 
 export interface TelegramChannelOptions {
@@ -53,6 +55,12 @@ function threadOf(target: ChannelTarget): { message_thread_id: number } | Record
 function parseModeOf(part: RenderedPart): { parse_mode: 'HTML' } | Record<string, never> {
   // A part without a parse mode is the plain-text fallback: sent as it is.
   return part.extra?.['parse_mode'] === 'HTML' ? { parse_mode: 'HTML' } : {};
+}
+
+function markupParam(part: RenderedPart): { reply_markup: InlineKeyboardMarkup } | Record<string, never> {
+  // Kept on the plain-text fallback too: core drops only the parse mode from its extra.
+  const markup = markupOf(part.extra);
+  return markup === undefined ? {} : { reply_markup: markup };
 }
 
 function previewOf(settings: TelegramSettings): { link_preview_options: { is_disabled: true } } | Record<string, never> {
@@ -157,9 +165,18 @@ export function createTelegramChannel(options: TelegramChannelOptions): ChannelS
       }
     },
 
-    async plan(markdown, target, account) {
+    async plan(markdown, target, account, extras) {
       const settings = telegramSettings(account);
-      return { parts: renderParts(markdown, settings.textLimit), buckets: rateBuckets(settings, target.conversation) };
+      const parts = renderParts(markdown, settings.textLimit);
+      if (extras?.buttons !== undefined && extras.buttons.length > 0) {
+        const { markup, skipped } = inlineKeyboard(extras.buttons);
+        if (skipped.length > 0) log.warn('telegram buttons left off', { account: account.id, skipped: skipped.map((s) => `${s.value}: ${s.reason}`) });
+        // Telegram refuses an empty message: buttons under a reply with no visible text get one.
+        if (markup !== undefined && parts.length === 0) parts.push({ text: BUTTONS_ONLY_TEXT, plain: BUTTONS_ONLY_TEXT });
+        const last = parts.at(-1);
+        if (markup !== undefined && last !== undefined) last.extra = { ...(last.extra ?? {}), reply_markup: markup as unknown as JsonObject };
+      }
+      return { parts, buckets: rateBuckets(settings, target.conversation) };
     },
 
     async send(part, target, account, signal) {
@@ -174,6 +191,7 @@ export function createTelegramChannel(options: TelegramChannelOptions): ChannelS
             ...parseModeOf(part),
             ...threadOf(target),
             ...(replyTo !== undefined ? { reply_parameters: { message_id: replyTo, allow_sending_without_reply: true } } : {}),
+            ...markupParam(part),
             ...previewOf(settings),
           },
           apiSignal(signal),
@@ -186,7 +204,9 @@ export function createTelegramChannel(options: TelegramChannelOptions): ChannelS
       const settings = telegramSettings(account);
       const { api } = clientFor(account, settings);
       try {
-        await api.editMessageText(target.conversation.id, Number(platformMessageId), part.text, { ...parseModeOf(part), ...previewOf(settings) }, apiSignal(signal));
+        // An edit without reply_markup removes the message's keyboard, so each edit says the
+        // part's own: a preview turned into the last part gets the buttons, any other none.
+        await api.editMessageText(target.conversation.id, Number(platformMessageId), part.text, { ...parseModeOf(part), ...markupParam(part), ...previewOf(settings) }, apiSignal(signal));
       } catch (err) {
         // The text is already what we asked for: the edit has happened.
         if (!isNotModified(err)) throw classifyTelegramError(err);

@@ -65,6 +65,9 @@ export function renderTelegram(markdown: string): string {
   return renderMarkdown(markdown, telegramHtml);
 }
 
+/** The text of a reply that is only buttons: Telegram sends no message without text. */
+export const BUTTONS_ONLY_TEXT = 'Choose one:';
+
 /**
  * A reply as parts for sendMessage with parse_mode HTML, each with its plain-text fallback.
  * A reply with no visible text has no parts (Telegram refuses an empty message).

@@ -1,9 +1,9 @@
 import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChannelAccount, ChannelIngestIO, ChannelSpec, ChannelTarget, InboundEvent, JsonObject, PluginLogger } from 'pincer/plugin';
-import { ChannelError } from 'pincer/channel-kit';
 import { TelegramFake, type FakeChat, type FakeUser } from '../../../test/support/fakes/telegram.js';
 import { createTelegramChannel } from '../channel.js';
+import { classOf } from './helpers.js';
 
 let fake: TelegramFake;
 let channel: ChannelSpec;
@@ -29,15 +29,6 @@ const direct: ChannelTarget = { conversation: { kind: 'direct', id: '42' } };
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
-
-async function classOf(promise: Promise<unknown>): Promise<ChannelError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ChannelError);
-  return err as ChannelError;
 }
 
 beforeEach(async () => {

@@ -1,0 +1,12 @@
+import { expect } from 'vitest';
+import { ChannelError } from 'pincer/channel-kit';
+
+/** The classified error a channel call failed with (the test fails if it did not fail so). */
+export async function classOf(promise: Promise<unknown>): Promise<ChannelError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ChannelError);
+  return err as ChannelError;
+}
