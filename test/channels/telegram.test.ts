@@ -1,12 +1,14 @@
 /**
  * Telegram beyond the conformance suite: previews, typing, the plain-text fallback, groups,
- * topics, buttons, bots, fatal errors and the webhook transport, against the Bot API fake with
- * the channel-telegram plugin in its thread.
+ * topics, buttons (a press, and a reply's inline keyboard), bots, fatal errors and the webhook
+ * transport, against the Bot API fake with the channel-telegram plugin in its thread.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/json.js';
-import { deliveriesIn, startChannelPincer } from '../support/channels.js';
-import { TelegramFake } from '../support/fakes/telegram.js';
+import type { Pincer } from '../../src/pincer.js';
+import type { Responder } from '../../src/pipeline/types.js';
+import { deliveriesIn, longMarkdown, startChannelPincer, testResponder } from '../support/channels.js';
+import { TelegramFake, type FakeChat } from '../support/fakes/telegram.js';
 import { eventually, getJson, type RunningPincer } from '../support/index.js';
 
 const fake = new TelegramFake();
@@ -19,8 +21,11 @@ afterEach(async () => {
   running = undefined;
 });
 
-async function boot(account: JsonObject = {}, extra: JsonObject = {}): Promise<RunningPincer> {
-  running = await startChannelPincer({ channels: { telegram: { api_root: fake.url, accounts: { default: { token: fake.token, poll_timeout: 1, dm_policy: 'open', ...account } } }, ...extra } });
+async function boot(account: JsonObject = {}, extra: JsonObject = {}, setup?: (pincer: Pincer) => void): Promise<RunningPincer> {
+  running = await startChannelPincer({
+    channels: { telegram: { api_root: fake.url, accounts: { default: { token: fake.token, poll_timeout: 1, dm_policy: 'open', ...account } } }, ...extra },
+    ...(setup !== undefined ? { setup } : {}),
+  });
   await eventually(() => running?.pincer.channels.list().find((a) => a.account === 'default')?.state, (s) => s === 'polling' || s === 'webhook' || s === 'unavailable', 20_000, 'telegram to start');
   return running;
 }
@@ -156,6 +161,96 @@ describe('telegram: groups, topics, buttons and bots', () => {
     expect(conversation.body.messages ?? []).toEqual([]);
     expect((await p.pincer.store.messages.latest(`telegram:default:${bot.id}`, 10)).length).toBe(0);
     expect(fake.sent(bot.id)).toEqual([]);
+  });
+});
+
+const BUTTONS = [
+  { label: 'Echo it', value: '/echo pressed' },
+  { label: 'Ping', value: '/ping' },
+];
+const KEYBOARD = { inline_keyboard: [[{ text: 'Echo it', callback_data: '/echo pressed' }, { text: 'Ping', callback_data: '/ping' }]] };
+
+/** "menu": a short reply with buttons; "menu:long": 9,000 characters; "menu:stream": streamed first (as "stream:8:300"). */
+const menu: Responder = {
+  name: 'menu',
+  order: 10,
+  async respond(ctx) {
+    const text = ctx.message.text;
+    if (text === 'menu') return { text: 'Pick **one**', data: { buttons: BUTTONS } };
+    if (text === 'menu:long') return { text: longMarkdown(9_000), data: { buttons: BUTTONS } };
+    if (text !== 'menu:stream') return undefined;
+    const streamed = await testResponder.respond({ ...ctx, message: { ...ctx.message, text: 'stream:8:300' } });
+    return { text: streamed?.text ?? '', data: { buttons: BUTTONS } };
+  },
+};
+const withMenu = (pincer: Pincer): void => {
+  pincer.registry.addResponder(menu);
+};
+
+const sends = (chatId: number) => calls('sendMessage', chatId);
+const delivered = (p: RunningPincer, chat: FakeChat) =>
+  eventually(() => deliveriesIn(p.pincer, 'sent', 'telegram'), (d) => d.some((x) => x.lane === `telegram:default:${chat.id}`), 30_000, 'the delivery');
+
+describe('telegram: reply buttons through Pincer', () => {
+  it('shows a reply\'s buttons as its inline keyboard; a press runs the value as the next message and stops the spinner', async () => {
+    const p = await boot({ streaming: 'off' }, {}, withMenu);
+    const { user, chat } = direct();
+    fake.pushMessage({ chat, from: user, text: 'menu' });
+    await delivered(p, chat);
+    const [shown] = fake.sent(chat.id);
+    expect(shown).toMatchObject({ text: 'Pick one', reply_markup: KEYBOARD });
+
+    const press = fake.pressButton({ chat, from: user, messageId: shown!.message_id, label: 'Echo it' });
+    const callbackId = (press['callback_query'] as { id: string }).id;
+    const answer = await eventually(() => fake.sent(chat.id).find((m) => m.text === 'pressed'), (m) => m !== undefined, 20_000, 'the echo');
+    // The answer replies to the message whose button was pressed, and carries no keyboard of its own.
+    expect(sends(chat.id).at(-1)?.params.reply_parameters).toMatchObject({ message_id: shown!.message_id });
+    expect(answer!.reply_markup).toBeUndefined();
+    await eventually(() => fake.outboundOf('answerCallbackQuery').map((r) => r.params.callback_query_id), (ids) => ids.includes(callbackId), 10_000, 'answerCallbackQuery');
+    expect(fake.world.openCallbacks.has(callbackId)).toBe(false);
+    const conversation = await p.pincer.store.messages.latest(`telegram:default:${chat.id}`, 10);
+    expect(conversation.map((m) => m.text)).toEqual(expect.arrayContaining(['menu', '/echo pressed']));
+  });
+
+  it('puts the keyboard on the last message of a long reply only', async () => {
+    const p = await boot({ streaming: 'off' }, {}, withMenu);
+    const { user, chat } = direct();
+    fake.pushMessage({ chat, from: user, text: 'menu:long' });
+    await delivered(p, chat);
+    const messages = fake.sent(chat.id);
+    expect(messages.length).toBeGreaterThanOrEqual(3);
+    expect(messages.slice(0, -1).map((m) => m.reply_markup)).toEqual(messages.slice(0, -1).map(() => undefined));
+    expect(messages.at(-1)!.reply_markup).toEqual(KEYBOARD);
+    const accepted = fake.outboundOf('sendMessage').filter((r) => Number(r.params.chat_id) === chat.id);
+    expect(accepted.map((r) => r.params.reply_markup !== undefined)).toEqual([...messages.slice(0, -1).map(() => false), true]);
+  });
+
+  it('gives a streamed preview the keyboard with the edit that makes it the reply', async () => {
+    const p = await boot({}, {}, withMenu);
+    const { user, chat } = direct();
+    fake.pushMessage({ chat, from: user, text: 'menu:stream' });
+    await delivered(p, chat);
+    const messages = fake.sent(chat.id);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.text).toContain('word7');
+    expect(messages[0]!.reply_markup).toEqual(KEYBOARD);
+    const edits = fake.calls.filter((c) => c.method === 'editMessageText' && Number(c.params.chat_id) === chat.id);
+    expect(edits.at(-1)?.params.reply_markup).toEqual(KEYBOARD);
+    // The preview's own sends and edits had none: the buttons come with the complete reply.
+    expect([...sends(chat.id), ...edits.slice(0, -1)].every((c) => c.params.reply_markup === undefined)).toBe(true);
+  });
+
+  it('keeps the keyboard when Telegram cannot parse the HTML and the part goes as plain text', async () => {
+    const p = await boot({ streaming: 'off' }, {}, withMenu);
+    const { user, chat } = direct();
+    fake.fault('sendMessage', { kind: 'status', status: 400, description: "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 3" }, 1);
+    fake.pushMessage({ chat, from: user, text: 'menu' });
+    await delivered(p, chat);
+    const [html, plain] = sends(chat.id);
+    expect(html?.params).toMatchObject({ parse_mode: 'HTML', reply_markup: KEYBOARD });
+    expect(plain?.params.parse_mode).toBeUndefined();
+    expect(plain?.params.reply_markup).toEqual(KEYBOARD);
+    expect(fake.sent(chat.id)).toEqual([expect.objectContaining({ text: 'Pick one', reply_markup: KEYBOARD })]);
   });
 });
 
