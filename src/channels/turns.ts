@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Channel } from '../pipeline/types.js';
 import type { ChannelTarget } from '../plugins/sdk.js';
 import { isJsonObject, type JsonObject } from '../json.js';
@@ -25,7 +26,7 @@ export interface TurnsDeps {
   account(channel: string, account: string): ResolvedAccount | undefined;
   rates: RateScheduler;
   metrics: ChannelMetrics;
-  log: { warn(msg: string, fields?: JsonObject): void };
+  log: Pick<Logger, 'warn'>;
   now: () => number;
   preview: PreviewSettings;
   typing: { intervalMs: number; maxMs: number };
@@ -75,7 +76,7 @@ export class ChannelTurns {
         // Rendered here, on the node that has the plugin, so a claim goes straight to the
         // platform call; the worker renders itself when this could not.
         const { buttons, problem } = replyButtons(reply.data);
-        if (problem) this.deps.log.warn('reply buttons left off', { message: message.id, responder: reply.responder, problem });
+        if (problem) this.deps.log.warn({ event: 'channel.buttons_dropped', message: message.id, responder: reply.responder, problem }, `reply buttons left off: ${problem}`);
         const extras = buttons ? { buttons } : {};
         const plan = adapter ? await adapter.plan(reply.text, target, account.account, extras).catch(() => undefined) : undefined;
         return [

@@ -56,8 +56,8 @@ describe('reply buttons that break the contract', () => {
     // Nothing was refused on the way: the buttons never reached Telegram.
     expect(fake.calls.filter((c) => c.method === 'sendMessage' && Number(c.params.chat_id) === chat.id && c.status !== 200)).toEqual([]);
     // One warning per reply whose buttons were left off.
-    const warnings = running.logs.lines.filter((l) => l.msg === 'reply buttons left off');
+    const warnings = running.logs.lines.filter((l) => l.event === 'channel.buttons_dropped');
     expect(warnings).toHaveLength(++warned);
-    expect(warnings.at(-1)).toMatchObject({ level: 'warn', component: 'channels' });
+    expect(warnings.at(-1)).toMatchObject({ level: 'warn', component: 'channels', problem: expect.stringMatching(/^reply\.data\.buttons/) });
   });
 });
