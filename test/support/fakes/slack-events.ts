@@ -20,6 +20,8 @@ export function slackSignature(secret: string, timestamp: string, body: string):
 
 export interface EventAttempt {
   status: number | 'error' | 'timeout';
+  /** Why no answer came. */
+  error?: string;
   retryNum: number;
   at: number;
 }
@@ -44,7 +46,7 @@ export class EventsApiSender {
   ) {}
 
   /** One signed POST; `signature: null` sends none, a string forges it; `timestamp` overrides the clock. */
-  async post(url: string, body: string, contentType: string, extra: { retryNum?: number; reason?: string; signature?: string | null; timestamp?: number } = {}): Promise<{ status: EventAttempt['status']; text?: string }> {
+  async post(url: string, body: string, contentType: string, extra: { retryNum?: number; reason?: string; signature?: string | null; timestamp?: number } = {}): Promise<{ status: EventAttempt['status']; text?: string; error?: string }> {
     const timestamp = String(extra.timestamp ?? Math.floor(Date.now() / 1000));
     const headers: Record<string, string> = { 'content-type': contentType, 'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)', 'x-slack-request-timestamp': timestamp };
     if (extra.signature !== null) headers['x-slack-signature'] = extra.signature ?? slackSignature(this.signingSecret(), timestamp, body);
@@ -56,7 +58,8 @@ export class EventsApiSender {
       const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.options.timeoutMs ?? 3000) });
       return { status: res.status, text: await res.text() };
     } catch (err) {
-      return { status: (err as Error).name === 'TimeoutError' ? 'timeout' : 'error' };
+      const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+      return { status: (err as Error).name === 'TimeoutError' ? 'timeout' : 'error', error: cause?.code ?? cause?.message ?? (err as Error).message };
     }
   }
 
@@ -69,8 +72,8 @@ export class EventsApiSender {
     let reason: string | undefined;
     for (let retryNum = 0; retryNum <= waits.length; retryNum++) {
       if (retryNum > 0) await new Promise((resolve) => setTimeout(resolve, waits[retryNum - 1]));
-      const { status, text } = await this.post(url, body, contentType, { retryNum, ...(reason !== undefined ? { reason } : {}) });
-      delivery.attempts.push({ status, retryNum, at: Date.now() });
+      const { status, text, error } = await this.post(url, body, contentType, { retryNum, ...(reason !== undefined ? { reason } : {}) });
+      delivery.attempts.push({ status, retryNum, at: Date.now(), ...(error !== undefined ? { error } : {}) });
       if (typeof status === 'number' && status >= 200 && status < 300) {
         delivery.acked = true;
         if (text !== undefined) delivery.answer = text;
