@@ -4,7 +4,7 @@
  * resend is safe) and a timeout is ambiguous, which the outbox resends for a channel whose
  * sends are idempotent.
  */
-import { ChannelError } from 'pincer/channel-kit';
+import { ChannelError, networkErrorCode, NOT_SENT_CODES } from 'pincer/channel-kit';
 import { DiscordAPIError, HTTPError, RateLimitError } from '@discordjs/rest';
 
 /** Discord's JSON error codes that mean the target is gone or closed to the bot. */
@@ -16,17 +16,6 @@ const PERMANENT_CODES = new Set([
   50013, // Missing Permissions
   50035, // Invalid Form Body (too long, bad reference)
 ]);
-
-const BEFORE_SENDING = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
-
-function systemCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 export function classifyDiscordError(err: unknown): ChannelError {
   if (err instanceof ChannelError) return err;
@@ -47,9 +36,9 @@ export function classifyDiscordError(err: unknown): ChannelError {
     const what = `${err.method.toUpperCase()} ${new URL(err.url).pathname}: ${err.status} ${err.message}`;
     return err.status >= 500 ? new ChannelError('transient', what) : new ChannelError('permanent', what);
   }
-  const code = systemCode(err);
+  const code = networkErrorCode(err);
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  if (code !== undefined && BEFORE_SENDING.has(code)) return new ChannelError('transient', `${message} (${code})`);
+  if (code !== undefined && NOT_SENT_CODES.has(code)) return new ChannelError('transient', `${message} (${code})`);
   // A timeout or a reset after the request went out: it may have been sent.
   return new ChannelError('ambiguous', code === undefined ? message : `${message} (${code})`);
 }

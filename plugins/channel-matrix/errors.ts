@@ -4,11 +4,8 @@
  * send that may have arrived is safe to repeat (`idempotentSend: native`): a 5xx is transient,
  * and a cut or timed-out call is ambiguous, which core resends for a native channel.
  */
-import { ChannelError } from 'pincer/channel-kit';
+import { ChannelError, NOT_SENT_CODES } from 'pincer/channel-kit';
 import { MatrixHttpError, MatrixNetworkError } from './client.js';
-
-/** Network errors raised before any byte of the request left this machine. */
-const BEFORE_SENDING = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export function classifyMatrixError(err: unknown): ChannelError {
   if (err instanceof ChannelError) return err;
@@ -21,7 +18,7 @@ export function classifyMatrixError(err: unknown): ChannelError {
     return new ChannelError('permanent', err.message);
   }
   if (err instanceof MatrixNetworkError) {
-    if (err.errorCode !== undefined && BEFORE_SENDING.has(err.errorCode) && !err.timedOut) return new ChannelError('transient', err.message);
+    if (err.errorCode !== undefined && NOT_SENT_CODES.has(err.errorCode) && !err.timedOut) return new ChannelError('transient', err.message);
     return new ChannelError('ambiguous', err.message);
   }
   return new ChannelError('ambiguous', err instanceof Error ? err.message : String(err));

@@ -4,21 +4,8 @@
  * request may have been written, a failure (a 5xx, a timeout, a reset) is ambiguous and the
  * message may already be in the chat.
  */
-import { ChannelError } from 'pincer/channel-kit';
+import { ChannelError, networkErrorCode, NOT_SENT_CODES } from 'pincer/channel-kit';
 import { GrammyError, HttpError } from 'grammy';
-
-/** Network errors raised before any byte of the request left this machine. */
-const BEFORE_SENDING = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
-
-/** The system error code inside grammY's HttpError (node-fetch's FetchError, or its cause). */
-function systemCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
-    e = (e as { cause?: unknown; error?: unknown }).error ?? (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 /** Telegram's error envelope (or the transport's failure) as a classified ChannelError. */
 export function classifyTelegramError(err: unknown): ChannelError {
@@ -37,8 +24,8 @@ export function classifyTelegramError(err: unknown): ChannelError {
     return new ChannelError('permanent', what);
   }
   if (err instanceof HttpError) {
-    const code = systemCode(err.error);
-    if (code !== undefined && BEFORE_SENDING.has(code)) return new ChannelError('transient', `${err.message} (${code})`);
+    const code = networkErrorCode(err.error);
+    if (code !== undefined && NOT_SENT_CODES.has(code)) return new ChannelError('transient', `${err.message} (${code})`);
     return new ChannelError('ambiguous', code === undefined ? err.message : `${err.message} (${code})`);
   }
   return new ChannelError('ambiguous', err instanceof Error ? err.message : String(err));

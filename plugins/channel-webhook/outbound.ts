@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ChannelError, chunkRendered, fencedMarkup, webhookHeaders } from 'pincer/channel-kit';
+import { ChannelError, chunkRendered, fencedMarkup, networkErrorCode, NOT_SENT_CODES, webhookHeaders } from 'pincer/channel-kit';
 import type { ChannelAccount, ChannelReceipt, ChannelTarget, DeliveryPlan, JsonObject, RenderedPart } from 'pincer/plugin';
 import { request, type Dispatcher } from 'undici';
 import { AccountSettingError, outboundSettings, ratePerSecond } from './account.js';
@@ -20,23 +20,6 @@ import { TEXT_LIMIT } from './inbound.js';
 
 const RESPONSE_CAP = 64 * 1024;
 const HEADER_SAFE_ID = /^[\x21-\x7e]{1,256}$/;
-
-/** Failures in reaching the receiver at all: nothing was sent. */
-const BEFORE_WRITE = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-  // TLS handshakes that fail: the request is written only after one succeeds.
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-]);
 
 /**
  * Markdown goes out as written. A reply over the limit is cut by the kit's chunker with the
@@ -169,8 +152,8 @@ interface FailureContext {
 function failure(error: unknown, ctx: FailureContext): ChannelError {
   if (ctx.deadline.aborted) return new ChannelError('ambiguous', `no answer from ${ctx.host} within ${ctx.timeoutMs} ms`);
   if (ctx.signal.aborted) return new ChannelError('ambiguous', `the call to ${ctx.host} was aborted before an answer came`);
-  const code = (error as { code?: unknown }).code;
-  const what = typeof code === 'string' ? code : (error as Error).message;
-  if (typeof code === 'string' && BEFORE_WRITE.has(code)) return new ChannelError('transient', `could not reach ${ctx.host} (${what})`);
+  const code = networkErrorCode(error);
+  const what = code ?? (error as Error).message;
+  if (code !== undefined && NOT_SENT_CODES.has(code)) return new ChannelError('transient', `could not reach ${ctx.host} (${what})`);
   return new ChannelError('ambiguous', `the call to ${ctx.host} failed after it was sent (${what})`);
 }

@@ -6,7 +6,7 @@
  * sends for it later proves such a send arrived (core then goes on instead of holding it).
  * No typing indicator: the Cloud API ties it to marking the user's message read.
  */
-import { ChannelError } from 'pincer/channel-kit';
+import { ChannelError, settingsForCall } from 'pincer/channel-kit';
 import type { ChannelAccount, ChannelSpec, JsonObject, JsonValue, PluginLogger, WebhookVerdict } from 'pincer/plugin';
 import { graph, sentId } from './client.js';
 import { checkSignature, parseNotification, verifyHandshake } from './parse.js';
@@ -20,15 +20,7 @@ export interface WhatsAppChannelOptions {
 const WA_ID = /^\d{5,20}$/;
 const isObject = (value: JsonValue | undefined): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function settingsOrPermanent(account: ChannelAccount): WhatsAppSettings {
-  try {
-    return whatsappSettings(account);
-  } catch (error) {
-    // Retrying cannot help until the operator fixes the setting; the dead letter says which.
-    if (error instanceof WhatsAppSettingsError) throw new ChannelError('permanent', error.message);
-    throw error;
-  }
-}
+const settingsOrPermanent = (account: ChannelAccount): WhatsAppSettings => settingsForCall(() => whatsappSettings(account));
 
 export function createWhatsAppChannel(options: WhatsAppChannelOptions): ChannelSpec {
   const { log } = options;

@@ -6,7 +6,7 @@
  * Graph errors come as `{error: {message, type, code, error_subcode, error_data, fbtrace_id}}`;
  * the `code` says more than the HTTP status, so it is read first.
  */
-import { ChannelError } from 'pincer/channel-kit';
+import { ChannelError, networkErrorCode, NOT_SENT_CODES } from 'pincer/channel-kit';
 
 export interface GraphError {
   message: string;
@@ -16,9 +16,6 @@ export interface GraphError {
   details?: string;
   fbtrace_id?: string;
 }
-
-/** Network errors raised before any byte of the request left this machine. */
-export const BEFORE_WRITE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** Throughput (130429), pair rate (131056), app and account rate limits (4, 80007, 131048 spam rate). */
 const RATE_CODES = new Set([4, 80007, 130429, 131048, 131056]);
@@ -78,14 +75,9 @@ export function classifyGraphError(status: number, body: unknown, retryAfter?: s
 export function classifyNetworkError(error: unknown, host: string, timedOut: boolean): ChannelError {
   if (error instanceof ChannelError) return error;
   if (timedOut) return new ChannelError('ambiguous', `no answer from ${host} in time`);
-  let code: string | undefined;
-  for (let e: unknown = error, depth = 0; e !== null && typeof e === 'object' && depth < 4 && code === undefined; depth++) {
-    const c = (e as { code?: unknown }).code;
-    if (typeof c === 'string') code = c;
-    e = (e as { cause?: unknown }).cause;
-  }
+  const code = networkErrorCode(error);
   const what = code ?? (error instanceof Error ? error.message : String(error));
-  if (code !== undefined && BEFORE_WRITE.has(code)) return new ChannelError('transient', `could not reach ${host} (${what})`);
+  if (code !== undefined && NOT_SENT_CODES.has(code)) return new ChannelError('transient', `could not reach ${host} (${what})`);
   return new ChannelError('ambiguous', `the call to ${host} failed after it was sent (${what})`);
 }
 

@@ -22,7 +22,8 @@ export interface ChannelDriver {
   readonly textLimit: number;
   /**
    * What the outbox does with a send the platform may have got: hold it, resend it (the
-   * receiver dedupes), or ask the platform whether it arrived (Slack's metadata stamp).
+   * receiver dedupes), or settle it by what the platform says arrived (Slack's metadata stamp
+   * read back from history, WhatsApp's status webhook for the part).
    */
   readonly ambiguous: 'held' | 'resent' | 'reconciled';
   /** A 5xx from the platform: a resend is safe only where the platform dedupes. */
