@@ -279,6 +279,8 @@ describe('telegram: fatal errors are reported, not retried in a loop', () => {
 
   it('a second poller on the token (409) makes the account unavailable', async () => {
     const p = await boot({ poll_timeout: 5 });
+    // Pincer's long poll must be the one waiting: Telegram ends the older request with 409.
+    await eventually(() => fake.polling, Boolean, 10_000, "Pincer's long poll");
     // Another process polls with the same token: Telegram ends Pincer's long poll with 409.
     const rival = fetch(`${fake.url}/bot${fake.token}/getUpdates?timeout=1`).then((r) => r.json());
     await eventually(() => p.pincer.channels.list().find((a) => a.account === 'default')?.state, (s) => s === 'unavailable', 20_000, 'the 409 to be reported');

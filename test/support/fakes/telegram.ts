@@ -230,6 +230,11 @@ export class TelegramFake {
     return this.queue;
   }
 
+  /** A getUpdates long poll is waiting for updates. */
+  get polling(): boolean {
+    return this.poll !== undefined;
+  }
+
   /** The next `times` calls of `method` meet `fault`. */
   fault(method: string, fault: TelegramFault, times = 1): void {
     const list = this.faults.get(method) ?? [];
