@@ -11,7 +11,7 @@ import type { CallWarning, ChatMessage, FinishReason, GenerateRequest, LanguageM
 import type { Tool, ToolContext } from '../pipeline/types.js';
 import type { AgentBudgets, StopReason } from './budgets.js';
 import { LoopGuard } from './loop-guard.js';
-import { ArgumentValidators, errorContent, parseArguments, runTool, type ToolErrorCode, type ToolOutcome } from './tool-call.js';
+import { errorContent, parseArguments, runTool, type ArgumentValidators, type ToolErrorCode, type ToolOutcome } from './tool-call.js';
 
 export const COULD_NOT_FINISH = 'I could not finish that.';
 /** The finishing call after a time-budget stop gets this long of its own. */
@@ -68,7 +68,6 @@ class BudgetTimeout extends Error {}
 export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> {
   const { model, budgets, observer, validators } = options;
   const now = options.now ?? Date.now;
-  const started = now();
   const guard = new LoopGuard(budgets.loopDetection);
   const definitions: ToolDefinition[] = [...options.tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
   const messages: ChatMessage[] = [...options.messages];

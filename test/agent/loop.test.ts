@@ -64,7 +64,14 @@ describe('the tool loop', () => {
       release();
       return 2;
     });
-    const write = tool('write', () => void log.push('write') ?? 3, 'write');
+    const write = tool(
+      'write',
+      () => {
+        log.push('write');
+        return 3;
+      },
+      'write',
+    );
     const model = scripted((_r, n) => (n === 0 ? { calls: [{ name: 'slow', args: {} }, { name: 'fast', args: {} }, { name: 'write', args: {} }] } : { text: 'ok' }));
     const result = await run(model, tools(slowRead, fastRead, write));
     // fast ran while slow waited (together); write only after both ended.
