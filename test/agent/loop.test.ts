@@ -87,10 +87,10 @@ describe('the tool loop', () => {
             calls: [
               { name: 'lookup', args: '{"q": ' },
               { name: 'lookup', args: { q: 7 } },
-              { name: 'nope', args: {} },
-              { name: 'boom', args: {} },
-              { name: 'hang', args: {} },
-              { name: 'gone', args: {} },
+              { name: 'nope', args: '{}' },
+              { name: 'boom', args: '{}' },
+              { name: 'hang', args: '{}' },
+              { name: 'gone', args: '{}' },
             ],
           }
         : { text: 'sorry' },
