@@ -19,6 +19,7 @@ import { openStore } from './store/open.js';
 import { retention } from './store/retention.js';
 import type { Store } from './store/types.js';
 import { assertSafeBind } from './server/auth.js';
+import { agentBudgets } from './agent/budgets.js';
 import { buildServer } from './server/app.js';
 import type { ReadinessReport, ServerDeps } from './server/deps.js';
 import { PINCER_ROOT, PINCER_VERSION } from './version.js';
@@ -142,7 +143,17 @@ export class Pincer {
           this.metrics.follow(store.events),
           this.models.router.onEvent((event) => this.metrics.routerEvent(event, (id) => providerOf.get(id) ?? 'unknown')),
           this.plugins.onEvent((event) => this.metrics.pluginEvent(event)),
-          this.registry.addResponder(modelResponder({ model: this.models.model, systemPrompt: this.models.systemPrompt, settings: this.models.settings, localAnalysis: this.models.readsAnalysis, ...this.history() })),
+          this.registry.addResponder(
+            modelResponder({
+              model: this.models.model,
+              systemPrompt: this.models.systemPrompt,
+              settings: this.models.settings,
+              localAnalysis: this.models.readsAnalysis,
+              ...this.history(),
+              tools: () => this.registry.tools,
+              budgets: agentBudgets(config.agent),
+            }),
+          ),
         );
       },
       stop: () => {

@@ -25,3 +25,15 @@ export const DEFAULT_BUDGETS: AgentBudgets = {
 
 /** Why a loop ended: the model was done, or a budget ended it. */
 export type StopReason = 'done' | 'max_steps' | 'max_tool_calls' | 'time_budget' | 'token_budget' | 'loop';
+
+/** The `agent:` section as the loop's budgets. */
+export function agentBudgets(config: { max_steps: number; max_tool_calls: number; time_budget: number; token_budget?: number | undefined; loop_detection: boolean; tool_timeout: number }): AgentBudgets {
+  return {
+    maxSteps: config.max_steps,
+    maxToolCalls: config.max_tool_calls,
+    timeBudgetMs: config.time_budget,
+    tokenBudget: config.token_budget,
+    loopDetection: config.loop_detection,
+    toolTimeoutMs: config.tool_timeout,
+  };
+}

@@ -155,6 +155,24 @@ const deploymentSchema = z
   })
   .strict();
 
+/** The tool loop's bounds (src/agent/): how long a model may keep calling tools for one message. */
+const agentSchema = z
+  .object({
+    /** Model calls per message, the final tool-free one included. */
+    max_steps: positiveInt(8),
+    /** Tool calls per message, all steps together. */
+    max_tool_calls: positiveInt(16),
+    time_budget: duration('120s'),
+    /** Input plus output tokens per message; unset: no limit beyond the steps. */
+    token_budget: z.number().int().positive().optional(),
+    /** The same tool with the same arguments a third time is blocked; a second block ends the run. */
+    loop_detection: z.boolean().default(true),
+    /** A tool's limit when it declares none. */
+    tool_timeout: duration('30s'),
+  })
+  .strict()
+  .prefault({});
+
 const modelsSchema = z
   .object({
     /**
@@ -234,6 +252,7 @@ export const configSchema = z
     bot: botSchema,
     plugins: pluginsSchema,
     models: modelsSchema,
+    agent: agentSchema,
     model_service: modelServiceSchema,
     channels: channelsSchema,
   })

@@ -2,7 +2,10 @@ import type { Logger } from 'pino';
 import { isJsonObject, type JsonObject } from '../json.js';
 import { ModelError } from '../models/errors.js';
 import type { CallWarning, ChatMessage, GenerateRequest, LanguageModel, StreamPart } from '../models/types.js';
-import type { Responder } from '../pipeline/types.js';
+import { DEFAULT_BUDGETS, type AgentBudgets } from '../agent/budgets.js';
+import { runToolLoop } from '../agent/loop.js';
+import { ArgumentValidators } from '../agent/tool-call.js';
+import type { Responder, ResponderContext, ResponderReply, Tool } from '../pipeline/types.js';
 import type { MessageRecord } from '../store/types.js';
 
 /** The call settings a responder asks for: from configuration, or from the message's client. */
@@ -21,6 +24,10 @@ export interface ModelResponderOptions {
    */
   localAnalysis?: boolean;
   order?: number;
+  /** The tools registered now (plugins come and go); with any, the answer runs the tool loop. */
+  tools?: () => ReadonlyMap<string, Tool>;
+  /** The loop's bounds (`agent:`); default DEFAULT_BUDGETS. */
+  budgets?: AgentBudgets;
 }
 
 /**
@@ -32,6 +39,7 @@ export interface ModelResponderOptions {
 export function modelResponder(options: ModelResponderOptions): Responder {
   const { model } = options;
   const warned = new Set<string>();
+  const validators = new ArgumentValidators();
   return {
     name: 'model',
     order: options.order ?? 100,
@@ -48,6 +56,8 @@ export function modelResponder(options: ModelResponderOptions): Responder {
         ...(options.localAnalysis && { providerOptions: { local: { analysis: { ...ctx.analysis } } } }),
         signal: ctx.signal,
       };
+      const tools = options.tools?.();
+      if (tools && tools.size > 0) return withTools(ctx, request, tools);
       let text = '';
       let finish: Extract<StreamPart, { type: 'finish' }> | undefined;
       for await (const part of model.doStream(request)) {
@@ -75,6 +85,36 @@ export function modelResponder(options: ModelResponderOptions): Responder {
       };
     },
   };
+
+  /** The answer through the tool loop: `data.steps` lists each call, `data.stopReason` why it ended. */
+  async function withTools(ctx: ResponderContext, request: GenerateRequest, tools: ReadonlyMap<string, Tool>): Promise<ResponderReply> {
+    const { signal: _signal, messages, ...settings } = request;
+    const result = await runToolLoop({
+      model,
+      messages,
+      tools,
+      budgets: options.budgets ?? DEFAULT_BUDGETS,
+      request: settings,
+      context: { messageId: ctx.message.id, attempt: ctx.message.attempts },
+      signal: ctx.signal,
+      validators,
+      observer: { text: (delta) => ctx.stream(delta) },
+    });
+    const deployment = typeof result.data?.deployment === 'string' ? result.data.deployment : model.id;
+    logOnce(ctx.log, warned, deployment, result.warnings);
+    return {
+      text: result.text,
+      data: {
+        model: model.id,
+        finishReason: result.finishReason,
+        usage: { ...result.usage },
+        ...(result.data ?? {}),
+        steps: result.steps.map((s) => ({ tool: s.tool, ok: s.ok, ms: s.ms, ...(s.code !== undefined ? { error: s.code } : {}) })),
+        stopReason: result.stopReason,
+        ...(result.warnings.length > 0 && { warnings: result.warnings.map(toJson) }),
+      },
+    };
+  }
 }
 
 /**

@@ -1,0 +1,53 @@
+/**
+ * The tool loop through a running Pincer: a plugin's tool in its thread, the model behind the
+ * OpenAI-compatible fake LLM (which calls a tool when the user writes `call <tool> <json>`
+ * and tools are offered, and answers `tool said <result>` once it has a result).
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pincer } from '../../src/pincer.js';
+import { FakeLlm } from '../support/fake-llm.js';
+import { LogCapture, pluginProject, postJson, testConfig } from '../support/index.js';
+
+describe('tools through a running Pincer', () => {
+  let fake: FakeLlm;
+  let pincer: Pincer;
+  let url: string;
+  let cleanup: () => void;
+
+  beforeAll(async () => {
+    fake = await FakeLlm.start();
+    const project = pluginProject(['host-user']);
+    cleanup = project.cleanup;
+    writeFileSync(path.join(project.root, 'pincer.config.yaml'), `models: { default: [ { provider: openai-compatible, base_url: "${fake.url}/v1", model: fake-model } ] }\nagent: { max_steps: 3 }\n`);
+    pincer = await Pincer.create({ config: testConfig(project.root, { PINCER_PLUGINS_ROOT: project.root, PINCER_PLUGINS_ENABLED: 'host-user' }), logDestination: new LogCapture(), env: {} });
+    url = await pincer.start();
+  });
+  afterAll(async () => {
+    await pincer?.close();
+    await fake?.close();
+    cleanup?.();
+  });
+
+  it("offers the plugins' tools, runs the one the model calls in its plugin's thread, and answers with its result", async () => {
+    const answer = await postJson(`${url}/v1/messages?wait=20`, { text: 'call echo_args {"q":"order 42"}' });
+    expect(answer.status).toBe(200);
+    const { reply } = answer.body as { reply: { text: string; data: Record<string, unknown> } };
+    expect(reply.data['stopReason']).toBe('done');
+    expect(reply.data['steps']).toEqual([{ tool: 'echo_args', ok: true, ms: expect.any(Number) }]);
+    // The tool saw its arguments and the message it serves.
+    expect(reply.text).toContain('tool said');
+    expect(reply.text).toContain('order 42');
+    expect(reply.text).toContain(answer.body.id);
+    const offered = fake.requests.find((r) => r.path.endsWith('/chat/completions'))?.body as { tools?: Array<{ function: { name: string } }> };
+    expect(offered.tools?.map((t) => t.function.name)).toEqual(expect.arrayContaining(['echo_args', 'enqueue_message']));
+  });
+
+  it('gives the model an error result for arguments its schema refuses, and finishes', async () => {
+    const answer = await postJson(`${url}/v1/messages?wait=20`, { text: 'call echo_args {"q": 7}' });
+    const { reply } = answer.body as { reply: { text: string; data: Record<string, unknown> } };
+    expect(reply.data['steps']).toEqual([{ tool: 'echo_args', ok: false, ms: 0, error: 'invalid_arguments' }]);
+    expect(reply.text).toContain('invalid_arguments');
+  });
+});
