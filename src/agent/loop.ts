@@ -38,7 +38,8 @@ export interface RunLoopOptions {
   budgets: AgentBudgets;
   /** Settings for every call (temperature, maxTokens, providerOptions). */
   request?: Omit<GenerateRequest, 'messages' | 'tools' | 'toolChoice' | 'signal'>;
-  context: Omit<ToolContext, 'signal' | 'toolCallId'>;
+  /** What every call serves (message, conversation, sender, channel); the key is made per call. */
+  context: Omit<ToolContext, 'signal' | 'toolCallId' | 'idempotencyKey'>;
   signal: AbortSignal;
   validators: ArgumentValidators;
   observer?: LoopObserver;
@@ -179,6 +180,8 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
   /** The calls of one step, in the model's order; reads together, each write alone. */
   async function runCalls(calls: readonly ToolCall[]): Promise<ToolOutcome[]> {
     const outcomes: ToolOutcome[] = new Array(calls.length);
+    // The step and the call's place in it: the same when the message is delivered again.
+    const step = modelCalls - 1;
     let reads: Array<Promise<void>> = [];
     for (const [i, toolCall] of calls.entries()) {
       const prepared = prepare(toolCall);
@@ -187,7 +190,8 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
         continue;
       }
       const run = async (): Promise<void> => {
-        outcomes[i] = record(toolCall.name, await runTool({ ...prepared, call: toolCall, context: options.context, signal: runSignal, now }));
+        const context = { ...options.context, ...(options.context.messageId !== undefined ? { idempotencyKey: `${options.context.messageId}:${step}:${i}` } : {}) };
+        outcomes[i] = record(toolCall.name, await runTool({ ...prepared, call: toolCall, context, signal: runSignal, now }));
       };
       if (prepared.tool.effect === 'read') {
         reads.push(run());
@@ -222,7 +226,6 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
     if (guard.check(tool.name, parsed.args) === 'block') {
       return failed('loop_blocked', `not run: ${tool.name} was already called twice with these arguments in this run; use the results you have, or change the arguments`);
     }
-    const declared = (tool as Tool & { timeoutMs?: number }).timeoutMs;
-    return { tool, args: parsed.args, timeoutMs: declared ?? budgets.toolTimeoutMs };
+    return { tool, args: parsed.args, timeoutMs: tool.timeoutMs ?? budgets.toolTimeoutMs };
   }
 }

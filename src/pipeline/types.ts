@@ -70,6 +70,11 @@ export interface ToolContext {
   readonly messageId?: string;
   readonly attempt?: number;
   readonly toolCallId?: string;
+  /** `<message id>:<step>:<call>`, the same when the message is delivered again. */
+  readonly idempotencyKey?: string;
+  readonly conversationId?: string;
+  readonly sender?: string;
+  readonly channel?: string;
 }
 
 /** A function the bot's model may call; `parameters` is a JSON Schema for its arguments. */
@@ -79,6 +84,10 @@ export interface Tool extends Owned {
   readonly parameters: JsonObject;
   /** "read": no side effects; "write": changes something outside the bot (never replayed blindly). */
   readonly effect: 'read' | 'write';
+  /** Safe to run again with the same idempotency key. */
+  readonly idempotent?: boolean;
+  /** Its own call limit in ms; else `agent.tool_timeout`. */
+  readonly timeoutMs?: number;
   execute(args: JsonObject, ctx: ToolContext): Promise<JsonValue>;
 }
 

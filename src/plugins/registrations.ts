@@ -89,9 +89,13 @@ export function attachRegistration(ctx: AttachContext, slot: PluginSlot, generat
           description: spec.description,
           parameters: spec.parameters,
           effect: spec.effect,
+          idempotent: spec.idempotent,
+          ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
           execute: (args, t) => {
-            const input: JsonObject = { args, ...(t.messageId ? { messageId: t.messageId } : {}), ...(t.attempt ? { attempt: t.attempt } : {}), ...(t.toolCallId ? { toolCallId: t.toolCallId } : {}) };
-            return held(async () => (await call('tool', input, t.signal, { timeoutMs: ctx.callTimeout() })) ?? null);
+            const { signal, ...about } = t;
+            const input: JsonObject = { args, ...(Object.fromEntries(Object.entries(about).filter(([, v]) => v !== undefined)) as JsonObject) };
+            // The loop applies the tool's own timeout; the host's call limit must not cut it first.
+            return held(async () => (await call('tool', input, signal, { timeoutMs: Math.max(ctx.callTimeout(), spec.timeoutMs ?? 0) })) ?? null);
           },
         },
         owner,

@@ -98,12 +98,22 @@ export interface RouteResponse {
   body?: JsonValue;
 }
 
-/** What a tool call carries besides its arguments (later: the message and attempt it serves). */
+/** What a tool call carries besides its arguments: what it serves, and how to stay idempotent. */
 export interface ToolInvocation {
+  /** Aborted when the call's timeout, the run's time budget or a shutdown ends it. */
   readonly signal: AbortSignal;
   readonly messageId?: string;
   readonly attempt?: number;
   readonly toolCallId?: string;
+  /**
+   * `<message id>:<step>:<call>`: the same for the same call of the same message when the
+   * message is delivered again, so a write tool can hand it to its API as an idempotency key.
+   */
+  readonly idempotencyKey?: string;
+  readonly conversationId?: string;
+  /** `<channel>:<user id>` on a chat platform; what the client sent on the API. */
+  readonly sender?: string;
+  readonly channel?: string;
 }
 
 /** A function the bot's model may call (the tool loop arrives in a later release). */
@@ -115,6 +125,10 @@ export interface ToolSpec {
   parameters: JsonObject;
   /** "read" tools have no side effects; "write" tools change something outside the bot. */
   effect: 'read' | 'write';
+  /** Running it twice with the same `idempotencyKey` does no more than once (default false). */
+  idempotent?: boolean;
+  /** Milliseconds before the call is given up (its signal aborts); default `agent.tool_timeout`. */
+  timeout?: number;
   execute(args: JsonObject, t: ToolInvocation): Awaitable<JsonValue>;
 }
 

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError, type HostMethod, type HostToThread, type InvokeKind, type RegistrationSpec, type ThreadData, type ThreadToHost } from './protocol.js';
 import { channelHandler } from './thread-channel.js';
-import type { CommandInput, Disposer, JsonObject, JsonValue, ModelRequest, ModelStreamPart, PincerApi, PluginContext, PluginDefinition, RespondInput, RouteRequest, StageInput } from './sdk.js';
+import type { CommandInput, Disposer, JsonObject, JsonValue, ModelRequest, ModelStreamPart, PincerApi, PluginContext, PluginDefinition, RespondInput, RouteRequest, StageInput, ToolInvocation } from './sdk.js';
 import { HostCalls, RemoteError } from './thread-calls.js';
 
 const port = parentPort;
@@ -130,8 +130,12 @@ function buildContext(): PluginContext {
       const name = requireName('a tool', spec.name);
       if (spec.effect !== 'read' && spec.effect !== 'write') throw new TypeError(`tool "${name}" needs effect "read" or "write"`);
       if (!spec.parameters || typeof spec.parameters !== 'object' || Array.isArray(spec.parameters)) throw new TypeError(`tool "${name}" needs parameters: a JSON Schema object`);
-      return register({ kind: 'tool', name, description: String(spec.description ?? ''), parameters: spec.parameters, effect: spec.effect }, (input, signal) => {
-        const { args, ...rest } = input as { args: JsonObject; messageId?: string; attempt?: number; toolCallId?: string };
+      if (spec.timeout !== undefined && (typeof spec.timeout !== 'number' || !Number.isInteger(spec.timeout) || spec.timeout < 1 || spec.timeout > 600_000)) {
+        throw new TypeError(`tool "${name}" timeout must be a whole number of milliseconds from 1 to 600000`);
+      }
+      const registration = { kind: 'tool' as const, name, description: String(spec.description ?? ''), parameters: spec.parameters, effect: spec.effect, idempotent: spec.idempotent === true, ...(spec.timeout !== undefined ? { timeoutMs: spec.timeout } : {}) };
+      return register(registration, (input, signal) => {
+        const { args, ...rest } = input as { args: JsonObject } & Omit<ToolInvocation, 'signal'>;
         return spec.execute(args, { ...rest, signal });
       });
     },

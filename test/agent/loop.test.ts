@@ -194,4 +194,26 @@ describe('the tool loop', () => {
     expect(seen).toEqual(['step 0', 'text Looking.', 'tool lookup true', 'step 1', 'text Found it.']);
     expect(result.text).toBe('Looking.\n\nFound it.');
   });
+
+  it('gives each call what it serves and a key that is the same when the message is delivered again', async () => {
+    const seen: unknown[] = [];
+    const probe: Tool = { name: 'probe', description: 'probe', parameters: { type: 'object' }, effect: 'write', execute: async (_args, t) => (seen.push({ key: t.idempotencyKey, conversation: t.conversationId, sender: t.sender, channel: t.channel, call: t.toolCallId }), 'ok') } as Tool;
+    const script = (_r: GenerateRequest, n: number) => (n === 0 ? { calls: [{ name: 'probe', args: '{}' }, { name: 'probe', args: '{"a":1}' }] } : { text: 'ok' });
+    const context = { messageId: 'm9', conversationId: 'telegram:default:42', sender: 'telegram:7', channel: 'telegram' };
+    await run(scripted(script), tools(probe), {}, { context });
+    await run(scripted(script), tools(probe), {}, { context: { ...context, attempt: 2 } });
+    expect(seen.slice(0, 2)).toEqual([
+      { key: 'm9:0:0', conversation: 'telegram:default:42', sender: 'telegram:7', channel: 'telegram', call: 'c1_0' },
+      { key: 'm9:0:1', conversation: 'telegram:default:42', sender: 'telegram:7', channel: 'telegram', call: 'c1_1' },
+    ]);
+    expect(seen.slice(2).map((s) => (s as { key: string }).key)).toEqual(['m9:0:0', 'm9:0:1']);
+  });
+
+  it("gives a tool its own timeout when it declares one", async () => {
+    const hang = { ...tool('hang', (_a, signal) => new Promise((_r, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))))), timeoutMs: 50 } as Tool;
+    const model = scripted((_r, n) => (n === 0 ? { calls: [{ name: 'hang', args: {} }] } : { text: 'gave up' }));
+    const result = await run(model, tools(hang), { toolTimeoutMs: 60_000 });
+    expect(result.steps).toEqual([expect.objectContaining({ tool: 'hang', ok: false, code: 'tool_timeout' })]);
+    expect((resultsSeen(model)[0] as { error: { message: string } }).error.message).toBe('hang gave no result within 50 ms');
+  });
 });
