@@ -152,6 +152,7 @@ export class Pincer {
               ...this.history(),
               tools: () => this.registry.tools,
               budgets: agentBudgets(config.agent),
+              onLoop: (run) => this.metrics.agentRun(run),
             }),
           ),
         );

@@ -87,6 +87,9 @@ export class PincerMetrics {
   private readonly modelCost = new Counter({ name: 'pincer_model_cost_usd_total', help: 'Model cost in USD, where cost is configured', labelNames: ['deployment', 'provider'] as const, registers: [this.registry] });
   private readonly modelCache = new Counter({ name: 'pincer_model_cache_requests_total', help: 'Cacheable model requests (temperature 0) by whether the response cache answered them', labelNames: ['result'] as const, registers: [this.registry] });
   private readonly modelCooldown = new Gauge({ name: 'pincer_model_cooldown', help: '1 while the deployment is cooling down (circuit open)', labelNames: ['deployment', 'provider'] as const, registers: [this.registry] });
+  private readonly agentSteps = new Counter({ name: 'pincer_agent_steps_total', help: 'Model calls made by tool loops', registers: [this.registry] });
+  private readonly agentToolCalls = new Counter({ name: 'pincer_agent_tool_calls_total', help: 'Tool calls of tool loops by tool and outcome (ok, or the error code the model was given)', labelNames: ['tool', 'outcome'] as const, registers: [this.registry] });
+  private readonly agentStops = new Counter({ name: 'pincer_agent_stops_total', help: 'Tool loops ended, by reason (done, max_steps, max_tool_calls, time_budget, token_budget, loop)', labelNames: ['reason'] as const, registers: [this.registry] });
   private readonly pluginCalls = new Counter({ name: 'pincer_plugin_calls_total', help: 'Calls into plugins', labelNames: ['plugin', 'outcome'] as const, registers: [this.registry] });
   private readonly pluginDuration = new Histogram({ name: 'pincer_plugin_call_duration_seconds', help: 'Duration of a plugin call', labelNames: ['plugin'] as const, buckets: SECONDS_BUCKETS, registers: [this.registry] });
   private readonly pluginState = new Gauge({ name: 'pincer_plugin_state', help: "1 for the plugin's current state", labelNames: ['plugin', 'state'] as const, registers: [this.registry] });
@@ -151,6 +154,13 @@ export class PincerMetrics {
     this.modelCalls.inc({ ...labels, outcome: event.ok ? 'ok' : 'error' });
     this.modelDuration.observe(labels, event.ms / 1000);
     if (!event.ok) this.modelErrors.inc({ ...labels, class: event.errorClass ?? 'server' });
+  }
+
+  /** One tool loop's figures, once it ended. */
+  agentRun(run: { modelCalls: number; steps: ReadonlyArray<{ tool: string; ok: boolean; code?: string }>; stopReason: string }): void {
+    this.agentSteps.inc(run.modelCalls);
+    for (const step of run.steps) this.agentToolCalls.inc({ tool: step.tool, outcome: step.ok ? 'ok' : (step.code ?? 'error') });
+    this.agentStops.inc({ reason: run.stopReason });
   }
 
   pluginEvent(event: PluginEvent): void {

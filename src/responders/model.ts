@@ -3,7 +3,7 @@ import { isJsonObject, type JsonObject } from '../json.js';
 import { ModelError } from '../models/errors.js';
 import type { CallWarning, ChatMessage, GenerateRequest, LanguageModel, StreamPart } from '../models/types.js';
 import { DEFAULT_BUDGETS, type AgentBudgets } from '../agent/budgets.js';
-import { runToolLoop } from '../agent/loop.js';
+import { runToolLoop, type LoopResult } from '../agent/loop.js';
 import { ArgumentValidators } from '../agent/tool-call.js';
 import type { Responder, ResponderContext, ResponderReply, Tool } from '../pipeline/types.js';
 import type { MessageRecord } from '../store/types.js';
@@ -28,6 +28,8 @@ export interface ModelResponderOptions {
   tools?: () => ReadonlyMap<string, Tool>;
   /** The loop's bounds (`agent:`); default DEFAULT_BUDGETS. */
   budgets?: AgentBudgets;
+  /** Told each loop's figures when it ends (metrics). */
+  onLoop?: (result: LoopResult) => void;
 }
 
 /**
@@ -106,6 +108,7 @@ export function modelResponder(options: ModelResponderOptions): Responder {
       validators,
       observer: { text: (delta) => ctx.stream(delta) },
     });
+    options.onLoop?.(result);
     const deployment = typeof result.data?.deployment === 'string' ? result.data.deployment : model.id;
     logOnce(ctx.log, warned, deployment, result.warnings);
     return {

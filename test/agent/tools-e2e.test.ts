@@ -50,4 +50,13 @@ describe('tools through a running Pincer', () => {
     expect(reply.data['steps']).toEqual([{ tool: 'echo_args', ok: false, ms: 0, error: 'invalid_arguments' }]);
     expect(reply.text).toContain('invalid_arguments');
   });
+
+  it('counts steps, tool calls by outcome and stop reasons in /metrics', async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(`${line} `))?.split(' ')[1] ?? NaN);
+    expect(value('pincer_agent_tool_calls_total{tool="echo_args",outcome="ok"}')).toBe(1);
+    expect(value('pincer_agent_tool_calls_total{tool="echo_args",outcome="invalid_arguments"}')).toBe(1);
+    expect(value('pincer_agent_stops_total{reason="done"}')).toBe(2);
+    expect(value('pincer_agent_steps_total')).toBe(4);
+  });
 });
