@@ -6,8 +6,12 @@ import { ModelRouter } from '../src/models/router.js';
 
 const CALLS = Number(process.env.BENCH_MODEL_CALLS ?? 5_000);
 
-/** An OpenAI-compatible server that answers every completion at once, for measuring overhead. */
-export async function instantLlm(): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * An OpenAI-compatible server that answers every completion at once, for measuring overhead.
+ * With `callTool`, a streamed request that offers tools and has no tool result yet is answered
+ * with one call of that tool (arguments `{}`): one tool call per turn.
+ */
+export async function instantLlm(options: { callTool?: string } = {}): Promise<{ url: string; close: () => Promise<void> }> {
   const body = JSON.stringify({
     id: 'chatcmpl-bench',
     object: 'chat.completion',
@@ -20,9 +24,17 @@ export async function instantLlm(): Promise<{ url: string; close: () => Promise<
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const parsed = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as { stream?: boolean }) : {};
+      const parsed = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as { stream?: boolean; tools?: unknown[]; messages?: Array<{ role: string }> }) : {};
+      const wantsCall = options.callTool !== undefined && (parsed.tools?.length ?? 0) > 0 && parsed.messages?.at(-1)?.role !== 'tool';
       if (req.url?.endsWith('/models')) {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[{"id":"bench"}]}');
+      } else if (parsed.stream && wantsCall) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const call = { index: 0, id: 'call_bench', type: 'function', function: { name: options.callTool, arguments: '{}' } };
+        res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { tool_calls: [call] }, finish_reason: null }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 2 } })}\n\n`);
+        res.end('data: [DONE]\n\n');
       } else if (parsed.stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         for (const word of ['Benchmarks ', 'are ', 'fun.']) res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: word }, finish_reason: null }] })}\n\n`);

@@ -2,7 +2,7 @@
  * `npm run bench`: the figures issue #2 asks for, measured on this machine in one run, with the
  * references (bare Fastify, BullMQ on the local Redis) measured in the same run. Prints a table.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -254,6 +254,25 @@ async function main(): Promise<void> {
         `models: { default: [ { provider: openai-compatible, base_url: "${llm.url}/v1", model: bench } ], history_tokens: 0 }\n`,
       );
       rows.push({ measure: 'End to end turns through the model responder (instant LLM)', result: `${fmt(turns.rate)} turns/s`, reference: `backlog drained ${fmt(turns.drainSeconds, 1)} s after load`, target: '>= 3,000 turns/s', verdict: verdict(turns.rate >= 3000) });
+      // The same turns with one tool call each: a plugin's read tool in its thread, and a
+      // second model call with its result (the tool loop of docs/tools.md).
+      const toolLlm = await instantLlm({ callTool: 'clock' });
+      try {
+        const project = temp();
+        cpSync(path.join(DIST, '..', 'test', 'fixtures', 'plugins', 'bench-tool'), path.join(project, 'plugins', 'bench-tool'), { recursive: true });
+        const withTool = await endToEnd(
+          { PINCER_PLUGINS_ROOT: project, PINCER_PLUGINS_ENABLED: 'bench-tool', PINCER_MODELS_CACHE_MAX_ENTRIES: '0' },
+          JSON.stringify({ text: 'hello there, what time is it?' }),
+          `models: { default: [ { provider: openai-compatible, base_url: "${toolLlm.url}/v1", model: bench } ], history_tokens: 0 }\n`,
+        );
+        rows.push({
+          measure: 'End to end turns with one tool call each (instant LLM, two model calls and a plugin tool per turn)',
+          result: `${fmt(withTool.rate)} turns/s`,
+          reference: `${fmt(withTool.rate / turns.rate, 2)}x the turns without tools in this run; backlog drained ${fmt(withTool.drainSeconds, 1)} s after load`,
+        });
+      } finally {
+        await toolLlm.close();
+      }
     } finally {
       await llm.close();
     }
