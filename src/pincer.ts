@@ -94,7 +94,7 @@ export class Pincer {
     });
     this.workers = new WorkerPool(
       store.work,
-      (message, signal, onToken) => this.pipeline.process(message, { signal, log: this.log, onToken }),
+      (message, signal, onToken, onProgress) => this.pipeline.process(message, { signal, log: this.log, onToken, onProgress }),
       store.events,
       this.log,
       { concurrency: config.workers.concurrency, shutdownTimeoutMs: config.workers.shutdown_timeout, leaseMs: config.queue.lease, turns: this.channels.turns },

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { NotifyListener } from '../store/postgres/listener.js';
 import { LocalMessageEvents } from './local.js';
-import { decodeRelay, encodeHello, encodeStatuses, encodeTokens, encodeWatch, type RelayedStatus } from './relay-payloads.js';
+import { decodeRelay, encodeHello, encodeProgress, encodeStatuses, encodeTokens, encodeWatch, type RelayedStatus } from './relay-payloads.js';
 import { TERMINAL_STATES, type MessageEvent, type MessageEventBus } from './types.js';
 
 /** A remote watch lapses unless its node repeats it within this time. */
@@ -101,6 +101,17 @@ export class PostgresMessageEvents implements MessageEventBus {
       if (this.isWatchedElsewhere(event.id)) this.queueTokens(event.id);
       return;
     }
+    if (event.type === 'step' || event.type === 'tool') {
+      const flight = this.inFlight.get(event.id);
+      if (!flight || !this.isWatchedElsewhere(event.id)) return;
+      // After the tokens and statuses queued before it, so the watcher sees them in order.
+      if (this.dirtyTokens.delete(event.id)) this.takeTokens(event.id);
+      this.sealStatuses();
+      const progress = event.type === 'step' ? { kind: 'step' as const, index: event.index } : { kind: 'tool' as const, tool: event.tool, ok: event.ok, ms: event.ms, ...(event.error !== undefined ? { error: event.error } : {}) };
+      this.outbox.push(encodeProgress(this.nodeId, event.id, flight.attempt, progress));
+      this.scheduleFlush(0);
+      return;
+    }
     const status: RelayedStatus = { id: event.id, status: event.status, attempts: event.attempts, ...(event.error ? { error: event.error } : {}) };
     if (event.status === 'processing') {
       this.inFlight.set(event.id, { attempt: event.attempts, since: Date.now(), text: '', relayed: 0 });
@@ -162,6 +173,10 @@ export class PostgresMessageEvents implements MessageEventBus {
         if (!this.isCurrent(s.id, s.attempts) && !TERMINAL_STATES.has(s.status)) continue;
         this.local.deliver({ type: 'status', id: s.id, status: s.status, attempts: s.attempts, ...(s.error ? { error: s.error } : {}) });
       }
+    } else if (relay.kind === 'progress') {
+      if (!this.local.watched(relay.id) || !this.isCurrent(relay.id, relay.attempt)) return;
+      const e = relay.event;
+      this.local.deliver(e.kind === 'step' ? { type: 'step', id: relay.id, index: e.index, attempt: relay.attempt } : { type: 'tool', id: relay.id, tool: e.tool, ok: e.ok, ms: e.ms, ...(e.error !== undefined ? { error: e.error } : {}), attempt: relay.attempt });
     } else {
       this.tokensArrived(relay.id, relay.attempt, relay.offset, relay.text);
     }

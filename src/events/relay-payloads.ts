@@ -1,4 +1,5 @@
 import { MESSAGE_STATES, type MessageState } from '../store/types.js';
+import type { AgentProgress } from './types.js';
 
 /** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; leave room for the envelope. */
 export const MAX_PAYLOAD_BYTES = 7_900;
@@ -17,7 +18,8 @@ export type Relay =
   | { kind: 'hello'; node: string }
   | { kind: 'watch'; node: string; ids: string[] }
   | { kind: 'statuses'; node: string; statuses: RelayedStatus[] }
-  | { kind: 'tokens'; node: string; id: string; attempt: number; offset: number; text: string };
+  | { kind: 'tokens'; node: string; id: string; attempt: number; offset: number; text: string }
+  | { kind: 'progress'; node: string; id: string; attempt: number; event: AgentProgress };
 
 /** "A node joined": the others repeat their watches, so it relays for them from its first claim. */
 export function encodeHello(node: string): string {
@@ -48,6 +50,19 @@ export function encodeTokens(node: string, id: string, attempt: number, offset: 
   return out;
 }
 
+/** A tool loop's step or tool result (small: a tool name and a few numbers). */
+export function encodeProgress(node: string, id: string, attempt: number, event: AgentProgress): string {
+  return JSON.stringify({ n: node, g: id, a: attempt, e: event.kind === 'step' ? [event.index] : [event.tool.slice(0, 64), event.ok ? 1 : 0, event.ms, ...(event.error !== undefined ? [event.error.slice(0, 64)] : [])] });
+}
+
+function toProgress(e: unknown): AgentProgress | undefined {
+  if (!Array.isArray(e)) return undefined;
+  if (e.length === 1 && typeof e[0] === 'number') return { kind: 'step', index: e[0] };
+  const [tool, ok, ms, error] = e as unknown[];
+  if (typeof tool !== 'string' || (ok !== 0 && ok !== 1) || typeof ms !== 'number') return undefined;
+  return { kind: 'tool', tool, ok: ok === 1, ms, ...(typeof error === 'string' ? { error } : {}) };
+}
+
 /** Undefined for a payload that is not a relay (another version's, or garbage). */
 export function decodeRelay(payload: string): Relay | undefined {
   let value: unknown;
@@ -62,6 +77,10 @@ export function decodeRelay(payload: string): Relay | undefined {
   if (v.h === 1) return { kind: 'hello', node: v.n };
   if (Array.isArray(v.w)) return { kind: 'watch', node: v.n, ids: v.w.filter((id): id is string => typeof id === 'string') };
   if (Array.isArray(v.s)) return { kind: 'statuses', node: v.n, statuses: v.s.flatMap(toStatus) };
+  if (typeof v.g === 'string' && typeof v.a === 'number') {
+    const event = toProgress(v.e);
+    return event ? { kind: 'progress', node: v.n, id: v.g, attempt: v.a, event } : undefined;
+  }
   if (typeof v.t === 'string' && typeof v.a === 'number' && typeof v.o === 'number' && typeof v.d === 'string') {
     return { kind: 'tokens', node: v.n, id: v.t, attempt: v.a, offset: v.o, text: v.d };
   }

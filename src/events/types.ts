@@ -8,7 +8,14 @@ import type { MessageState, Reply } from '../store/types.js';
 export type MessageEvent =
   | { type: 'status'; id: string; status: MessageState; attempts: number; error?: string; createdAt?: number }
   | { type: 'token'; id: string; delta: string; attempt?: number }
+  /** The tool loop began model call `index` (0-based) of this attempt. */
+  | { type: 'step'; id: string; index: number; attempt?: number }
+  /** A tool call of the tool loop ended: `error` is the code the model was given. */
+  | { type: 'tool'; id: string; tool: string; ok: boolean; ms: number; error?: string; attempt?: number }
   | { type: 'reply'; id: string; reply: Reply };
+
+/** What the tool loop reports while it runs (src/agent/), as a responder's progress. */
+export type AgentProgress = { kind: 'step'; index: number } | { kind: 'tool'; tool: string; ok: boolean; ms: number; error?: string };
 
 export const TERMINAL_STATES: ReadonlySet<MessageState> = new Set(['done', 'dead']);
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { PincerError, StageTimeoutError, errorMessage } from '../errors.js';
+import type { AgentProgress } from '../events/types.js';
 import type { Completion, JsonObject, MessageRecord, Reply } from '../store/types.js';
 import type { PipelineRegistry, RegistrySnapshot } from './registry.js';
 import type { ResponderContext, StageContext } from './types.js';
@@ -10,6 +11,7 @@ export interface ProcessOptions {
   signal: AbortSignal;
   log: Logger;
   onToken?: (delta: string) => void;
+  onProgress?: (event: AgentProgress) => void;
 }
 
 /** A stage failed; carries the analysis gathered so far so it is stored with the error. */
@@ -63,7 +65,7 @@ export class Pipeline {
     let reply: Reply | undefined = await this.command(message, snapshot, base, options);
     for (const responder of reply ? [] : snapshot.responders) {
       const answer = await this.stage(`responder ${responder.name}`, options.signal, analysis, (signal) => {
-        const ctx: ResponderContext = { ...base, signal, stream: (delta) => options.onToken?.(delta) };
+        const ctx: ResponderContext = { ...base, signal, stream: (delta) => options.onToken?.(delta), progress: (event) => options.onProgress?.(event) };
         return responder.respond(ctx);
       });
       if (answer) {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AgentProgress } from '../events/types.js';
 import type { CallOutcome, ChannelMethod } from '../plugins/protocol.js';
 import type { ChannelAccount, ChannelCapabilities, ChannelTarget, DeliveryPlan, PlanExtras, ReconcileResult, RenderedPart, WebhookRequest, WebhookVerdict } from '../plugins/sdk.js';
 import type { JsonObject, JsonValue, MessageRecord, Reply } from '../store/types.js';
@@ -21,6 +22,8 @@ export interface StageContext {
 export interface ResponderContext extends StageContext {
   /** Stream part of the reply to clients watching the message (SSE). */
   stream(delta: string): void;
+  /** Tell clients watching the message how a tool loop goes (SSE `step` and `tool`). */
+  progress?(event: AgentProgress): void;
 }
 
 /** Set on registrations made by a plugin: which one. */

@@ -106,7 +106,11 @@ export function modelResponder(options: ModelResponderOptions): Responder {
       },
       signal: ctx.signal,
       validators,
-      observer: { text: (delta) => ctx.stream(delta) },
+      observer: {
+        text: (delta) => ctx.stream(delta),
+        step: (index) => ctx.progress?.({ kind: 'step', index }),
+        tool: (step) => ctx.progress?.({ kind: 'tool', tool: step.tool, ok: step.ok, ms: step.ms, ...(step.code !== undefined ? { error: step.code } : {}) }),
+      },
     });
     options.onLoop?.(result);
     const deployment = typeof result.data?.deployment === 'string' ? result.data.deployment : model.id;

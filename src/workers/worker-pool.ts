@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { errorCode, errorMessage, PincerError } from '../errors.js';
-import type { MessageEventBus } from '../events/types.js';
+import type { AgentProgress, MessageEventBus } from '../events/types.js';
 import type { ChannelTurn } from '../channels/turns.js';
 import type { ClaimedMessage, Completion, JsonObject, WorkQueue } from '../store/types.js';
 
-/** Runs one message; `onToken` streams its reply to whoever watches the message. */
-export type MessageHandler = (message: ClaimedMessage, signal: AbortSignal, onToken: (delta: string) => void) => Promise<Completion>;
+/** Runs one message; `onToken` streams its reply, `onProgress` a tool loop's steps, to whoever watches the message. */
+export type MessageHandler = (message: ClaimedMessage, signal: AbortSignal, onToken: (delta: string) => void, onProgress: (event: AgentProgress) => void) => Promise<Completion>;
 
 export interface WorkerPoolOptions {
   concurrency: number;
@@ -225,7 +225,13 @@ export class WorkerPool {
         this.events.publish({ type: 'token', id: message.id, delta, attempt: message.attempts });
         turn?.token(delta);
       };
-      const completion = await this.handler(message, flight.controller.signal, onToken);
+      const onProgress = (event: AgentProgress) => {
+        if (flight.released) return;
+        const attempt = message.attempts;
+        if (event.kind === 'step') this.events.publish({ type: 'step', id: message.id, index: event.index, attempt });
+        else this.events.publish({ type: 'tool', id: message.id, tool: event.tool, ok: event.ok, ms: event.ms, ...(event.error !== undefined ? { error: event.error } : {}), attempt });
+      };
+      const completion = await this.handler(message, flight.controller.signal, onToken, onProgress);
       if (turn && !flight.released) completion.deliveries = await turn.finish(completion.reply);
       recorded = flight.released ? Promise.resolve() : this.recordCompletion(message, completion);
       if (flight.released) turn?.abandon();

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pincer } from '../../src/pincer.js';
 import { FakeLlm } from '../support/fake-llm.js';
 import { LogCapture, pluginProject, postJson, testConfig } from '../support/index.js';
+import { readSse } from '../support/sse.js';
 
 describe('tools through a running Pincer', () => {
   let fake: FakeLlm;
@@ -58,5 +59,17 @@ describe('tools through a running Pincer', () => {
     expect(value('pincer_agent_tool_calls_total{tool="echo_args",outcome="invalid_arguments"}')).toBe(1);
     expect(value('pincer_agent_stops_total{reason="done"}')).toBe(2);
     expect(value('pincer_agent_steps_total')).toBe(4);
+  });
+
+  it('streams the loop to a client watching the message: step, tool, step, then the reply', async () => {
+    // A slow first message holds the conversation, so the watch is open before the second starts.
+    fake.enqueueFault({ type: 'slow-first-token', ms: 1500 });
+    const conversationId = 'watched-tools';
+    await postJson(`${url}/v1/messages`, { text: 'hello first', conversationId });
+    const accepted = await postJson(`${url}/v1/messages`, { text: 'call echo_args {"q":"watched"}', conversationId });
+    const events = await readSse(await fetch(`${url}/v1/messages/${accepted.body.id}/events`));
+    expect(events.map((e) => e.event).filter((name) => name !== 'status' && name !== 'token')).toEqual(['step', 'tool', 'step', 'reply', 'end']);
+    expect(events.filter((e) => e.event === 'step').map((e) => e.data)).toEqual([{ index: 0 }, { index: 1 }]);
+    expect(events.find((e) => e.event === 'tool')?.data).toEqual({ tool: 'echo_args', ok: true, ms: expect.any(Number) });
   });
 });

@@ -76,6 +76,30 @@ describe('PostgresMessageEvents: message events across nodes', () => {
     for (const p of payloads) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
   });
 
+  it("relays a tool loop's steps and tool results in order with the tokens around them", async () => {
+    schema = await freshSchema();
+    const [api, worker] = [await node(), await node()];
+    const seen = collect(api, 'm2');
+    await eventually(() => worker.events.remoteWatches, (n) => n === 1, 5000, 'the worker node to hear the watch');
+    worker.events.publish({ type: 'status', id: 'm2', status: 'processing', attempts: 1, createdAt: Date.now() });
+    worker.events.publish({ type: 'step', id: 'm2', index: 0, attempt: 1 });
+    worker.events.publish({ type: 'token', id: 'm2', delta: 'Looking. ', attempt: 1 });
+    worker.events.publish({ type: 'tool', id: 'm2', tool: 'lookup', ok: true, ms: 5, attempt: 1 });
+    worker.events.publish({ type: 'step', id: 'm2', index: 1, attempt: 1 });
+    worker.events.publish({ type: 'token', id: 'm2', delta: 'Found it.', attempt: 1 });
+    worker.events.publish({ type: 'status', id: 'm2', status: 'done', attempts: 1, createdAt: Date.now() });
+    await eventually(() => finished(seen), Boolean, 10_000, 'done on the API node');
+    expect(seen.map((e) => (e.type === 'token' ? `token ${e.delta}` : e.type === 'step' ? `step ${e.index}` : e.type === 'tool' ? `tool ${e.tool} ${e.ok}` : e.type === 'status' ? e.status : e.type))).toEqual([
+      'processing',
+      'step 0',
+      'token Looking. ',
+      'tool lookup true',
+      'step 1',
+      'token Found it.',
+      'done',
+    ]);
+  });
+
   it('answers a watch that arrives mid-reply with the text so far, and one after the finish with the outcome', async () => {
     schema = await freshSchema();
     const [api, worker] = [await node(), await node()];

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeRelay, encodeStatuses, encodeTokens, encodeWatch, MAX_PAYLOAD_BYTES } from '../../src/events/relay-payloads.js';
+import { decodeRelay, encodeProgress, encodeStatuses, encodeTokens, encodeWatch, MAX_PAYLOAD_BYTES } from '../../src/events/relay-payloads.js';
 
 describe('relay payloads', () => {
   it('keeps every token payload under the NOTIFY limit and reassembles any text exactly', () => {
@@ -34,6 +34,18 @@ describe('relay payloads', () => {
     const back = packed.flatMap((p) => (decodeRelay(p) as { statuses: Array<{ id: string; error?: string }> }).statuses);
     expect(back.map((s) => s.id)).toEqual(ids);
     expect(back[0]!.error!.length).toBe(300);
+  });
+
+  it("carries a tool loop's steps and tool results", () => {
+    expect(decodeRelay(encodeProgress('node', 'm1', 2, { kind: 'step', index: 3 }))).toEqual({ kind: 'progress', node: 'node', id: 'm1', attempt: 2, event: { kind: 'step', index: 3 } });
+    expect(decodeRelay(encodeProgress('node', 'm1', 2, { kind: 'tool', tool: 'lookup', ok: false, ms: 12, error: 'tool_timeout' }))).toEqual({
+      kind: 'progress',
+      node: 'node',
+      id: 'm1',
+      attempt: 2,
+      event: { kind: 'tool', tool: 'lookup', ok: false, ms: 12, error: 'tool_timeout' },
+    });
+    expect(decodeRelay('{"n":"a","g":"m1","a":1,"e":["x","yes",1]}')).toBeUndefined();
   });
 
   it('ignores payloads that are not relays', () => {

@@ -100,6 +100,8 @@ export function messageRoutes(app: FastifyInstance, deps: ServerDeps, streams: E
         id,
         (event) => {
           if (event.type === 'token') stream.send('token', { delta: event.delta });
+          else if (event.type === 'step') stream.send('step', { index: event.index });
+          else if (event.type === 'tool') stream.send('tool', { tool: event.tool, ok: event.ok, ms: event.ms, ...(event.error !== undefined ? { error: event.error } : {}) });
           else if (event.type === 'reply') {
             replySent = true;
             stream.send('reply', event.reply);

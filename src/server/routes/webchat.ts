@@ -182,7 +182,8 @@ export async function webchatRoutes(app: FastifyInstance, deps: ServerDeps, stre
             else if (event.type === 'reply') {
               replySent = true;
               stream.send('reply', { text: event.reply.text });
-            } else stream.send('status', { status: event.status, attempts: event.attempts });
+            } else if (event.type === 'status') stream.send('status', { status: event.status, attempts: event.attempts });
+            // A visitor sees the reply being written, not which tools the bot used.
           },
           (final) => {
             if (!replySent && final.reply) stream.send('reply', { text: final.reply.text });
