@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChannelAccount, ChannelIngestIO, ChannelSpec, ChannelTarget, InboundEvent, JsonObject, PluginLogger } from 'pincer/plugin';
 import { TelegramFake, type FakeChat, type FakeUser } from '../../../test/support/fakes/telegram.js';
 import { createTelegramChannel } from '../channel.js';
-import { classOf } from './helpers.js';
+import { classOf } from '../../../test/support/channel-errors.js';
 
 let fake: TelegramFake;
 let channel: ChannelSpec;

@@ -3,7 +3,7 @@ import type { ChannelAccount, ChannelSpec, ChannelTarget, JsonObject, PluginLogg
 import { TelegramFake, type FakeChat } from '../../../test/support/fakes/telegram.js';
 import { createTelegramChannel } from '../channel.js';
 import { inlineKeyboard, markupOf } from '../keyboard.js';
-import { classOf } from './helpers.js';
+import { classOf } from '../../../test/support/channel-errors.js';
 
 let fake: TelegramFake;
 let channel: ChannelSpec;

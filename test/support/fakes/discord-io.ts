@@ -3,8 +3,7 @@
  * committed batch and cursor (and when it committed), refuses the next `refuse` non-empty
  * batches as a full queue would, and keeps `fatal`s.
  */
-import { expect } from 'vitest';
-import { ChannelError, type ChannelIngestIO, type InboundEvent, type JsonValue } from '../../../src/plugins/sdk.js';
+import type { ChannelIngestIO, InboundEvent, JsonValue } from '../../../src/plugins/sdk.js';
 
 export interface Recorder extends ChannelIngestIO {
   batches: InboundEvent[][];
@@ -54,12 +53,4 @@ export async function until(check: () => boolean, what: string): Promise<void> {
   if (!check()) throw new Error(`timed out waiting for ${what}`);
 }
 
-/** The ChannelError a call failed with (the test fails if it did not fail with one). */
-export async function classOf(promise: Promise<unknown>): Promise<ChannelError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ChannelError);
-  return err as ChannelError;
-}
+export { classOf } from '../channel-errors.js';

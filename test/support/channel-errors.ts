@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
-import { ChannelError } from 'pincer/channel-kit';
+import { ChannelError } from '../../src/channels/kit/index.js';
 
-/** The classified error a channel call failed with (the test fails if it did not fail so). */
+/** The ChannelError a channel call failed with (the test fails if it did not fail with one). */
 export async function classOf(promise: Promise<unknown>): Promise<ChannelError> {
   const err = await promise.then(
     () => undefined,
