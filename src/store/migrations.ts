@@ -283,6 +283,75 @@ export const MIGRATIONS: readonly Migration[] = [
       ADD COLUMN proof_id text;
     `,
   },
+  {
+    version: 5,
+    name: 'agent journal and approvals',
+    // The tool loop's journal: a row per model call (call -1) and per tool call of each step,
+    // written before it runs and again with its result, so a redelivered message replays what
+    // finished. Approvals: a tool call waiting for an operator, with the exact arguments that
+    // an approval runs and what its continuation needs to answer in the same place; the id is
+    // derived from the message, step and call, so a replayed step finds its approval again.
+    sqlite: `
+  CREATE TABLE agent_journal (
+    message_id TEXT NOT NULL,
+    step       INTEGER NOT NULL,
+    call       INTEGER NOT NULL,
+    state      TEXT NOT NULL,
+    entry      TEXT NOT NULL,
+    attempt    INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (message_id, step, call)
+  );
+  CREATE TABLE approvals (
+    id              TEXT PRIMARY KEY,
+    message_id      TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    sender          TEXT,
+    tool            TEXT NOT NULL,
+    arguments       TEXT NOT NULL,
+    request         TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    decided_at      INTEGER,
+    decided_by      TEXT,
+    continuation_id TEXT
+  );
+  CREATE INDEX approvals_pending ON approvals(expires_at) WHERE state = 'pending';
+  CREATE INDEX approvals_by_created ON approvals(created_at);
+  `,
+    postgres: `
+    CREATE TABLE %s.agent_journal (
+      message_id text NOT NULL,
+      step       integer NOT NULL,
+      call       integer NOT NULL,
+      state      text NOT NULL,
+      entry      jsonb NOT NULL,
+      attempt    integer NOT NULL,
+      updated_at bigint NOT NULL,
+      PRIMARY KEY (message_id, step, call)
+    );
+    CREATE TABLE %s.approvals (
+      id              text PRIMARY KEY,
+      message_id      text NOT NULL,
+      conversation_id text NOT NULL,
+      channel         text NOT NULL,
+      sender          text,
+      tool            text NOT NULL,
+      arguments       text NOT NULL,
+      request         jsonb NOT NULL,
+      state           text NOT NULL,
+      created_at      bigint NOT NULL,
+      expires_at      bigint NOT NULL,
+      decided_at      bigint,
+      decided_by      text,
+      continuation_id text
+    );
+    CREATE INDEX approvals_pending ON %s.approvals (expires_at) WHERE state = 'pending';
+    CREATE INDEX approvals_by_created ON %s.approvals (created_at);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
