@@ -319,7 +319,9 @@ export const MIGRATIONS: readonly Migration[] = [
     continuation_id TEXT
   );
   CREATE INDEX approvals_pending ON approvals(expires_at) WHERE state = 'pending';
+  CREATE INDEX approvals_undispatched ON approvals(decided_at) WHERE continuation_id IS NULL AND state <> 'pending';
   CREATE INDEX approvals_by_created ON approvals(created_at);
+  CREATE INDEX agent_journal_by_time ON agent_journal(updated_at);
   `,
     postgres: `
     CREATE TABLE %s.agent_journal (
@@ -349,7 +351,9 @@ export const MIGRATIONS: readonly Migration[] = [
       continuation_id text
     );
     CREATE INDEX approvals_pending ON %s.approvals (expires_at) WHERE state = 'pending';
+    CREATE INDEX approvals_undispatched ON %s.approvals (decided_at) WHERE continuation_id IS NULL AND state <> 'pending';
     CREATE INDEX approvals_by_created ON %s.approvals (created_at);
+    CREATE INDEX agent_journal_by_time ON %s.agent_journal (updated_at);
     `,
   },
 ];

@@ -388,9 +388,92 @@ export interface ChannelStore {
   purgeExpiredPairings(): Promise<number>;
 }
 
+// ---- the agent: the tool loop's journal, approvals ------------------------------------------
+
+/**
+ * One journal row of a tool loop: a step's model call (`call` -1) or one of its tool calls,
+ * `started` before it runs and `finished` with what came back. What `entry` holds is the
+ * loop's business (src/agent/journal.ts); the store keeps it as given.
+ */
+export interface JournalEntry {
+  step: number;
+  call: number;
+  state: 'started' | 'finished';
+  entry: JsonObject;
+  /** The message's attempt that wrote it. */
+  attempt: number;
+}
+
+/** pending -> approved | denied | expired; the three decisions enqueue a continuation. */
+export const APPROVAL_STATES = ['pending', 'approved', 'denied', 'expired'] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+
+export interface ApprovalInsert {
+  /** Derived from the message, step and call: a replayed step finds the same approval. */
+  id: string;
+  messageId: string;
+  conversationId: string;
+  channel: string;
+  sender: string | null;
+  tool: string;
+  /** Exactly what an approval runs: the arguments as validated, serialised once. */
+  arguments: string;
+  /** What the continuation needs: the original message's text and metadata, the call's id. */
+  request: JsonObject;
+  expiresAt: number;
+}
+
+export interface ApprovalRecord extends ApprovalInsert {
+  state: ApprovalState;
+  createdAt: number;
+  decidedAt: number | null;
+  decidedBy: string | null;
+  /** The message enqueued to carry the decision out, once it is. */
+  continuationId: string | null;
+}
+
+export interface ApprovalListOptions extends ListOptions {
+  state?: ApprovalState;
+}
+
+export interface AgentStore {
+  /** A message's journal, by step then call. */
+  journal(messageId: string): Promise<JournalEntry[]>;
+  /**
+   * Write (or overwrite) rows of a message's journal in one transaction, only while `claim`
+   * holds the message (processing, same lease); durable when it resolves. false when the
+   * lease was lost: another worker owns the message now, and this one must stop.
+   */
+  writeJournal(claim: Lease, entries: readonly JournalEntry[]): Promise<boolean>;
+  /** Delete journal rows last written, and decided approvals made, more than `olderThanMs` ago. Returns how many. */
+  purge(olderThanMs: number): Promise<number>;
+
+  /**
+   * Record a call waiting for approval, fenced like the journal; an approval with this id
+   * already there is returned as it is (a replay). null when the lease was lost.
+   */
+  requestApproval(claim: Lease, approval: ApprovalInsert): Promise<ApprovalRecord | null>;
+  getApproval(id: string): Promise<ApprovalRecord | undefined>;
+  /** Newest first. */
+  listApprovals(options: ApprovalListOptions): Promise<ApprovalRecord[]>;
+  /**
+   * Decide a pending approval (atomically: of two deciders one wins). Returns the record as it
+   * is after the call, and whether this call decided it; undefined when there is no such id.
+   */
+  decideApproval(id: string, decision: 'approved' | 'denied', by: string): Promise<{ approval: ApprovalRecord; decided: boolean } | undefined>;
+  /** Pending approvals whose time is up become `expired`. Returns them. */
+  expireApprovals(): Promise<ApprovalRecord[]>;
+  /** Decided approvals whose continuation is not enqueued yet (a node died between the two). */
+  undispatchedApprovals(limit: number): Promise<ApprovalRecord[]>;
+  /** Note the continuation's message id. */
+  markDispatched(id: string, continuationId: string): Promise<void>;
+}
+
 /** One backend's queue: the three roles over one connection (or file) and its transactions. */
 export interface Queue extends WorkQueue, MessageStore, QueueAdmin, ChannelStore {
   readonly backend: string;
+  /** The agent's tables, over the same file or pool. */
+  readonly agent: AgentStore;
   close(): Promise<void>;
 }
 
@@ -406,6 +489,7 @@ export interface Store {
   readonly messages: MessageStore;
   readonly admin: QueueAdmin;
   readonly channels: ChannelStore;
+  readonly agent: AgentStore;
   readonly events: MessageEventBus;
   close(): Promise<void>;
 }

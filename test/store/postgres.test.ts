@@ -9,6 +9,7 @@ import { adminPool, dropSchema, freshSchema, PG_URL, storeUrl } from '../support
 import { describeQueueConformance, msg, type QueueFactory } from './conformance.js';
 import { describeOutboxConformance } from './channel-conformance.js';
 import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.js';
+import { describeAgentConformance } from './agent-conformance.js';
 import { describeReceiptConformance } from './receipt-conformance.js';
 
 /**
@@ -39,6 +40,7 @@ describeQueueConformance('postgres', factory);
 describeOutboxConformance('postgres', factory);
 describeLeaseAndPairingConformance('postgres', factory);
 describeReceiptConformance('postgres', factory);
+describeAgentConformance('postgres', factory);
 
 const reply = { analysis: {}, reply: { text: 'ok', responder: 't' } };
 

@@ -13,11 +13,12 @@ describe('retention job', () => {
     vi.useRealTimers();
   });
 
-  it('purges finished messages, finished deliveries and expired pairing requests every hour', async () => {
+  it('purges finished messages, finished deliveries, expired pairing requests and old journal rows every hour', async () => {
     const clock = new ManualClock();
     const queue = new SqliteQueue(':memory:', queueOptions({ now: clock.now }));
     const old = await queue.enqueue(msg('c1'));
     const [claim] = await queue.claim(1);
+    await queue.agent.writeJournal(claim!, [{ step: 0, call: -1, state: 'finished', entry: { text: 'ok' }, attempt: 1 }]);
     await queue.complete(claim!, { analysis: {}, reply: { text: 'ok', responder: 't' }, deliveries: [delivery('tg:A')] });
     const [send] = await queue.claimDeliveries(1);
     await queue.updateDelivery(send!, { kind: 'sent', receipts: ['m'] });
@@ -31,18 +32,19 @@ describe('retention job', () => {
     const log = {
       info: (fields: { what: string; removed: number }) => {
         purged.push(`${fields.removed} ${fields.what}`);
-        if (purged.length === 3) allPurged();
+        if (purged.length === 4) allPurged();
       },
       error: (fields: { err: unknown }, message: string) => purged.push(`error: ${message}: ${String(fields.err)}`),
     } as unknown as Logger;
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const job = retention({ admin: queue, channels: queue }, HOUR, log);
+    const job = retention({ admin: queue, channels: queue, agent: queue.agent }, HOUR, log);
     job.start();
     await vi.advanceTimersByTimeAsync(HOUR);
     await done;
     job.stop();
 
-    expect(purged).toEqual(['1 finished message(s)', '1 finished delivery(ies)', '1 expired pairing request(s)']);
+    expect(purged).toEqual(['1 finished message(s)', '1 finished delivery(ies)', '1 expired pairing request(s)', '1 agent journal row(s) and decided approval(s)']);
+    expect(await queue.agent.journal(old.id)).toEqual([]);
     expect(await queue.get(old.id)).toBeUndefined();
     expect(await queue.getDelivery(kept!.id)).toMatchObject({ state: 'queued' });
     expect(await queue.listPairings()).toEqual([]);

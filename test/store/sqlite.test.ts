@@ -7,6 +7,7 @@ import { ManualClock, queueOptions, tempDir } from '../support/index.js';
 import { describeQueueConformance, type QueueFactory } from './conformance.js';
 import { delivery, describeOutboxConformance } from './channel-conformance.js';
 import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.js';
+import { describeAgentConformance } from './agent-conformance.js';
 import { describeReceiptConformance } from './receipt-conformance.js';
 
 const factory: QueueFactory = async (options) => {
@@ -32,6 +33,7 @@ describeQueueConformance('sqlite', factory);
 describeOutboxConformance('sqlite', factory);
 describeLeaseAndPairingConformance('sqlite', factory);
 describeReceiptConformance('sqlite', factory);
+describeAgentConformance('sqlite', factory);
 
 describe('SqliteQueue specifics', () => {
   it('commits before enqueue resolves: another connection sees the row after close', async () => {

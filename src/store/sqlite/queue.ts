@@ -27,6 +27,7 @@ import type {
   QueueStats,
 } from '../types.js';
 import { openDatabase } from './database.js';
+import { SqliteAgentStore } from './agent.js';
 import { SqliteChannels } from './channels.js';
 import { FileSyncer } from './file-syncer.js';
 import { ACTIVE_STATES_SQL, migrate } from './schema.js';
@@ -55,6 +56,8 @@ export class SqliteQueue extends ChannelDelegate implements Queue {
   private wakeAfterSync = false;
   /** The outbox, job leases and pairing (channels.ts); ChannelDelegate forwards to it. */
   protected readonly channels: SqliteChannels;
+  /** The tool loop's journal and approvals (agent.ts). */
+  readonly agent: SqliteAgentStore;
   private deliveriesAfterSync = false;
 
   constructor(
@@ -69,7 +72,9 @@ export class SqliteQueue extends ChannelDelegate implements Queue {
     migrate(this.db);
     this.stmt = prepareStatements(this.db);
     const host = { db: this.db, leaseMs: this.book.options.leaseMs, now: () => this.now, synced: () => this.synced(), isClosed: () => this.book.closed };
-    this.channels = new SqliteChannels({ ...host, write: (fn) => this.write(fn), assertOpen: () => this.book.assertOpen(), assertWritable: () => this.assertWritable() }, log);
+    const tables = { ...host, write: <T>(fn: () => T) => this.write(fn), assertOpen: () => this.book.assertOpen(), assertWritable: () => this.assertWritable() };
+    this.channels = new SqliteChannels(tables, log);
+    this.agent = new SqliteAgentStore(tables);
     this.recoverOrphans();
     this.channels.recoverAtOpen();
     this.book.setDepth((this.db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ${ACTIVE_STATES_SQL}`).get() as { n: number }).n);
