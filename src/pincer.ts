@@ -20,6 +20,7 @@ import { retention } from './store/retention.js';
 import type { Store } from './store/types.js';
 import { assertSafeBind } from './server/auth.js';
 import { agentBudgets } from './agent/budgets.js';
+import { storeJournal } from './agent/journal.js';
 import { buildServer } from './server/app.js';
 import type { ReadinessReport, ServerDeps } from './server/deps.js';
 import { PINCER_ROOT, PINCER_VERSION } from './version.js';
@@ -94,7 +95,7 @@ export class Pincer {
     });
     this.workers = new WorkerPool(
       store.work,
-      (message, signal, onToken, onProgress) => this.pipeline.process(message, { signal, log: this.log, onToken, onProgress }),
+      (message, signal, onToken, onProgress) => this.pipeline.process(message, { signal, log: this.log, onToken, onProgress, lease: message.lease }),
       store.events,
       this.log,
       { concurrency: config.workers.concurrency, shutdownTimeoutMs: config.workers.shutdown_timeout, leaseMs: config.queue.lease, turns: this.channels.turns },
@@ -153,6 +154,7 @@ export class Pincer {
               tools: () => this.registry.tools,
               budgets: agentBudgets(config.agent),
               onLoop: (run) => this.metrics.agentRun(run),
+              journal: (message, lease) => storeJournal(store.agent, { id: message.id, lease, attempts: message.attempts }),
             }),
           ),
         );

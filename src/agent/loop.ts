@@ -3,13 +3,16 @@
  * given back), again, until the model answers without tools or a budget ends the run. On a
  * budget stop the model gets one tool-free call to finish; if that fails too, the user gets a
  * plain "I could not finish that". Read-only calls in one step run together; a write waits for
- * the calls before it and runs alone, in the model's order.
+ * the calls before it and runs alone, in the model's order. With a journal, every model call
+ * and tool call is written down before and after it runs, and a run of a message delivered
+ * again replays what finished (journal.ts).
  */
 import type { JsonObject } from '../json.js';
 import { ModelError } from '../models/errors.js';
-import type { CallWarning, ChatMessage, FinishReason, GenerateRequest, LanguageModel, StreamPart, ToolCall, ToolDefinition, Usage } from '../models/types.js';
+import type { CallWarning, ChatMessage, FinishReason, GenerateRequest, LanguageModel, ToolCall, ToolDefinition, Usage } from '../models/types.js';
 import type { Tool, ToolContext } from '../pipeline/types.js';
 import type { AgentBudgets, StopReason } from './budgets.js';
+import { answerEntry, answerFrom, JournalIndex, MODEL_CALL, outcomeEntry, outcomeFrom, type JournaledAnswer, type LoopJournal } from './journal.js';
 import { LoopGuard } from './loop-guard.js';
 import { errorContent, parseArguments, runTool, type ArgumentValidators, type ToolErrorCode, type ToolOutcome } from './tool-call.js';
 
@@ -43,6 +46,8 @@ export interface RunLoopOptions {
   signal: AbortSignal;
   validators: ArgumentValidators;
   observer?: LoopObserver;
+  /** Where the run is written down (the message's journal); without one nothing is. */
+  journal?: LoopJournal;
   now?: () => number;
 }
 
@@ -56,19 +61,17 @@ export interface LoopResult {
   warnings: CallWarning[];
   /** The last model call's extras (the deployment that answered). */
   data?: JsonObject;
-}
-
-interface ModelAnswer {
-  text: string;
-  toolCalls: ToolCall[];
-  finish: Extract<StreamPart, { type: 'finish' }>;
+  /** Model calls and tool calls taken from the journal of an earlier attempt instead of made again. */
+  replayed: number;
 }
 
 class BudgetTimeout extends Error {}
 
 export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> {
-  const { model, budgets, observer, validators } = options;
+  const { model, budgets, observer, validators, journal } = options;
   const now = options.now ?? Date.now;
+  const earlier = new JournalIndex(journal ? await journal.load() : []);
+  let replayed = 0;
   const guard = new LoopGuard(budgets.loopDetection);
   const definitions: ToolDefinition[] = [...options.tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
   const messages: ChatMessage[] = [...options.messages];
@@ -79,7 +82,7 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
   let modelCalls = 0;
   /** Calls counted against max_tool_calls: every one the model made, but those refused for it. */
   let admitted = 0;
-  let last: ModelAnswer['finish'] | undefined;
+  let last: JournaledAnswer | undefined;
   let stop: StopReason | undefined;
 
   // The run's clock: a call or tool still running when it ends is aborted.
@@ -87,9 +90,8 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
   const timer = setTimeout(() => budget.abort(new BudgetTimeout('time budget')), budgets.timeBudgetMs);
   const runSignal = AbortSignal.any([options.signal, budget.signal]);
 
-  const call = async (offerTools: boolean, signal: AbortSignal): Promise<ModelAnswer> => {
-    observer?.step?.(modelCalls);
-    modelCalls++;
+  /** The model's streamed answer to the conversation so far. */
+  const stream = async (offerTools: boolean, signal: AbortSignal): Promise<JournaledAnswer> => {
     const request: GenerateRequest = {
       ...options.request,
       messages,
@@ -98,21 +100,37 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
     };
     let text = '';
     const toolCalls: ToolCall[] = [];
-    let finish: ModelAnswer['finish'] | undefined;
     for await (const part of model.doStream(request)) {
       if (part.type === 'text-delta') {
         text += part.delta;
         observer?.text?.(part.delta);
       } else if (part.type === 'tool-call') toolCalls.push(part.toolCall);
-      else finish = part;
+      else return { text, toolCalls: offerTools ? toolCalls : [], finishReason: part.finishReason, usage: part.usage, warnings: part.warnings ?? [], ...(part.data ? { data: part.data } : {}) };
     }
-    if (!finish) throw new ModelError('bad_response', model.provider, 'the reply stream ended before its final part');
-    usage.inputTokens += finish.usage.inputTokens;
-    usage.outputTokens += finish.usage.outputTokens;
-    warnings.push(...(finish.warnings ?? []));
-    last = finish;
-    if (text.trim() !== '') texts.push(text.trim());
-    return { text, toolCalls: offerTools ? toolCalls : [], finish };
+    throw new ModelError('bad_response', model.provider, 'the reply stream ended before its final part');
+  };
+
+  /** One model call, or its answer from the journal when an earlier attempt got it. */
+  const call = async (offerTools: boolean, signal: AbortSignal): Promise<JournaledAnswer> => {
+    const step = modelCalls;
+    observer?.step?.(step);
+    modelCalls++;
+    const row = earlier.get(step, MODEL_CALL);
+    let answer = row?.state === 'finished' ? answerFrom(row.entry, offerTools) : undefined;
+    if (answer) {
+      replayed++;
+      if (answer.text !== '') observer?.text?.(answer.text);
+    } else {
+      await journal?.write([{ step, call: MODEL_CALL, state: 'started', entry: { offeredTools: offerTools }, attempt: journal.attempt }]);
+      answer = await stream(offerTools, signal);
+      await journal?.write([{ step, call: MODEL_CALL, state: 'finished', entry: answerEntry(answer, offerTools), attempt: journal.attempt }]);
+    }
+    usage.inputTokens += answer.usage.inputTokens;
+    usage.outputTokens += answer.usage.outputTokens;
+    warnings.push(...answer.warnings);
+    last = answer;
+    if (answer.text.trim() !== '') texts.push(answer.text.trim());
+    return answer;
   };
 
   const budgetStop = (): StopReason | undefined => {
@@ -127,7 +145,7 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
   try {
     if (budgets.maxSteps <= 1) stop = 'max_steps';
     while (stop === undefined) {
-      let answer: ModelAnswer;
+      let answer: JournaledAnswer;
       try {
         answer = await call(true, runSignal);
       } catch (err) {
@@ -174,6 +192,7 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
       finishReason: last?.finishReason ?? 'stop',
       warnings,
       ...(last?.data ? { data: last.data } : {}),
+      replayed,
     };
   }
 
@@ -184,14 +203,40 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
     const step = modelCalls - 1;
     let reads: Array<Promise<void>> = [];
     for (const [i, toolCall] of calls.entries()) {
+      // Prepared even when replayed: the budgets and the loop guard count it as before.
       const prepared = prepare(toolCall);
+      const row = earlier.get(step, i);
+      const done = row?.state === 'finished' ? outcomeFrom(row.entry) : undefined;
+      if (done) {
+        replayed++;
+        outcomes[i] = record(toolCall.name, done);
+        continue;
+      }
       if ('outcome' in prepared) {
         outcomes[i] = record(toolCall.name, prepared.outcome);
         continue;
       }
+      const write = async (state: 'started' | 'finished', outcome?: ToolOutcome): Promise<void> => {
+        const entry = outcome ? outcomeEntry(toolCall.name, toolCall.arguments, outcome) : { tool: toolCall.name, arguments: toolCall.arguments };
+        await journal?.write([{ step, call: i, state, entry, attempt: journal.attempt }]);
+      };
+      // Started before, no result: it may have done its work. Only a call that is safe to
+      // repeat runs again (with the same key); the model hears that the outcome is unknown.
+      if (row?.state === 'started' && !(prepared.tool.idempotent === true || prepared.tool.effect === 'read')) {
+        const unknown = unknownOutcome(toolCall.name);
+        await write('finished', unknown);
+        outcomes[i] = record(toolCall.name, unknown);
+        continue;
+      }
       const run = async (): Promise<void> => {
         const context = { ...options.context, ...(options.context.messageId !== undefined ? { idempotencyKey: `${options.context.messageId}:${step}:${i}` } : {}) };
-        outcomes[i] = record(toolCall.name, await runTool({ ...prepared, call: toolCall, context, signal: runSignal, now }));
+        await write('started');
+        const outcome = await runTool({ ...prepared, call: toolCall, context, signal: runSignal, now });
+        // Stopped from outside (shutdown, a lost lease) while it ran: whether it took effect is
+        // not known, so the row stays `started` and a redelivery decides as after a crash.
+        if (options.signal.aborted) throw options.signal.reason;
+        await write('finished', outcome);
+        outcomes[i] = record(toolCall.name, outcome);
       };
       if (prepared.tool.effect === 'read') {
         reads.push(run());
@@ -228,4 +273,16 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
     }
     return { tool, args: parsed.args, timeoutMs: tool.timeoutMs ?? budgets.toolTimeoutMs };
   }
+}
+
+function unknownOutcome(tool: string): ToolOutcome {
+  return {
+    ok: false,
+    code: 'outcome_unknown',
+    content: errorContent(
+      'outcome_unknown',
+      `${tool} was started before a restart and its result was never recorded, so it may or may not have taken effect; it was not run again. Do not assume it worked; check its effect (or ask the user) before calling it again.`,
+    ),
+    ms: 0,
+  };
 }

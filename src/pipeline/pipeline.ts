@@ -12,6 +12,8 @@ export interface ProcessOptions {
   log: Logger;
   onToken?: (delta: string) => void;
   onProgress?: (event: AgentProgress) => void;
+  /** The worker's lease on the message (responders fence their own writes with it). */
+  lease?: number;
 }
 
 /** A stage failed; carries the analysis gathered so far so it is stored with the error. */
@@ -65,7 +67,13 @@ export class Pipeline {
     let reply: Reply | undefined = await this.command(message, snapshot, base, options);
     for (const responder of reply ? [] : snapshot.responders) {
       const answer = await this.stage(`responder ${responder.name}`, options.signal, analysis, (signal) => {
-        const ctx: ResponderContext = { ...base, signal, stream: (delta) => options.onToken?.(delta), progress: (event) => options.onProgress?.(event) };
+        const ctx: ResponderContext = {
+          ...base,
+          signal,
+          stream: (delta) => options.onToken?.(delta),
+          progress: (event) => options.onProgress?.(event),
+          ...(options.lease !== undefined && { lease: options.lease }),
+        };
         return responder.respond(ctx);
       });
       if (answer) {

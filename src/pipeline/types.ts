@@ -24,6 +24,8 @@ export interface ResponderContext extends StageContext {
   stream(delta: string): void;
   /** Tell clients watching the message how a tool loop goes (SSE `step` and `tool`). */
   progress?(event: AgentProgress): void;
+  /** The worker's lease on the message: what a responder writes to the store is fenced by it. */
+  readonly lease?: number;
 }
 
 /** Set on registrations made by a plugin: which one. */

@@ -3,6 +3,7 @@ import { isJsonObject, type JsonObject } from '../json.js';
 import { ModelError } from '../models/errors.js';
 import type { CallWarning, ChatMessage, GenerateRequest, LanguageModel, StreamPart } from '../models/types.js';
 import { DEFAULT_BUDGETS, type AgentBudgets } from '../agent/budgets.js';
+import type { LoopJournal } from '../agent/journal.js';
 import { runToolLoop, type LoopResult } from '../agent/loop.js';
 import { ArgumentValidators } from '../agent/tool-call.js';
 import type { Responder, ResponderContext, ResponderReply, Tool } from '../pipeline/types.js';
@@ -30,6 +31,8 @@ export interface ModelResponderOptions {
   budgets?: AgentBudgets;
   /** Told each loop's figures when it ends (metrics). */
   onLoop?: (result: LoopResult) => void;
+  /** The journal of a claimed message's tool loop (the store's); without it a loop is not written down. */
+  journal?: (message: MessageRecord, lease: number) => LoopJournal;
 }
 
 /**
@@ -106,6 +109,7 @@ export function modelResponder(options: ModelResponderOptions): Responder {
       },
       signal: ctx.signal,
       validators,
+      ...(options.journal && ctx.lease !== undefined && { journal: options.journal(ctx.message, ctx.lease) }),
       observer: {
         text: (delta) => ctx.stream(delta),
         step: (index) => ctx.progress?.({ kind: 'step', index }),
@@ -124,6 +128,7 @@ export function modelResponder(options: ModelResponderOptions): Responder {
         ...(result.data ?? {}),
         steps: result.steps.map((s) => ({ tool: s.tool, ok: s.ok, ms: s.ms, ...(s.code !== undefined ? { error: s.code } : {}) })),
         stopReason: result.stopReason,
+        ...(result.replayed > 0 && { replayed: result.replayed }),
         ...(result.warnings.length > 0 && { warnings: result.warnings.map(toJson) }),
       },
     };

@@ -14,6 +14,8 @@ import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promi
  */
 
 export type FakeFault =
+  /** No fault: answer this request normally (so a queued fault hits a later one). */
+  | { type: 'none' }
   | { type: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
   | { type: 'rate-limit'; retryAfterSeconds: number }
   /** Never answers, until the client aborts or the server closes. */
