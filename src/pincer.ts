@@ -20,7 +20,10 @@ import { retention } from './store/retention.js';
 import type { Store } from './store/types.js';
 import { assertSafeBind } from './server/auth.js';
 import { agentBudgets } from './agent/budgets.js';
+import { approvalCommands } from './agent/approval-commands.js';
+import { ApprovalDesk, approvalSweepInterval } from './agent/approvals.js';
 import { storeJournal } from './agent/journal.js';
+import { ToolPolicy } from './agent/policy.js';
 import { buildServer } from './server/app.js';
 import type { ReadinessReport, ServerDeps } from './server/deps.js';
 import { PINCER_ROOT, PINCER_VERSION } from './version.js';
@@ -53,6 +56,9 @@ export class Pincer {
   readonly models: ModelLayer;
   readonly metrics: PincerMetrics;
   readonly channels: ChannelRuntime;
+  /** Who is offered which tool (`tools:`), and the approvals of calls that wait for a person. */
+  readonly toolPolicy: ToolPolicy;
+  readonly approvals: ApprovalDesk;
   readonly startedAt = Date.now();
   /** This instance among the nodes sharing a store (poller leases name it). */
   readonly nodeId = randomUUID();
@@ -93,6 +99,8 @@ export class Pincer {
       botName: config.bot.name,
       maxTextLength: config.server.max_text_length,
     });
+    this.toolPolicy = new ToolPolicy(config.tools);
+    this.approvals = new ApprovalDesk({ store: store.agent, work: store.work, policy: this.toolPolicy, now: Date.now, log: this.log });
     this.workers = new WorkerPool(
       store.work,
       (message, signal, onToken, onProgress) => this.pipeline.process(message, { signal, log: this.log, onToken, onProgress, lease: message.lease }),
@@ -155,8 +163,11 @@ export class Pincer {
               budgets: agentBudgets(config.agent),
               onLoop: (run) => this.metrics.agentRun(run),
               journal: (message, lease) => storeJournal(store.agent, { id: message.id, lease, attempts: message.attempts }),
+              policy: this.toolPolicy,
+              approvals: this.approvals,
             }),
           ),
+          ...approvalCommands(this.approvals, this.toolPolicy).map((command) => this.registry.addCommand(command)),
         );
       },
       stop: () => {
@@ -198,6 +209,8 @@ export class Pincer {
       lifecycle.add({ name: 'workers', start: () => this.log.info({ event: 'workers.disabled' }, 'workers disabled (workers.enabled = false): this node only accepts messages') });
     }
     lifecycle.add({ name: 'retention', ...retention(store, config.queue.retention, this.log) });
+    // Any node expires approvals and enqueues owed continuations (their keys dedupe).
+    lifecycle.add({ name: 'approvals', start: () => this.approvals.start(approvalSweepInterval(config.tools.approval_timeout)), stop: () => this.approvals.stop() });
     let listening = false;
     lifecycle.add({
       name: 'http',
@@ -260,6 +273,7 @@ export class Pincer {
       metrics: this.metrics,
       version: PINCER_VERSION,
       channels: this.channels,
+      approvals: this.approvals,
       readiness: () => this.readiness(),
       workerStats: () => this.workers.stats(),
       shutdownSignal: this.shutdown.signal,

@@ -12,6 +12,7 @@ import { ModelError } from '../models/errors.js';
 import type { CallWarning, ChatMessage, FinishReason, GenerateRequest, LanguageModel, ToolCall, ToolDefinition, Usage } from '../models/types.js';
 import type { Tool, ToolContext } from '../pipeline/types.js';
 import type { AgentBudgets, StopReason } from './budgets.js';
+import type { JournalEntry } from '../store/types.js';
 import { answerEntry, answerFrom, JournalIndex, MODEL_CALL, outcomeEntry, outcomeFrom, type JournaledAnswer, type LoopJournal } from './journal.js';
 import { LoopGuard } from './loop-guard.js';
 import { errorContent, parseArguments, runTool, type ArgumentValidators, type ToolErrorCode, type ToolOutcome } from './tool-call.js';
@@ -26,6 +27,29 @@ export interface AgentStep {
   ms: number;
   code?: ToolErrorCode;
 }
+
+/** A call waiting for a person's approval (docs/tools.md, Approvals). */
+export interface PendingApproval {
+  id: string;
+  tool: string;
+}
+
+/** How the loop asks for approvals: which tools need one, and recording a request (once per call). */
+export interface LoopApprovals {
+  needed(tool: Tool): boolean;
+  request(call: { step: number; call: number; toolCall: ToolCall; arguments: string }): Promise<{ id: string }>;
+}
+
+/** A continuation's decided call: run first (if approved) with its own key, then the loop goes on. */
+export interface DecidedCall {
+  toolCall: ToolCall;
+  decision: 'approved' | 'denied' | 'expired';
+  by: string | null;
+  idempotencyKey: string;
+}
+
+/** The journal step of a continuation's decided call, before the model's first. */
+const DECIDED_STEP = -1;
 
 export interface LoopObserver {
   text?(delta: string): void;
@@ -48,6 +72,10 @@ export interface RunLoopOptions {
   observer?: LoopObserver;
   /** Where the run is written down (the message's journal); without one nothing is. */
   journal?: LoopJournal;
+  /** Tools that wait for a person; without it every call runs. */
+  approvals?: LoopApprovals;
+  /** This message carries out a decided approval. */
+  continuation?: DecidedCall;
   now?: () => number;
 }
 
@@ -63,6 +91,8 @@ export interface LoopResult {
   data?: JsonObject;
   /** Model calls and tool calls taken from the journal of an earlier attempt instead of made again. */
   replayed: number;
+  /** Calls of this run now waiting for approval. */
+  approvals: PendingApproval[];
 }
 
 class BudgetTimeout extends Error {}
@@ -72,6 +102,7 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
   const now = options.now ?? Date.now;
   const earlier = new JournalIndex(journal ? await journal.load() : []);
   let replayed = 0;
+  const pendingApprovals: PendingApproval[] = [];
   const guard = new LoopGuard(budgets.loopDetection);
   const definitions: ToolDefinition[] = [...options.tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
   const messages: ChatMessage[] = [...options.messages];
@@ -143,6 +174,7 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
   };
 
   try {
+    if (options.continuation) await continueDecided(options.continuation);
     if (budgets.maxSteps <= 1) stop = 'max_steps';
     while (stop === undefined) {
       let answer: JournaledAnswer;
@@ -193,6 +225,7 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
       warnings,
       ...(last?.data ? { data: last.data } : {}),
       replayed,
+      approvals: pendingApprovals,
     };
   }
 
@@ -209,6 +242,7 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
       const done = row?.state === 'finished' ? outcomeFrom(row.entry) : undefined;
       if (done) {
         replayed++;
+        if (done.code === 'approval_pending') pendingApprovals.push(pendingOf(toolCall.name, done));
         outcomes[i] = record(toolCall.name, done);
         continue;
       }
@@ -216,27 +250,13 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
         outcomes[i] = record(toolCall.name, prepared.outcome);
         continue;
       }
-      const write = async (state: 'started' | 'finished', outcome?: ToolOutcome): Promise<void> => {
-        const entry = outcome ? outcomeEntry(toolCall.name, toolCall.arguments, outcome) : { tool: toolCall.name, arguments: toolCall.arguments };
-        await journal?.write([{ step, call: i, state, entry, attempt: journal.attempt }]);
-      };
-      // Started before, no result: it may have done its work. Only a call that is safe to
-      // repeat runs again (with the same key); the model hears that the outcome is unknown.
-      if (row?.state === 'started' && !(prepared.tool.idempotent === true || prepared.tool.effect === 'read')) {
-        const unknown = unknownOutcome(toolCall.name);
-        await write('finished', unknown);
-        outcomes[i] = record(toolCall.name, unknown);
+      if (options.approvals?.needed(prepared.tool)) {
+        outcomes[i] = record(toolCall.name, await ask(step, i, toolCall, prepared.args));
         continue;
       }
+      const key = options.context.messageId !== undefined ? `${options.context.messageId}:${step}:${i}` : undefined;
       const run = async (): Promise<void> => {
-        const context = { ...options.context, ...(options.context.messageId !== undefined ? { idempotencyKey: `${options.context.messageId}:${step}:${i}` } : {}) };
-        await write('started');
-        const outcome = await runTool({ ...prepared, call: toolCall, context, signal: runSignal, now });
-        // Stopped from outside (shutdown, a lost lease) while it ran: whether it took effect is
-        // not known, so the row stays `started` and a redelivery decides as after a crash.
-        if (options.signal.aborted) throw options.signal.reason;
-        await write('finished', outcome);
-        outcomes[i] = record(toolCall.name, outcome);
+        outcomes[i] = record(toolCall.name, await execute(step, i, toolCall, prepared, row, key));
       };
       if (prepared.tool.effect === 'read') {
         reads.push(run());
@@ -250,6 +270,70 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
     return outcomes;
   }
 
+  /** Journal row (step, call), written for this attempt. */
+  async function write(step: number, call: number, toolCall: ToolCall, outcome?: ToolOutcome): Promise<void> {
+    const entry = outcome ? outcomeEntry(toolCall.name, toolCall.arguments, outcome) : { tool: toolCall.name, arguments: toolCall.arguments };
+    await journal?.write([{ step, call, state: outcome ? 'finished' : 'started', entry, attempt: journal.attempt }]);
+  }
+
+  /** Run a ready call, written down before and after; `row` is what an earlier attempt left. */
+  async function execute(step: number, call: number, toolCall: ToolCall, prepared: Ready, row: JournalEntry | undefined, idempotencyKey: string | undefined): Promise<ToolOutcome> {
+    // Started before, no result: it may have done its work. Only a call that is safe to
+    // repeat runs again (with the same key); the model hears that the outcome is unknown.
+    if (row?.state === 'started' && !(prepared.tool.idempotent === true || prepared.tool.effect === 'read')) {
+      const unknown = unknownOutcome(toolCall.name);
+      await write(step, call, toolCall, unknown);
+      return unknown;
+    }
+    await write(step, call, toolCall);
+    const context = { ...options.context, ...(idempotencyKey !== undefined ? { idempotencyKey } : {}) };
+    const outcome = await runTool({ ...prepared, call: toolCall, context, signal: runSignal, now });
+    // Stopped from outside (shutdown, a lost lease) while it ran: whether it took effect is
+    // not known, so the row stays `started` and a redelivery decides as after a crash.
+    if (options.signal.aborted) throw options.signal.reason;
+    await write(step, call, toolCall, outcome);
+    return outcome;
+  }
+
+  /** A call that must wait for a person: recorded as an approval, and not run now. */
+  async function ask(step: number, call: number, toolCall: ToolCall, args: JsonObject): Promise<ToolOutcome> {
+    const { id } = await options.approvals!.request({ step, call, toolCall, arguments: JSON.stringify(args) });
+    const outcome: ToolOutcome = {
+      ok: false,
+      code: 'approval_pending',
+      content: JSON.stringify({
+        status: 'pending_approval',
+        approval: id,
+        message: `${toolCall.name} needs a person's approval and was not run now. If approved it runs with these exact arguments and the user is told its result; tell the user you have asked (approval ${id}).`,
+      }),
+      ms: 0,
+    };
+    await write(step, call, toolCall, outcome);
+    pendingApprovals.push({ id, tool: toolCall.name });
+    return outcome;
+  }
+
+  /** A continuation: the decided call as the model made it, then its result (run only if approved). */
+  async function continueDecided(decided: DecidedCall): Promise<void> {
+    const { toolCall } = decided;
+    messages.push({ role: 'assistant', content: '', toolCalls: [toolCall] });
+    const row = earlier.get(DECIDED_STEP, 0);
+    const done = row?.state === 'finished' ? outcomeFrom(row.entry) : undefined;
+    let outcome: ToolOutcome;
+    if (done) {
+      replayed++;
+      outcome = done;
+    } else if (decided.decision !== 'approved') {
+      const why = decided.decision === 'expired' ? 'nobody approved it in time' : `${decided.by ?? 'an operator'} denied it`;
+      outcome = { ok: false, code: 'approval_denied', content: errorContent('approval_denied', `${toolCall.name} was not run: ${why}. Tell the user.`), ms: 0 };
+    } else {
+      const prepared = resolve(toolCall);
+      outcome = 'outcome' in prepared ? prepared.outcome : await execute(DECIDED_STEP, 0, toolCall, prepared, row, decided.idempotencyKey);
+    }
+    record(toolCall.name, outcome);
+    messages.push({ role: 'tool', content: outcome.content, toolCallId: toolCall.id, toolName: toolCall.name });
+  }
+
   function record(tool: string, outcome: ToolOutcome): ToolOutcome {
     const step: AgentStep = { tool, ok: outcome.ok, ms: outcome.ms, ...(outcome.code !== undefined ? { code: outcome.code } : {}) };
     steps.push(step);
@@ -257,22 +341,44 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
     return outcome;
   }
 
-  /** A call ready to run, or the error result that stands for it. */
-  function prepare(toolCall: ToolCall): { outcome: ToolOutcome } | { tool: Tool; args: JsonObject; timeoutMs: number } {
-    const failed = (code: ToolErrorCode, message: string): { outcome: ToolOutcome } => ({ outcome: { ok: false, code, content: errorContent(code, message), ms: 0 } });
+  /** A call ready to run, or the error result that stands for it: counted, checked against the loop guard. */
+  function prepare(toolCall: ToolCall): { outcome: ToolOutcome } | Ready {
     if (admitted >= budgets.maxToolCalls) return failed('budget', `not run: this run's limit of ${budgets.maxToolCalls} tool calls is reached`);
     admitted++;
+    const resolved = resolve(toolCall);
+    if ('outcome' in resolved) return resolved;
+    if (guard.check(resolved.tool.name, resolved.args) === 'block') {
+      return failed('loop_blocked', `not run: ${resolved.tool.name} was already called twice with these arguments in this run; use the results you have, or change the arguments`);
+    }
+    return resolved;
+  }
+
+  /** The tool a call names and its arguments, parsed and validated. */
+  function resolve(toolCall: ToolCall): { outcome: ToolOutcome } | Ready {
     const tool = options.tools.get(toolCall.name);
     if (!tool) return failed('unknown_tool', `there is no tool "${toolCall.name}"; the tools are: ${[...options.tools.keys()].join(', ') || 'none'}`);
     const parsed = parseArguments(toolCall.arguments);
     if (!parsed.ok) return failed('invalid_json', parsed.message);
     const invalid = validators.validate(tool, parsed.args);
     if (invalid !== undefined) return failed('invalid_arguments', invalid);
-    if (guard.check(tool.name, parsed.args) === 'block') {
-      return failed('loop_blocked', `not run: ${tool.name} was already called twice with these arguments in this run; use the results you have, or change the arguments`);
-    }
     return { tool, args: parsed.args, timeoutMs: tool.timeoutMs ?? budgets.toolTimeoutMs };
   }
+}
+
+interface Ready {
+  tool: Tool;
+  args: JsonObject;
+  timeoutMs: number;
+}
+
+function failed(code: ToolErrorCode, message: string): { outcome: ToolOutcome } {
+  return { outcome: { ok: false, code, content: errorContent(code, message), ms: 0 } };
+}
+
+/** The approval a replayed `approval_pending` result names. */
+function pendingOf(tool: string, outcome: ToolOutcome): PendingApproval {
+  const body = JSON.parse(outcome.content) as { approval?: unknown };
+  return { id: String(body.approval), tool };
 }
 
 function unknownOutcome(tool: string): ToolOutcome {

@@ -14,7 +14,7 @@ import type { Tool, ToolContext } from '../pipeline/types.js';
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 /** Codes a tool result's error carries; the model sees them, and metrics count them. */
-export type ToolErrorCode = 'invalid_json' | 'invalid_arguments' | 'unknown_tool' | 'tool_failed' | 'tool_timeout' | 'tool_unavailable' | 'loop_blocked' | 'budget' | 'outcome_unknown';
+export type ToolErrorCode = 'invalid_json' | 'invalid_arguments' | 'unknown_tool' | 'tool_failed' | 'tool_timeout' | 'tool_unavailable' | 'loop_blocked' | 'budget' | 'outcome_unknown' | 'approval_pending' | 'approval_denied';
 
 export interface ToolOutcome {
   ok: boolean;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { channelsSchema } from './channels.js';
 import { durationSchema } from './duration-schema.js';
+import { toolsSchema } from './tools-schema.js';
 
 const duration = durationSchema;
 
@@ -253,6 +254,7 @@ export const configSchema = z
     plugins: pluginsSchema,
     models: modelsSchema,
     agent: agentSchema,
+    tools: toolsSchema,
     model_service: modelServiceSchema,
     channels: channelsSchema,
   })

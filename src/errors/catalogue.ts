@@ -138,6 +138,8 @@ export const ERRORS = {
   DELIVERY_NOT_FOUND: { status: 404, message: 'No outbox delivery with this id.' },
   DELIVERY_NOT_RETRYABLE: { status: 409, message: 'Only ambiguous, dead or failed deliveries can be retried.' },
   APPROVAL_NOT_FOUND: { status: 404, message: 'This sender has no pairing approval on this channel account.' },
+  TOOL_APPROVAL_NOT_FOUND: { status: 404, message: 'No tool-call approval with this id (it may have been purged after retention).' },
+  TOOL_APPROVAL_DECIDED: { status: 409, message: 'This tool-call approval was decided already (or expired); a decision cannot be changed.' },
   PAIRING_NOT_FOUND: { status: 404, message: 'No live pairing request with this code on this channel (it expired, or was approved or denied).' },
   WEBCHAT_ORIGIN_REFUSED: { status: 403, message: 'The web chat is not offered to pages of this origin (channels.webchat.allowed_origins).' },
   WEBCHAT_SESSION_INVALID: { status: 401, message: 'The web chat session token is missing, malformed, expired or not signed by this bot.' },

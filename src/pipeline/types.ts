@@ -93,6 +93,8 @@ export interface Tool extends Owned {
   readonly idempotent?: boolean;
   /** Its own call limit in ms; else `agent.tool_timeout`. */
   readonly timeoutMs?: number;
+  /** "always": a call waits for a person's approval (tools.approval can ask it of others too). */
+  readonly approval?: 'always' | 'never';
   execute(args: JsonObject, ctx: ToolContext): Promise<JsonValue>;
 }
 

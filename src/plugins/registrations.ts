@@ -90,6 +90,7 @@ export function attachRegistration(ctx: AttachContext, slot: PluginSlot, generat
           parameters: spec.parameters,
           effect: spec.effect,
           idempotent: spec.idempotent,
+          approval: spec.approval,
           ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
           execute: (args, t) => {
             const { signal, ...about } = t;

@@ -116,7 +116,7 @@ export interface ToolInvocation {
   readonly channel?: string;
 }
 
-/** A function the bot's model may call (the tool loop arrives in a later release). */
+/** A function the bot's model may call in its tool loop (docs/tools.md). */
 export interface ToolSpec {
   /** Letters, digits, "_" and "-", at most 64: what model vendors accept. */
   name: string;
@@ -129,6 +129,8 @@ export interface ToolSpec {
   idempotent?: boolean;
   /** Milliseconds before the call is given up (its signal aborts); default `agent.tool_timeout`. */
   timeout?: number;
+  /** "always": every call waits for a person to approve it (docs/tools.md, Approvals); default "never". */
+  approval?: 'always' | 'never';
   execute(args: JsonObject, t: ToolInvocation): Awaitable<JsonValue>;
 }
 

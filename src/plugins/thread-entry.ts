@@ -133,7 +133,17 @@ function buildContext(): PluginContext {
       if (spec.timeout !== undefined && (typeof spec.timeout !== 'number' || !Number.isInteger(spec.timeout) || spec.timeout < 1 || spec.timeout > 600_000)) {
         throw new TypeError(`tool "${name}" timeout must be a whole number of milliseconds from 1 to 600000`);
       }
-      const registration = { kind: 'tool' as const, name, description: String(spec.description ?? ''), parameters: spec.parameters, effect: spec.effect, idempotent: spec.idempotent === true, ...(spec.timeout !== undefined ? { timeoutMs: spec.timeout } : {}) };
+      if (spec.approval !== undefined && spec.approval !== 'always' && spec.approval !== 'never') throw new TypeError(`tool "${name}" approval must be "always" or "never"`);
+      const registration = {
+        kind: 'tool' as const,
+        name,
+        description: String(spec.description ?? ''),
+        parameters: spec.parameters,
+        effect: spec.effect,
+        idempotent: spec.idempotent === true,
+        approval: spec.approval ?? 'never',
+        ...(spec.timeout !== undefined ? { timeoutMs: spec.timeout } : {}),
+      };
       return register(registration, (input, signal) => {
         const { args, ...rest } = input as { args: JsonObject } & Omit<ToolInvocation, 'signal'>;
         return spec.execute(args, { ...rest, signal });

@@ -4,7 +4,9 @@ import { ModelError } from '../models/errors.js';
 import type { CallWarning, ChatMessage, GenerateRequest, LanguageModel, StreamPart } from '../models/types.js';
 import { DEFAULT_BUDGETS, type AgentBudgets } from '../agent/budgets.js';
 import type { LoopJournal } from '../agent/journal.js';
-import { runToolLoop, type LoopResult } from '../agent/loop.js';
+import { runToolLoop, type DecidedCall, type LoopResult, type PendingApproval } from '../agent/loop.js';
+import type { ApprovalDesk } from '../agent/approvals.js';
+import type { Caller, ToolPolicy } from '../agent/policy.js';
 import { ArgumentValidators } from '../agent/tool-call.js';
 import type { Responder, ResponderContext, ResponderReply, Tool } from '../pipeline/types.js';
 import type { MessageRecord } from '../store/types.js';
@@ -33,6 +35,10 @@ export interface ModelResponderOptions {
   onLoop?: (result: LoopResult) => void;
   /** The journal of a claimed message's tool loop (the store's); without it a loop is not written down. */
   journal?: (message: MessageRecord, lease: number) => LoopJournal;
+  /** Who is offered which tool (`tools:`); default: every tool to everyone. */
+  policy?: ToolPolicy;
+  /** Approvals and their continuations; without it no call waits for approval. */
+  approvals?: ApprovalDesk;
 }
 
 /**
@@ -61,8 +67,11 @@ export function modelResponder(options: ModelResponderOptions): Responder {
         ...(options.localAnalysis && { providerOptions: { local: { analysis: { ...ctx.analysis } } } }),
         signal: ctx.signal,
       };
-      const tools = options.tools?.();
-      if (tools && tools.size > 0) return withTools(ctx, request, tools);
+      const caller = { channel: ctx.message.channel, sender: ctx.message.sender };
+      const registered = options.tools?.();
+      const tools = registered && options.policy ? options.policy.offered(registered, caller) : registered;
+      const decided = await options.approvals?.continuationOf(ctx.message);
+      if ((tools && tools.size > 0) || decided) return withTools(ctx, request, tools ?? new Map(), caller, decided);
       let text = '';
       let finish: Extract<StreamPart, { type: 'finish' }> | undefined;
       for await (const part of model.doStream(request)) {
@@ -92,7 +101,7 @@ export function modelResponder(options: ModelResponderOptions): Responder {
   };
 
   /** The answer through the tool loop: `data.steps` lists each call, `data.stopReason` why it ended. */
-  async function withTools(ctx: ResponderContext, request: GenerateRequest, tools: ReadonlyMap<string, Tool>): Promise<ResponderReply> {
+  async function withTools(ctx: ResponderContext, request: GenerateRequest, tools: ReadonlyMap<string, Tool>, caller: Caller, decided: DecidedCall | undefined): Promise<ResponderReply> {
     const { signal: _signal, messages, ...settings } = request;
     const result = await runToolLoop({
       model,
@@ -110,6 +119,9 @@ export function modelResponder(options: ModelResponderOptions): Responder {
       signal: ctx.signal,
       validators,
       ...(options.journal && ctx.lease !== undefined && { journal: options.journal(ctx.message, ctx.lease) }),
+      // Approvals need the journal: a replayed step must find its approval, not ask again.
+      ...(options.approvals && options.journal && ctx.lease !== undefined && { approvals: options.approvals.forMessage(ctx.message, ctx.lease, caller) }),
+      ...(decided && { continuation: decided }),
       observer: {
         text: (delta) => ctx.stream(delta),
         step: (index) => ctx.progress?.({ kind: 'step', index }),
@@ -120,7 +132,7 @@ export function modelResponder(options: ModelResponderOptions): Responder {
     const deployment = typeof result.data?.deployment === 'string' ? result.data.deployment : model.id;
     logOnce(ctx.log, warned, deployment, result.warnings);
     return {
-      text: result.text,
+      text: withApprovalNotice(result.text, result.approvals),
       data: {
         model: model.id,
         finishReason: result.finishReason,
@@ -129,10 +141,19 @@ export function modelResponder(options: ModelResponderOptions): Responder {
         steps: result.steps.map((s) => ({ tool: s.tool, ok: s.ok, ms: s.ms, ...(s.code !== undefined ? { error: s.code } : {}) })),
         stopReason: result.stopReason,
         ...(result.replayed > 0 && { replayed: result.replayed }),
+        ...(result.approvals.length > 0 && { approvals: result.approvals.map((a) => ({ id: a.id, tool: a.tool })) }),
         ...(result.warnings.length > 0 && { warnings: result.warnings.map(toJson) }),
       },
     };
   }
+}
+
+/** The user must learn that something waits for approval, whatever the model wrote. */
+function withApprovalNotice(text: string, pending: readonly PendingApproval[]): string {
+  const unsaid = pending.filter((a) => !text.includes(a.id));
+  if (unsaid.length === 0) return text;
+  const notice = unsaid.map((a) => `I have asked for approval to run ${a.tool} (approval ${a.id}); I will tell you the result once it is decided.`).join('\n');
+  return text.trim() === '' ? notice : `${text}\n\n${notice}`;
 }
 
 /**

@@ -7,6 +7,7 @@ import { dashboardRoutes } from './dashboard/routes.js';
 import type { ServerDeps } from './deps.js';
 import { FRAMEWORK_ERROR_OPTIONS, installErrorHandling } from './errors.js';
 import { installHttpMetrics } from '../metrics/http-metrics.js';
+import { adminApprovalRoutes } from './routes/admin-approvals.js';
 import { adminChannelRoutes } from './routes/admin-channels.js';
 import { adminModelRoutes } from './routes/admin-models.js';
 import { channelWebhookRoutes } from './routes/channel-webhooks.js';
@@ -92,6 +93,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   adminPluginRoutes(app, deps.plugins);
   adminModelRoutes(app, deps.models);
   adminChannelRoutes(app, deps);
+  adminApprovalRoutes(app, deps);
   await channelWebhookRoutes(app, deps);
   await webchatRoutes(app, deps, streams);
   pluginHttpRoutes(app, deps.plugins);

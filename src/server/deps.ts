@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ApprovalDesk } from '../agent/approvals.js';
 import type { ChannelRuntime } from '../channels/runtime.js';
 import type { PincerConfig } from '../config/schema.js';
 import type { PincerMetrics } from '../metrics/metrics.js';
@@ -23,6 +24,8 @@ export interface ServerDeps {
   models: ModelLayer;
   metrics: PincerMetrics;
   channels: ChannelRuntime;
+  /** Tool-call approvals: deciding one enqueues its continuation. */
+  approvals: ApprovalDesk;
   version: string;
   readiness(): Promise<ReadinessReport>;
   workerStats(): WorkerPoolStats;
