@@ -70,7 +70,7 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
   const { model, budgets, observer, validators } = options;
   const now = options.now ?? Date.now;
   const guard = new LoopGuard(budgets.loopDetection);
-  const definitions: ToolDefinition[] = [...options.tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
+  const definitions: ToolDefinition[] = [...options.tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters, ...(t.examples ? { examples: t.examples } : {}) }));
   const messages: ChatMessage[] = [...options.messages];
   const steps: AgentStep[] = [];
   const texts: string[] = [];

@@ -78,6 +78,8 @@ export interface ToolContext {
   readonly conversationId?: string;
   readonly sender?: string;
   readonly channel?: string;
+  /** The sender's IANA time zone, when its channel knows it (the web chat's browser); already checked. */
+  readonly senderTimeZone?: string;
 }
 
 /** A function the bot's model may call; `parameters` is a JSON Schema for its arguments. */
@@ -91,6 +93,8 @@ export interface Tool extends Owned {
   readonly idempotent?: boolean;
   /** Its own call limit in ms; else `agent.tool_timeout`. */
   readonly timeoutMs?: number;
+  /** Phrases with `{slot}`s naming parameters, by which the built-in model routes to it (checked at registration). */
+  readonly examples?: readonly string[];
   execute(args: JsonObject, ctx: ToolContext): Promise<JsonValue>;
 }
 

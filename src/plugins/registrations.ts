@@ -91,6 +91,7 @@ export function attachRegistration(ctx: AttachContext, slot: PluginSlot, generat
           effect: spec.effect,
           idempotent: spec.idempotent,
           ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
+          ...(spec.examples !== undefined ? { examples: spec.examples } : {}),
           execute: (args, t) => {
             const { signal, ...about } = t;
             const input: JsonObject = { args, ...(Object.fromEntries(Object.entries(about).filter(([, v]) => v !== undefined)) as JsonObject) };

@@ -114,9 +114,11 @@ export interface ToolInvocation {
   /** `<channel>:<user id>` on a chat platform; what the client sent on the API. */
   readonly sender?: string;
   readonly channel?: string;
+  /** The sender's IANA time zone ("Europe/Berlin") when its channel knows it, e.g. the web chat's browser. */
+  readonly senderTimeZone?: string;
 }
 
-/** A function the bot's model may call (the tool loop arrives in a later release). */
+/** A function the bot's model may call (docs/tools.md). */
 export interface ToolSpec {
   /** Letters, digits, "_" and "-", at most 64: what model vendors accept. */
   name: string;
@@ -129,6 +131,12 @@ export interface ToolSpec {
   idempotent?: boolean;
   /** Milliseconds before the call is given up (its signal aborts); default `agent.tool_timeout`. */
   timeout?: number;
+  /**
+   * Phrases that ask for this tool, with `{slot}`s naming parameters ("track order {order_id}"):
+   * with no language model configured, the built-in model calls the tool when a message matches
+   * one well enough, filling the slots from the message. Each slot must be a parameter.
+   */
+  examples?: string[];
   execute(args: JsonObject, t: ToolInvocation): Awaitable<JsonValue>;
 }
 
@@ -155,6 +163,8 @@ export interface ChannelSender {
   name?: string;
   username?: string;
   isBot: boolean;
+  /** The sender's IANA time zone, when the platform says (an unknown zone is dropped, not an error). */
+  timeZone?: string;
 }
 
 /** One update from a platform, normalized. Core turns it into a message (or drops it, by policy). */

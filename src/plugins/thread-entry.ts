@@ -133,7 +133,7 @@ function buildContext(): PluginContext {
       if (spec.timeout !== undefined && (typeof spec.timeout !== 'number' || !Number.isInteger(spec.timeout) || spec.timeout < 1 || spec.timeout > 600_000)) {
         throw new TypeError(`tool "${name}" timeout must be a whole number of milliseconds from 1 to 600000`);
       }
-      const registration = { kind: 'tool' as const, name, description: String(spec.description ?? ''), parameters: spec.parameters, effect: spec.effect, idempotent: spec.idempotent === true, ...(spec.timeout !== undefined ? { timeoutMs: spec.timeout } : {}) };
+      const registration = { kind: 'tool' as const, name, description: String(spec.description ?? ''), parameters: spec.parameters, effect: spec.effect, idempotent: spec.idempotent === true, ...(spec.timeout !== undefined ? { timeoutMs: spec.timeout } : {}), ...examplesOf(name, spec.examples) };
       return register(registration, (input, signal) => {
         const { args, ...rest } = input as { args: JsonObject } & Omit<ToolInvocation, 'signal'>;
         return spec.execute(args, { ...rest, signal });
@@ -246,4 +246,11 @@ try {
   send({ type: 'loaded', ...(inject ? { inject: inject.list } : {}), ...(provides ? { provides: provides.list } : {}) });
 } catch (err) {
   send({ type: 'failed', stage: 'load', error: serializeError(err) });
+}
+
+/** A tool's examples as data for the host, which checks them against the schema (a coded error there). */
+function examplesOf(tool: string, examples: unknown): { examples?: string[] } {
+  if (examples === undefined) return {};
+  if (!Array.isArray(examples) || examples.some((e) => typeof e !== 'string')) throw new TypeError(`tool "${tool}" examples must be an array of strings`);
+  return { examples: [...(examples as string[])] };
 }
