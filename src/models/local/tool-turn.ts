@@ -46,7 +46,11 @@ export function decide(options: DecideOptions): ToolDecision {
   const match = index.match(text);
   // A new request wins over a pending one: "what time is it" after "which order?" asks for the time.
   const fresh = match && match.confidence >= min && (match.tool.definition.name !== pending?.tool || Object.keys(match.args).length > 0) ? match : undefined;
-  if (fresh) return complete(fresh.tool, fresh.args, fresh.missing, fresh.confidence);
+  if (fresh) {
+    // The same tool asked again keeps what the question already had ("track my order" ... "track order 12345").
+    const kept = fresh.tool.definition.name === pending?.tool ? { ...pending.arguments, ...fresh.args } : fresh.args;
+    return complete(fresh.tool, kept, fresh.tool.required.filter((name) => kept[name] === undefined), fresh.confidence);
+  }
   const waiting = pending ? index.tools.get(pending.tool) : undefined;
   if (pending && waiting && !options.understood) {
     const found = fillMissing(waiting, text, pending.missing);
