@@ -251,6 +251,6 @@ try {
 /** A tool's examples as data for the host, which checks them against the schema (a coded error there). */
 function examplesOf(tool: string, examples: unknown): { examples?: string[] } {
   if (examples === undefined) return {};
-  if (!Array.isArray(examples) || examples.some((e) => typeof e !== 'string')) throw new TypeError(`tool "${tool}" examples must be an array of strings`);
+  if (!Array.isArray(examples) || examples.some((e) => typeof e !== 'string')) throw new RemoteError('PIPELINE_BAD_TOOL_EXAMPLES', `tool "${tool}": examples must be an array of strings`);
   return { examples: [...(examples as string[])] };
 }

@@ -42,6 +42,11 @@ describe('tool registrations', () => {
     expect(h.registry.tools.has('bad_examples')).toBe(false);
   });
 
+  it('fails a plugin whose tool examples are not an array of strings, with the same code from its thread', async () => {
+    h = await pluginHarness(['order-desk'], { PINCER_PLUGINS_ENABLED: 'examples-not-array' });
+    expect(h.manager.get('examples-not-array').error).toMatchObject({ code: 'PIPELINE_BAD_TOOL_EXAMPLES', message: expect.stringContaining('must be an array of strings') });
+  });
+
   it('removes a plugin\'s tools when it is disabled', async () => {
     h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
     await h.manager.disable('host-user');
