@@ -10,6 +10,7 @@ import { Lifecycle } from './lifecycle.js';
 import { createLogger } from './log/logger.js';
 import { buildModelLayer, type ModelLayer } from './models/setup.js';
 import { conversationHistory } from './responders/history.js';
+import { pendingToolReader } from './responders/local-pending.js';
 import { modelResponder } from './responders/model.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { PipelineRegistry } from './pipeline/registry.js';
@@ -158,6 +159,7 @@ export class Pincer {
               systemPrompt: this.models.systemPrompt,
               settings: this.models.settings,
               localAnalysis: this.models.readsAnalysis,
+              ...this.localPending(),
               ...this.history(),
               tools: () => this.registry.tools,
               budgets: agentBudgets(config.agent),
@@ -222,6 +224,16 @@ export class Pincer {
       stop: () => this.server.close(),
       ready: () => (listening ? 'ok' : 'not listening'),
     });
+  }
+
+  /**
+   * The built-in model's question for a tool's missing arguments is answered by the next
+   * message: it gets the call waiting in the last reply, read only while some tool has examples.
+   */
+  private localPending(): { localPending?: ReturnType<typeof pendingToolReader> } {
+    if (!this.models.readsAnalysis) return {};
+    const active = () => [...this.registry.tools.values()].some((t) => (t.examples?.length ?? 0) > 0);
+    return { localPending: pendingToolReader(this.store.messages, { active }) };
   }
 
   /** The built-in model reads only the message itself: history for it would be a query per message for nothing. */

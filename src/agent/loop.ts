@@ -104,7 +104,7 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
   let replayed = 0;
   const pendingApprovals: PendingApproval[] = [];
   const guard = new LoopGuard(budgets.loopDetection);
-  const definitions: ToolDefinition[] = [...options.tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
+  const definitions: ToolDefinition[] = [...options.tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters, ...(t.examples ? { examples: t.examples } : {}) }));
   const messages: ChatMessage[] = [...options.messages];
   const steps: AgentStep[] = [];
   const texts: string[] = [];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { JsonObject, JsonValue } from '../json.js';
 import type { InboundEvent } from '../plugins/sdk.js';
+import { canonicalTimeZone } from './time-zone.js';
 
 /**
  * A channel plugin's events are checked like a client's request: a plugin is third-party
@@ -9,7 +10,13 @@ import type { InboundEvent } from '../plugins/sdk.js';
 
 const id = z.string().min(1).max(256);
 const conversation = z.object({ kind: z.enum(['direct', 'group', 'channel']), id, threadId: id.optional(), title: z.string().max(256).optional() });
-const sender = z.object({ id, name: z.string().max(256).optional(), username: z.string().max(256).optional(), isBot: z.boolean() });
+// A time zone Intl does not know is dropped (canonicalTimeZone), not a reason to skip the event.
+const sender = z
+  .object({ id, name: z.string().max(256).optional(), username: z.string().max(256).optional(), isBot: z.boolean(), timeZone: z.unknown().optional() })
+  .transform(({ timeZone, ...rest }) => {
+    const zone = canonicalTimeZone(timeZone);
+    return zone ? { ...rest, timeZone: zone } : rest;
+  });
 
 const eventSchema = z.object({
   eventId: id,

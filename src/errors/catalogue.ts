@@ -69,6 +69,7 @@ export const ERRORS = {
   PIPELINE_DUPLICATE_CHANNEL: { status: 409, message: 'A channel with this name is already registered.' },
   PIPELINE_BAD_COMMAND_NAME: { status: 400, message: 'A command name breaks the naming rule.' },
   PIPELINE_BAD_TOOL_NAME: { status: 400, message: 'A tool name breaks the naming rule.' },
+  PIPELINE_BAD_TOOL_EXAMPLES: { status: 400, message: "A tool's examples are malformed or name a slot that is not one of its parameters." },
   PIPELINE_BAD_CHANNEL_NAME: { status: 400, message: 'A channel name breaks the naming rule.' },
 
   // Models

@@ -24,6 +24,8 @@ export interface ToolDefinition {
   name: string;
   description?: string;
   parameters: JsonObject;
+  /** Phrases with `{slot}`s that ask for it: only the built-in model reads them (vendors are never sent them). */
+  examples?: readonly string[];
 }
 
 export interface ToolCall {

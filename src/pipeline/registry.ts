@@ -1,6 +1,7 @@
 import { Listeners } from '../util/listeners.js';
 import { PincerError } from '../errors.js';
 import type { Analyzer, Channel, Command, Disposer, Hooks, Responder, Tool } from './types.js';
+import { checkToolExamples } from '../models/local/examples.js';
 
 /**
  * Who a registration belongs to. A plugin generation counts the messages using its
@@ -118,6 +119,7 @@ export class PipelineRegistry {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(tool.name)) {
       throw new PincerError('PIPELINE_BAD_TOOL_NAME', `tool name "${tool.name}" must be 1-64 letters, digits, "-" or "_"`);
     }
+    checkToolExamples(tool);
     const holder = this.toolMap.get(tool.name);
     if (holder) throw new PincerError('PIPELINE_DUPLICATE_TOOL', `a tool named "${tool.name}" is already registered${holder.plugin ? ` (by plugin ${holder.plugin})` : ''}`);
     return this.named(tool, tool.name, owner, () => this.toolMap, (map) => (this.toolMap = map));

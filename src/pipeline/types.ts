@@ -80,6 +80,8 @@ export interface ToolContext {
   readonly conversationId?: string;
   readonly sender?: string;
   readonly channel?: string;
+  /** The sender's IANA time zone, when its channel knows it (the web chat's browser); already checked. */
+  readonly senderTimeZone?: string;
 }
 
 /** A function the bot's model may call; `parameters` is a JSON Schema for its arguments. */
@@ -95,6 +97,8 @@ export interface Tool extends Owned {
   readonly timeoutMs?: number;
   /** "always": a call waits for a person's approval (tools.approval can ask it of others too). */
   readonly approval?: 'always' | 'never';
+  /** Phrases with `{slot}`s naming parameters, by which the built-in model routes to it (checked at registration). */
+  readonly examples?: readonly string[];
   execute(args: JsonObject, ctx: ToolContext): Promise<JsonValue>;
 }
 

@@ -13,7 +13,7 @@ export type RegistrationSpec =
   | { kind: 'hooks'; name: string; before: boolean; after: boolean }
   | { kind: 'route'; method: HttpMethod; path: string }
   | { kind: 'service'; name: string; methods: string[] }
-  | { kind: 'tool'; name: string; description: string; parameters: JsonObject; effect: 'read' | 'write'; idempotent: boolean; approval: 'always' | 'never'; timeoutMs?: number }
+  | { kind: 'tool'; name: string; description: string; parameters: JsonObject; effect: 'read' | 'write'; idempotent: boolean; approval: 'always' | 'never'; timeoutMs?: number; examples?: string[] }
   | { kind: 'channel'; name: string; capabilities: ChannelCapabilities; methods: ChannelMethod[] };
 
 /** What a channel's poll loop asks of the host: `[session, events, cursor?]`, `[session, detail, hint]`, `[session]`. */

@@ -92,6 +92,7 @@ export function attachRegistration(ctx: AttachContext, slot: PluginSlot, generat
           idempotent: spec.idempotent,
           approval: spec.approval,
           ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
+          ...(spec.examples !== undefined ? { examples: spec.examples } : {}),
           execute: (args, t) => {
             const { signal, ...about } = t;
             const input: JsonObject = { args, ...(Object.fromEntries(Object.entries(about).filter(([, v]) => v !== undefined)) as JsonObject) };

@@ -114,6 +114,8 @@ export interface ToolInvocation {
   /** `<channel>:<user id>` on a chat platform; what the client sent on the API. */
   readonly sender?: string;
   readonly channel?: string;
+  /** The sender's IANA time zone ("Europe/Berlin") when its channel knows it, e.g. the web chat's browser. */
+  readonly senderTimeZone?: string;
 }
 
 /** A function the bot's model may call in its tool loop (docs/tools.md). */
@@ -131,6 +133,12 @@ export interface ToolSpec {
   timeout?: number;
   /** "always": every call waits for a person to approve it (docs/tools.md, Approvals); default "never". */
   approval?: 'always' | 'never';
+  /**
+   * Phrases that ask for this tool, with `{slot}`s naming parameters ("track order {order_id}"):
+   * with no language model configured, the built-in model calls the tool when a message matches
+   * one well enough, filling the slots from the message. Each slot must be a parameter.
+   */
+  examples?: string[];
   execute(args: JsonObject, t: ToolInvocation): Awaitable<JsonValue>;
 }
 
@@ -157,6 +165,8 @@ export interface ChannelSender {
   name?: string;
   username?: string;
   isBot: boolean;
+  /** The sender's IANA time zone, when the platform says (an unknown zone is dropped, not an error). */
+  timeZone?: string;
 }
 
 /** One update from a platform, normalized. Core turns it into a message (or drops it, by policy). */

@@ -143,6 +143,7 @@ function buildContext(): PluginContext {
         idempotent: spec.idempotent === true,
         approval: spec.approval ?? 'never',
         ...(spec.timeout !== undefined ? { timeoutMs: spec.timeout } : {}),
+        ...examplesOf(name, spec.examples),
       };
       return register(registration, (input, signal) => {
         const { args, ...rest } = input as { args: JsonObject } & Omit<ToolInvocation, 'signal'>;
@@ -256,4 +257,11 @@ try {
   send({ type: 'loaded', ...(inject ? { inject: inject.list } : {}), ...(provides ? { provides: provides.list } : {}) });
 } catch (err) {
   send({ type: 'failed', stage: 'load', error: serializeError(err) });
+}
+
+/** A tool's examples as data for the host, which checks them against the schema (a coded error there). */
+function examplesOf(tool: string, examples: unknown): { examples?: string[] } {
+  if (examples === undefined) return {};
+  if (!Array.isArray(examples) || examples.some((e) => typeof e !== 'string')) throw new RemoteError('PIPELINE_BAD_TOOL_EXAMPLES', `tool "${tool}": examples must be an array of strings`);
+  return { examples: [...(examples as string[])] };
 }

@@ -10,6 +10,7 @@ import type { Caller, ToolPolicy } from '../agent/policy.js';
 import { ArgumentValidators } from '../agent/tool-call.js';
 import type { Responder, ResponderContext, ResponderReply, Tool } from '../pipeline/types.js';
 import type { MessageRecord } from '../store/types.js';
+import { withSenderTimeZone } from '../channels/time-zone.js';
 
 /** The call settings a responder asks for: from configuration, or from the message's client. */
 export type GenerationSettings = Pick<GenerateRequest, 'temperature' | 'maxTokens'>;
@@ -26,6 +27,8 @@ export interface ModelResponderOptions {
    * it reads it, and what is passed is part of the cache key, so it is passed only where read.
    */
   localAnalysis?: boolean;
+  /** The built-in model's tool call waiting for arguments, from the conversation's last reply (`providerOptions.local.pending`). */
+  localPending?: (message: MessageRecord) => Promise<JsonObject | undefined>;
   order?: number;
   /** The tools registered now (plugins come and go); with any, the answer runs the tool loop. */
   tools?: () => ReadonlyMap<string, Tool>;
@@ -60,11 +63,12 @@ export function modelResponder(options: ModelResponderOptions): Responder {
       if (options.history) messages.push(...(await options.history(ctx.message.conversationId, ctx.message.id)));
       messages.push({ role: 'user', content: ctx.message.text });
 
+      const pending = await options.localPending?.(ctx.message);
       const request: GenerateRequest = {
         messages,
         ...options.settings,
         ...clientSettings(ctx.message),
-        ...(options.localAnalysis && { providerOptions: { local: { analysis: { ...ctx.analysis } } } }),
+        ...(options.localAnalysis && { providerOptions: { local: { analysis: { ...ctx.analysis }, ...(pending && { pending }) } } }),
         signal: ctx.signal,
       };
       const caller = { channel: ctx.message.channel, sender: ctx.message.sender };
@@ -115,6 +119,7 @@ export function modelResponder(options: ModelResponderOptions): Responder {
         conversationId: ctx.message.conversationId,
         channel: ctx.message.channel,
         ...(ctx.message.sender ? { sender: ctx.message.sender } : {}),
+        ...withSenderTimeZone(ctx.message),
       },
       signal: ctx.signal,
       validators,

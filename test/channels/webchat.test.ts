@@ -130,6 +130,19 @@ describe("a visitor's message as an inbound event", () => {
     expect(visitorEvent({ visitor, text: 'x', idempotencyKey: undefined, now: 1 }).eventId).not.toBe(visitorEvent({ visitor, text: 'x', idempotencyKey: undefined, now: 1 }).eventId);
     expect(visitorEvent({ visitor: newVisitorId(), text: 'x', idempotencyKey: 'k-1', now: 1 }).eventId).not.toBe(event.eventId);
   });
+
+  it("carries the browser's time zone, which the ingress check keeps as Intl spells it, or drops", () => {
+    const visitor = newVisitorId();
+    const sender = (timeZone: string) => {
+      const checked = checkEvent(visitorEvent({ visitor, text: 'what time is it', idempotencyKey: undefined, timeZone, now: 1 }));
+      return checked.ok ? checked.event.sender : checked.problem;
+    };
+    expect(sender('Asia/Tokyo')).toEqual({ id: visitor, isBot: false, timeZone: 'Asia/Tokyo' });
+    expect(sender('europe/berlin')).toEqual({ id: visitor, isBot: false, timeZone: 'Europe/Berlin' });
+    // Not a zone: the message stands, without one.
+    expect(sender('Mars/Olympus')).toEqual({ id: visitor, isBot: false });
+    expect(sender('x'.repeat(200))).toEqual({ id: visitor, isBot: false });
+  });
 });
 
 describe('the web chat session secret', () => {

@@ -38,6 +38,32 @@ describe('registry tools', () => {
     expect(() => new PipelineRegistry().addTool(tool('look up'))).toThrow(expect.objectContaining({ code: 'PIPELINE_BAD_TOOL_NAME' }));
   });
 
+  describe('examples', () => {
+    const withExamples = (examples: unknown[]): Tool => ({
+      ...tool('order_status'),
+      parameters: { type: 'object', properties: { order_id: { type: 'string' }, when: { type: 'string' } } },
+      examples: examples as string[],
+    });
+
+    it('keeps examples whose slots are parameters', () => {
+      const registry = new PipelineRegistry();
+      registry.addTool(withExamples(['where is my order {order_id}', 'track {order_id} { when }', 'my orders']));
+      expect(registry.tools.get('order_status')?.examples).toEqual(['where is my order {order_id}', 'track {order_id} { when }', 'my orders']);
+    });
+
+    it.each([
+      [['find order {order}'], '{order} is not a parameter (the parameters are: order_id, when)'],
+      [['{order_id}'], 'needs a word besides its slots'],
+      [['track {order_id} and {order_id}'], 'the slot {order_id} twice'],
+      [['track {order_id'], 'unmatched'],
+      [['track {1x}'], 'is not a slot name'],
+      [[42], 'examples[0] must be a string'],
+      [['x'.repeat(201)], 'longer than 200 characters'],
+    ])('refuses %j with PIPELINE_BAD_TOOL_EXAMPLES', (examples, why) => {
+      expect(() => new PipelineRegistry().addTool(withExamples(examples))).toThrow(expect.objectContaining({ code: 'PIPELINE_BAD_TOOL_EXAMPLES', message: expect.stringContaining(why) }));
+    });
+  });
+
   it('drops exactly the disposed tool, leaving a snapshot taken before intact', () => {
     const registry = new PipelineRegistry();
     const dispose = registry.addTool(tool('lookup'));

@@ -29,6 +29,24 @@ describe('tool registrations', () => {
     expect(await run(h.tool('lookup'), {})).toBe(winner);
   });
 
+  it('carries a tool\'s examples across the thread boundary onto the host tool', async () => {
+    h = await pluginHarness(['order-desk'], { PINCER_PLUGINS_ENABLED: 'order-desk' });
+    expect(h.tool('order_status').examples).toEqual(['where is my order {order_id}', 'track order {order_id}', 'status of order {order_id}', 'where is my order', 'track my package']);
+  });
+
+  it('fails a plugin whose tool examples name a slot that is not a parameter, with PIPELINE_BAD_TOOL_EXAMPLES', async () => {
+    h = await pluginHarness(['order-desk'], { PINCER_PLUGINS_ENABLED: 'bad-examples' });
+    const state = h.manager.get('bad-examples');
+    expect(state.state).toBe('failed');
+    expect(state.error).toMatchObject({ code: 'PIPELINE_BAD_TOOL_EXAMPLES', message: expect.stringContaining('{order} is not a parameter') });
+    expect(h.registry.tools.has('bad_examples')).toBe(false);
+  });
+
+  it('fails a plugin whose tool examples are not an array of strings, with the same code from its thread', async () => {
+    h = await pluginHarness(['order-desk'], { PINCER_PLUGINS_ENABLED: 'examples-not-array' });
+    expect(h.manager.get('examples-not-array').error).toMatchObject({ code: 'PIPELINE_BAD_TOOL_EXAMPLES', message: expect.stringContaining('must be an array of strings') });
+  });
+
   it('removes a plugin\'s tools when it is disabled', async () => {
     h = await pluginHarness(['host-user'], { PINCER_PLUGINS_ENABLED: 'host-user' });
     await h.manager.disable('host-user');

@@ -94,7 +94,8 @@ async function openWidget(page: Page, origin: string): Promise<void> {
 
 describe('the web chat widget in Chromium', () => {
   it('chats from a page of another origin: the reply streams, then is final; the history survives a reload', async () => {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    // The visitor's browser is in Tokyo: the widget sends its zone with each message.
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, timezoneId: 'Asia/Tokyo' });
     const page = await context.newPage();
     const errors = watchErrors(page);
     await openWidget(page, shop);
@@ -130,7 +131,11 @@ describe('the web chat widget in Chromium', () => {
 
     // The session is remembered per bot origin and account in the site's localStorage.
     const saved = await storedSession(page);
-    expect(JSON.parse(saved ?? '{}').conversationId).toMatch(/^webchat:default:v_/);
+    const conversationId = JSON.parse(saved ?? '{}').conversationId as string;
+    expect(conversationId).toMatch(/^webchat:default:v_/);
+    // ... kept on the message as its sender's, for tools (current_time) to answer in.
+    const stored = (await (await fetch(`${bot.url}/v1/conversations/${encodeURIComponent(conversationId)}`)).json()) as { messages: Array<{ metadata: { channel: { sender: unknown } } }> };
+    expect(stored.messages.map((m) => m.metadata.channel.sender)).toEqual([expect.objectContaining({ timeZone: 'Asia/Tokyo' })]);
 
     await page.reload();
     // The launcher is named by the chat's title, remembered from the last session.

@@ -6,6 +6,8 @@ export interface VisitorMessage {
   text: string;
   /** The client's Idempotency-Key header, if it sent one. */
   idempotencyKey: string | undefined;
+  /** The browser's time zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`), as the widget sent it: checked at ingress. */
+  timeZone?: string | undefined;
   now: number;
 }
 
@@ -22,7 +24,7 @@ export function visitorEvent(message: VisitorMessage): InboundEvent {
     messageId: eventId,
     kind: /^\/[A-Za-z]/.test(message.text) ? 'command' : 'message',
     conversation: { kind: 'direct', id: message.visitor },
-    sender: { id: message.visitor, isBot: false },
+    sender: { id: message.visitor, isBot: false, ...(message.timeZone !== undefined ? { timeZone: message.timeZone } : {}) },
     text: message.text,
     mentions: { bot: true },
     timestamp: message.now,

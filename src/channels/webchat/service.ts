@@ -148,10 +148,10 @@ export class Webchat {
   }
 
   /** A visitor's message, committed through the channels' ingress (so the same policy decides). */
-  async send(account: WebchatAccount, claims: SessionClaims, text: string, idempotencyKey: string | undefined): Promise<Accepted> {
+  async send(account: WebchatAccount, claims: SessionClaims, text: string, idempotencyKey: string | undefined, timeZone?: string): Promise<Accepted> {
     const wait = this.rates.take(account.id, claims.visitor, account.settings.rate);
     if (wait > 0) throw new WebchatRateLimited(Math.ceil(wait / 1000));
-    const event = visitorEvent({ visitor: claims.visitor, text, idempotencyKey, now: this.now() });
+    const event = visitorEvent({ visitor: claims.visitor, text, idempotencyKey, timeZone, now: this.now() });
     const [result] = await this.deps.runtime.ingress.ingest(account.resolved, [event]);
     if (result?.disposition === 'drop') {
       throw new PincerError('WEBCHAT_FORBIDDEN', `this chat does not answer this visitor (channels.webchat.accounts.${account.id}.dm_policy is ${account.settings.dm_policy})`);

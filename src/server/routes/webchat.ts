@@ -138,7 +138,14 @@ export async function webchatRoutes(app: FastifyInstance, deps: ServerDeps, stre
           summary: "A visitor's message (Authorization: Bearer <session token>); 202 once committed",
           params: AccountParams,
           headers: object({ 'idempotency-key': string({ minLength: 1, maxLength: 200, description: 'A retried POST with the same key is one message' }) }, []),
-          body: object({ text: string({ minLength: 1, maxLength: deps.config.server.max_text_length, pattern: '\\S' }) }, ['text'], { additionalProperties: false }),
+          body: object(
+            {
+              text: string({ minLength: 1, maxLength: deps.config.server.max_text_length, pattern: '\\S' }),
+              timeZone: string({ maxLength: 64, description: "The visitor's IANA time zone (the widget sends the browser's); one Intl does not know is ignored" }),
+            },
+            ['text'],
+            { additionalProperties: false },
+          ),
           response: { 202: AcceptedSchema, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema },
         },
       },
@@ -146,7 +153,7 @@ export async function webchatRoutes(app: FastifyInstance, deps: ServerDeps, stre
         const account = accountOf(request);
         const claims = webchat.authenticate(account, request.headers.authorization);
         try {
-          const accepted = await webchat.send(account, claims, request.body.text as string, request.headers['idempotency-key'] as string | undefined);
+          const accepted = await webchat.send(account, claims, request.body.text as string, request.headers['idempotency-key'] as string | undefined, request.body.timeZone);
           if (accepted.duplicate) void reply.header('idempotent-replayed', 'true');
           return reply.code(202).send({ id: accepted.id, conversationId: accepted.conversationId, status: accepted.status });
         } catch (err) {

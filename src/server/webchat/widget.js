@@ -383,13 +383,23 @@ input { flex: 1; min-width: 0; font: inherit; padding: 8px 10px; border: 1px sol
     }
   }
 
+  /** The visitor's time zone, so the bot's tools (current_time) answer in it; the server checks it. */
+  function browserTimeZone() {
+    try {
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      return typeof zone === 'string' && zone.length > 0 && zone.length <= 64 ? { timeZone: zone } : {};
+    } catch {
+      return {};
+    }
+  }
+
   async function submit(text) {
     const me = bubble('me', text);
     const li = bubble('bot', '');
     show(li, 'waiting', '…', false);
     // One key per message: a POST retried after a lost answer is still one message.
     const key = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    const post = () => api('/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ text }) });
+    const post = () => api('/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ text, ...browserTimeZone() }) });
     try {
       let res;
       try {
