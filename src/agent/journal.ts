@@ -16,8 +16,12 @@ export const MODEL_CALL = -1;
 /** What the loop needs of a journal: earlier attempts' rows, and durable writes. */
 export interface LoopJournal {
   load(): Promise<JournalEntry[]>;
-  /** Durable when it resolves; throws LEASE_LOST when another worker owns the message now. */
-  write(entries: JournalEntry[]): Promise<void>;
+  /**
+   * Throws LEASE_LOST when another worker owns the message now. `durable`: on disk when it
+   * resolves; else a later durable write covers it (losing it in a crash costs a repeat of
+   * something safe to repeat, never a side effect).
+   */
+  write(entries: JournalEntry[], durable: boolean): Promise<void>;
   readonly attempt: number;
 }
 
@@ -26,8 +30,8 @@ export function storeJournal(store: Pick<AgentStore, 'journal' | 'writeJournal'>
   return {
     attempt: claim.attempts,
     load: () => store.journal(claim.id),
-    async write(entries) {
-      if (!(await store.writeJournal(claim, entries))) {
+    async write(entries, durable) {
+      if (!(await store.writeJournal(claim, entries, { durable }))) {
         throw new PincerError('LEASE_LOST', 'the lease on this message moved to another worker while its tool loop ran; this copy was stopped');
       }
     },

@@ -152,9 +152,10 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
       replayed++;
       if (answer.text !== '') observer?.text?.(answer.text);
     } else {
-      await journal?.write([{ step, call: MODEL_CALL, state: 'started', entry: { offeredTools: offerTools }, attempt: journal.attempt }]);
+      // Losing a model call's rows in a crash costs one more call: no need to wait for the disk.
+      await journal?.write([{ step, call: MODEL_CALL, state: 'started', entry: { offeredTools: offerTools }, attempt: journal.attempt }], false);
       answer = await stream(offerTools, signal);
-      await journal?.write([{ step, call: MODEL_CALL, state: 'finished', entry: answerEntry(answer, offerTools), attempt: journal.attempt }]);
+      await journal?.write([{ step, call: MODEL_CALL, state: 'finished', entry: answerEntry(answer, offerTools), attempt: journal.attempt }], false);
     }
     usage.inputTokens += answer.usage.inputTokens;
     usage.outputTokens += answer.usage.outputTokens;
@@ -270,10 +271,13 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
     return outcomes;
   }
 
-  /** Journal row (step, call), written for this attempt. */
-  async function write(step: number, call: number, toolCall: ToolCall, outcome?: ToolOutcome): Promise<void> {
+  /**
+   * Journal row (step, call), written for this attempt. A call that is not safe to repeat waits
+   * for the disk (its start before it runs, its result after); a read's rows need not.
+   */
+  async function write(step: number, call: number, toolCall: ToolCall, outcome?: ToolOutcome, durable = true): Promise<void> {
     const entry = outcome ? outcomeEntry(toolCall.name, toolCall.arguments, outcome) : { tool: toolCall.name, arguments: toolCall.arguments };
-    await journal?.write([{ step, call, state: outcome ? 'finished' : 'started', entry, attempt: journal.attempt }]);
+    await journal?.write([{ step, call, state: outcome ? 'finished' : 'started', entry, attempt: journal.attempt }], durable);
   }
 
   /** Run a ready call, written down before and after; `row` is what an earlier attempt left. */
@@ -285,13 +289,14 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
       await write(step, call, toolCall, unknown);
       return unknown;
     }
-    await write(step, call, toolCall);
+    const durable = prepared.tool.effect === 'write';
+    await write(step, call, toolCall, undefined, durable);
     const context = { ...options.context, ...(idempotencyKey !== undefined ? { idempotencyKey } : {}) };
     const outcome = await runTool({ ...prepared, call: toolCall, context, signal: runSignal, now });
     // Stopped from outside (shutdown, a lost lease) while it ran: whether it took effect is
     // not known, so the row stays `started` and a redelivery decides as after a crash.
     if (options.signal.aborted) throw options.signal.reason;
-    await write(step, call, toolCall, outcome);
+    await write(step, call, toolCall, outcome, durable);
     return outcome;
   }
 

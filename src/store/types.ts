@@ -441,10 +441,12 @@ export interface AgentStore {
   journal(messageId: string): Promise<JournalEntry[]>;
   /**
    * Write (or overwrite) rows of a message's journal in one transaction, only while `claim`
-   * holds the message (processing, same lease); durable when it resolves. false when the
-   * lease was lost: another worker owns the message now, and this one must stop.
+   * holds the message (processing, same lease). false when the lease was lost: another worker
+   * owns the message now, and this one must stop. Durable when it resolves, unless `durable`
+   * is false: then a later durable write (or the message's ack) makes it so, and a crash
+   * before that may lose it (SQLite; PostgreSQL commits are durable anyway).
    */
-  writeJournal(claim: Lease, entries: readonly JournalEntry[]): Promise<boolean>;
+  writeJournal(claim: Lease, entries: readonly JournalEntry[], options?: { durable?: boolean }): Promise<boolean>;
   /** Delete journal rows last written, and decided approvals made, more than `olderThanMs` ago. Returns how many. */
   purge(olderThanMs: number): Promise<number>;
 

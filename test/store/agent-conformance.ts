@@ -32,7 +32,9 @@ export function describeAgentConformance(backend: string, factory: QueueFactory)
       const claim = await claimOne();
       expect(await queue.agent.journal(claim.id)).toEqual([]);
       expect(await queue.agent.writeJournal(claim, [entry(1, 0, 'started', 'b'), entry(0, -1, 'finished', 'model')])).toBe(true);
-      expect(await queue.agent.writeJournal(claim, [entry(1, 0, 'finished', 'b done'), entry(1, 1, 'started', 'c')])).toBe(true);
+      // A write that need not wait for the disk is made durable by the next one that does.
+      expect(await queue.agent.writeJournal(claim, [entry(1, 0, 'finished', 'b done')], { durable: false })).toBe(true);
+      expect(await queue.agent.writeJournal(claim, [entry(1, 1, 'started', 'c')])).toBe(true);
       queue = await harness.reopen();
       expect(await queue.agent.journal(claim.id)).toEqual([entry(0, -1, 'finished', 'model'), entry(1, 0, 'finished', 'b done'), entry(1, 1, 'started', 'c')]);
     });

@@ -52,7 +52,7 @@ export class SqliteAgentStore implements AgentStore {
     return this.stmt.journal.all(messageId).map(toJournalEntry);
   }
 
-  async writeJournal(claim: Lease, entries: readonly JournalEntry[]): Promise<boolean> {
+  async writeJournal(claim: Lease, entries: readonly JournalEntry[], options: { durable?: boolean } = {}): Promise<boolean> {
     this.host.assertWritable();
     const now = this.host.now();
     const held = this.host.write(() => {
@@ -60,7 +60,8 @@ export class SqliteAgentStore implements AgentStore {
       for (const e of entries) this.stmt.writeEntry.run(claim.id, e.step, e.call, e.state, storedJson(e.entry), e.attempt, now);
       return true;
     });
-    if (held) await this.host.synced();
+    // The WAL is one sequence: a later durable write covers this one too.
+    if (held && options.durable !== false) await this.host.synced();
     return held;
   }
 
