@@ -10,6 +10,7 @@ import { Pincer } from '../../src/pincer.js';
 import { FakeLlm } from '../support/fake-llm.js';
 import { eventually, getJson, LogCapture, pluginProject, postJson, testConfig } from '../support/index.js';
 import { runCli } from '../support/process.js';
+import { dropSchema, freshSchema, storeUrl } from '../support/postgres.js';
 
 interface LedgerRun {
   tool: string;
@@ -23,13 +24,14 @@ interface Reply {
 }
 
 /** One Pincer with the ledger plugin and a `tools:` section; the ledger file counts every run. */
-async function bot(tools: string) {
-  const fake = await FakeLlm.start();
-  const project = pluginProject(['ledger']);
+async function bot(tools: string, store?: { url: string; fake: FakeLlm; project: { root: string; cleanup: () => void } }) {
+  const fake = store?.fake ?? (await FakeLlm.start());
+  const project = store?.project ?? pluginProject(['ledger']);
   const ledger = path.join(project.root, 'ledger.jsonl');
   process.env.LEDGER_FILE = ledger;
   writeFileSync(path.join(project.root, 'pincer.config.yaml'), `models: { default: [ { provider: openai-compatible, base_url: "${fake.url}/v1", model: fake-model } ] }\ntools: ${tools}\n`);
-  const pincer = await Pincer.create({ config: testConfig(project.root, { PINCER_PLUGINS_ROOT: project.root, PINCER_PLUGINS_ENABLED: 'commands,ledger' }), logDestination: new LogCapture(), env: {} });
+  const env = { PINCER_PLUGINS_ROOT: project.root, PINCER_PLUGINS_ENABLED: 'commands,ledger', ...(store && { PINCER_STORE: store.url }) };
+  const pincer = await Pincer.create({ config: testConfig(project.root, env), logDestination: new LogCapture(), env: {} });
   const url = await pincer.start();
   const runs = (): LedgerRun[] => (existsSync(ledger) ? readFileSync(ledger, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LedgerRun) : []);
   const ask = async (text: string, extra: Record<string, unknown> = {}) => {
@@ -49,6 +51,7 @@ async function bot(tools: string) {
   };
   const close = async () => {
     await pincer.close();
+    if (store) return;
     await fake.close();
     project.cleanup();
   };
@@ -178,5 +181,41 @@ describe('approval expiry and tool policy through a running Pincer', () => {
     const denied = await b.ask('call ledger_write {"entry":"x"}', { sender: 'anyone' });
     expect(denied.reply.data['steps']).toEqual([{ tool: 'ledger_write', ok: false, ms: 0, error: 'unknown_tool' }]);
     expect(b.runs()).toEqual([]);
+  });
+});
+
+describe('approvals across two nodes on PostgreSQL', () => {
+  let schema: string;
+  let fake: FakeLlm;
+  let project: { root: string; cleanup: () => void };
+  let a: Awaited<ReturnType<typeof bot>>;
+  let b: Awaited<ReturnType<typeof bot>>;
+  beforeAll(async () => {
+    schema = await freshSchema();
+    fake = await FakeLlm.start();
+    project = pluginProject(['ledger']);
+    const shared = { url: storeUrl(schema), fake, project };
+    a = await bot('{}', shared);
+    b = await bot('{}', shared);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await fake?.close();
+    project?.cleanup();
+    if (schema) await dropSchema(schema);
+  });
+
+  it('asks on one node, is approved on the other, and the call runs once with its reply in the conversation', async () => {
+    const first = await a.ask('call ledger_approved {"entry":"cluster D-4"}', { conversationId: 'pg-1' });
+    const [approval] = first.reply.data['approvals'] as Array<{ id: string }>;
+    expect((await getJson(`${b.url}/v1/admin/approvals/${approval!.id}`)).body.approval.state).toBe('pending');
+    // Both nodes decide at once: one wins, the other answers the same approval; one continuation.
+    const [one, two] = await Promise.all([postJson(`${a.url}/v1/admin/approvals/${approval!.id}`, { decision: 'approve' }), postJson(`${b.url}/v1/admin/approvals/${approval!.id}`, { decision: 'approve' })]);
+    expect([one.status, two.status]).toEqual([200, 200]);
+    expect(one.body.approval.continuationId).toBe(two.body.approval.continuationId);
+    const messages = await a.replies('pg-1', 2);
+    expect(messages.find((m) => m.id === one.body.approval.continuationId)!.reply!.text).toContain('cluster D-4');
+    expect(a.runs().filter((r) => r.entry === 'cluster D-4')).toEqual([expect.objectContaining({ key: `approval:${approval!.id}` })]);
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_BUDGETS } from '../../src/agent/budgets.js';
 import { storeJournal } from '../../src/agent/journal.js';
-import { runToolLoop } from '../../src/agent/loop.js';
+import { runToolLoop, type RunLoopOptions } from '../../src/agent/loop.js';
 import { ArgumentValidators } from '../../src/agent/tool-call.js';
 import type { JsonObject } from '../../src/json.js';
 import type { GenerateRequest, LanguageModel, StreamPart } from '../../src/models/types.js';
@@ -55,7 +55,7 @@ describe('the tool loop with its journal', () => {
     const [c] = await queue.claim(1);
     return c!;
   };
-  const run = (model: LanguageModel, tools: Tool[], c: ClaimedMessage, signal = new AbortController().signal) =>
+  const run = (model: LanguageModel, tools: Tool[], c: ClaimedMessage, signal = new AbortController().signal, extra: Partial<RunLoopOptions> = {}) =>
     runToolLoop({
       model,
       messages: [{ role: 'user', content: 'do it' }],
@@ -65,6 +65,7 @@ describe('the tool loop with its journal', () => {
       signal,
       validators: new ArgumentValidators(),
       journal: storeJournal(queue.agent, c),
+      ...extra,
     });
 
   it('writes every model call and tool call down, and a second run of the same message replays all of it', async () => {
@@ -131,5 +132,25 @@ describe('the tool loop with its journal', () => {
         expect(result.text).toContain('outcome_unknown');
       }
     }
+  });
+
+  it("runs an approved continuation's call first, with the approval's key, and never twice across a redelivery", async () => {
+    const keys: string[] = [];
+    const controller = new AbortController();
+    const refund = tool('refund', async (args, t) => {
+      keys.push(`${t.idempotencyKey}:${JSON.stringify(args)}`);
+      controller.abort(new Error('killed'));
+      return 'refunded';
+    });
+    const continuation = { toolCall: { id: 'call_1', name: 'refund', arguments: '{"order":"A-1"}' }, decision: 'approved' as const, by: 'admin', idempotencyKey: 'approval:ap_1' };
+    const model = callsThenAnswers('refund');
+    const first = await claim('c-cont');
+    await expect(run(model, [refund], first, controller.signal, { continuation })).rejects.toThrow('killed');
+    // The model was never called: the decided call comes first.
+    expect(model.calls).toBe(0);
+    const result = await run(model, [refund], await redeliver(), undefined, { continuation });
+    expect(keys).toEqual(['approval:ap_1:{"order":"A-1"}']);
+    expect(result.steps).toEqual([{ tool: 'refund', ok: false, ms: 0, code: 'outcome_unknown' }]);
+    expect(result.text).toContain('outcome_unknown');
   });
 });
