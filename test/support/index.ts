@@ -108,20 +108,7 @@ export async function startPincer(env: Record<string, string> = {}, setup?: (p: 
   };
 }
 
-/**
- * Poll a condition until it holds. This synchronises on observable state (a row, a status),
- * unlike a sleep; it fails with the last value seen when the deadline passes.
- */
-export async function eventually<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await probe();
-    if (accept(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { eventually } from './eventually.js';
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });

@@ -5,6 +5,7 @@
 import { DiscordAPIError, RateLimitError, REST } from '@discordjs/rest';
 import { WebSocketManager, WebSocketShardEvents } from '@discordjs/ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from '../../support/fakes/discord-io.js';
 import { DiscordFake } from '../../support/fakes/discord.js';
 
 let fake: DiscordFake;
@@ -22,11 +23,6 @@ afterEach(async () => {
 });
 
 const rest = (token = fake.token) => new REST({ api: fake.url, version: '10', retries: 0, rejectOnRateLimit: () => true }).setToken(token);
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
 
 function manager(intents = 1 << 9): { m: WebSocketManager; dispatches: Array<{ t: string; s: number }> } {
   const dispatches: Array<{ t: string; s: number }> = [];

@@ -4,6 +4,7 @@
  * batches as a full queue would, and keeps `fatal`s.
  */
 import type { ChannelIngestIO, InboundEvent, JsonValue } from '../../../src/plugins/sdk.js';
+import { eventually } from '../eventually.js';
 
 export interface Recorder extends ChannelIngestIO {
   batches: InboundEvent[][];
@@ -47,10 +48,9 @@ export function recorder(stored: JsonValue | null = null): Recorder {
 
 export const events = (rec: Recorder): InboundEvent[] => rec.batches.flat();
 
-/** Poll until `check` holds (10 ms steps, 10 s), else fail naming `what`. */
+/** Poll until `check` holds (10 s), else fail naming `what`. */
 export async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
+  await eventually(check, (held) => held, 10_000, what);
 }
 
 export { classOf } from '../channel-errors.js';
