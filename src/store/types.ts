@@ -7,8 +7,10 @@
  */
 import type { MessageEventBus } from '../events/types.js';
 import type { JsonObject, JsonValue } from '../json.js';
+import type { MemoryStore } from './memory-types.js';
 
 export type { JsonObject, JsonValue } from '../json.js';
+export type * from './memory-types.js';
 
 export const PRIORITIES = ['high', 'normal', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -391,6 +393,8 @@ export interface ChannelStore {
 /** One backend's queue: the three roles over one connection (or file) and its transactions. */
 export interface Queue extends WorkQueue, MessageStore, QueueAdmin, ChannelStore {
   readonly backend: string;
+  /** Agent memory: a separate object over the same connection or file (memory-types.ts). */
+  readonly memory: MemoryStore;
   close(): Promise<void>;
 }
 
@@ -406,6 +410,7 @@ export interface Store {
   readonly messages: MessageStore;
   readonly admin: QueueAdmin;
   readonly channels: ChannelStore;
+  readonly memory: MemoryStore;
   readonly events: MessageEventBus;
   close(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { describeQueueConformance, msg, type QueueFactory } from './conformance.
 import { describeOutboxConformance } from './channel-conformance.js';
 import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.js';
 import { describeReceiptConformance } from './receipt-conformance.js';
+import { describeMemoryConformance } from './memory-conformance.js';
 
 /**
  * Runs against a real PostgreSQL (PINCER_TEST_POSTGRES_URL or PINCER_TEST_POSTGRES, default the local test database).
@@ -39,6 +40,7 @@ describeQueueConformance('postgres', factory);
 describeOutboxConformance('postgres', factory);
 describeLeaseAndPairingConformance('postgres', factory);
 describeReceiptConformance('postgres', factory);
+describeMemoryConformance('postgres', factory);
 
 const reply = { analysis: {}, reply: { text: 'ok', responder: 't' } };
 

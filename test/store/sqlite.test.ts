@@ -8,6 +8,7 @@ import { describeQueueConformance, type QueueFactory } from './conformance.js';
 import { delivery, describeOutboxConformance } from './channel-conformance.js';
 import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.js';
 import { describeReceiptConformance } from './receipt-conformance.js';
+import { describeMemoryConformance } from './memory-conformance.js';
 
 const factory: QueueFactory = async (options) => {
   const { dir, cleanup } = tempDir();
@@ -32,6 +33,7 @@ describeQueueConformance('sqlite', factory);
 describeOutboxConformance('sqlite', factory);
 describeLeaseAndPairingConformance('sqlite', factory);
 describeReceiptConformance('sqlite', factory);
+describeMemoryConformance('sqlite', factory);
 
 describe('SqliteQueue specifics', () => {
   it('commits before enqueue resolves: another connection sees the row after close', async () => {

@@ -27,6 +27,7 @@ import { depthSlot, finishConversations, writeAckBatch, type SchemaContext } fro
 import { findRefused, insertAdmitted } from './inserts.js';
 import { buildChannelSql } from './channel-sql.js';
 import { PostgresChannels } from './channels.js';
+import { PostgresMemory } from './memory.js';
 import { connectPostgres, deliveryChannel, storeUnavailable, workChannel, type PostgresConnection } from './connection.js';
 import { quoteIdent } from './schema.js';
 import type { PostgresStoreSettings } from './settings.js';
@@ -59,6 +60,8 @@ export class PostgresQueue extends ChannelDelegate implements Queue {
   private readonly disposers: Array<() => void> = [];
   /** The outbox, job leases and pairing (channels.ts); ChannelDelegate forwards to it. */
   protected readonly channels: PostgresChannels;
+  /** Agent memory (memory.ts): its own tables, filled lazily, never on the enqueue or ack path. */
+  readonly memory: PostgresMemory;
 
   constructor(
     private readonly connection: PostgresConnection,
@@ -77,6 +80,7 @@ export class PostgresQueue extends ChannelDelegate implements Queue {
       { pool: connection.pool, sql: buildChannelSql(quoteIdent(schema)), schema, channel: outbox, nodeId: connection.nodeId, leaseMs: this.book.options.leaseMs, now: () => this.now, assertOpen: () => this.book.assertOpen(), isClosed: () => this.book.closed },
       log,
     );
+    this.memory = new PostgresMemory({ pool: connection.pool, schema: quoteIdent(schema), now: () => this.now, assertOpen: () => this.book.assertOpen() });
     this.statements = { sql: this.sql, channel: this.channel, nodeId: connection.nodeId, outbox: this.channels };
     // Another node's commit may have made work or deliveries claimable; so may a missed notification.
     const wake = () => this.book.notifyWork();

@@ -28,6 +28,7 @@ import type {
 } from '../types.js';
 import { openDatabase } from './database.js';
 import { SqliteChannels } from './channels.js';
+import { SqliteMemory } from './memory.js';
 import { FileSyncer } from './file-syncer.js';
 import { ACTIVE_STATES_SQL, migrate } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -56,6 +57,8 @@ export class SqliteQueue extends ChannelDelegate implements Queue {
   /** The outbox, job leases and pairing (channels.ts); ChannelDelegate forwards to it. */
   protected readonly channels: SqliteChannels;
   private deliveriesAfterSync = false;
+  /** Agent memory (memory.ts): its own tables, filled lazily, never on the enqueue or ack path. */
+  readonly memory: SqliteMemory;
 
   constructor(
     readonly file: string,
@@ -70,6 +73,7 @@ export class SqliteQueue extends ChannelDelegate implements Queue {
     this.stmt = prepareStatements(this.db);
     const host = { db: this.db, leaseMs: this.book.options.leaseMs, now: () => this.now, synced: () => this.synced(), isClosed: () => this.book.closed };
     this.channels = new SqliteChannels({ ...host, write: (fn) => this.write(fn), assertOpen: () => this.book.assertOpen(), assertWritable: () => this.assertWritable() }, log);
+    this.memory = new SqliteMemory({ db: this.db, now: () => this.now, write: (fn) => this.write(fn), synced: () => this.synced(), assertOpen: () => this.book.assertOpen(), assertWritable: () => this.assertWritable() });
     this.recoverOrphans();
     this.channels.recoverAtOpen();
     this.book.setDepth((this.db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ${ACTIVE_STATES_SQL}`).get() as { n: number }).n);
