@@ -248,7 +248,7 @@ export class Pincer {
    * prompted is stored.
    */
   private wireMemory(memory: MemoryService): Array<() => void> {
-    const tools = this.readsPrompt() ? memoryTools(memory) : [];
+    const tools = this.readsPrompt() && memory.config.tools ? memoryTools(memory) : [];
     return [
       ...memoryCommands(memory).map((command) => this.registry.addCommand(command)),
       ...tools.map((tool) => this.registry.addTool(tool)),

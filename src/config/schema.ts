@@ -181,6 +181,8 @@ const agentSchema = z
 const memorySchema = z
   .object({
     enabled: z.boolean().default(true),
+    /** Offer memory_search, memory_save and memory_forget to the language model (every answer then runs the tool loop). */
+    tools: z.boolean().default(true),
     /** Facts pinned into each prompt, in approximate tokens; the most relevant and newest first. */
     facts_tokens: z.number().int().min(0).default(300),
     /** Facts kept per sender (channel identity); /remember past it is refused until one is forgotten. */
