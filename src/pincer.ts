@@ -298,6 +298,7 @@ export class Pincer {
       metrics: this.metrics,
       version: PINCER_VERSION,
       channels: this.channels,
+      ...(this.memory && { memory: this.memory }),
       readiness: () => this.readiness(),
       workerStats: () => this.workers.stats(),
       shutdownSignal: this.shutdown.signal,

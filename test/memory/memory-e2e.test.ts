@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pincer } from '../../src/pincer.js';
 import { FakeLlm, type RecordedRequest } from '../support/fake-llm.js';
-import { eventually, LogCapture, postJson, tempDir, testConfig } from '../support/index.js';
+import { eventually, LogCapture, postJson, startPincer, tempDir, testConfig } from '../support/index.js';
 
 type Sent = Array<{ role: string; content: string | null }>;
 const sentMessages = (r: RecordedRequest): Sent => (r.body as { messages: Sent }).messages;
@@ -113,8 +113,45 @@ describe('agent memory through a running Pincer', () => {
     }
   });
 
+  it('counts memory operations in /metrics', async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const value = (labels: string) => Number(text.split('\n').find((l) => l.startsWith(`pincer_memory_operations_total{${labels}} `))?.split(' ')[1] ?? NaN);
+    expect(value('op="search",outcome="found"')).toBe(1);
+    expect(value('op="search",outcome="none"')).toBe(1);
+    expect(value('op="remember",outcome="added"')).toBe(2);
+    expect(value('op="forget",outcome="removed"')).toBe(1);
+    expect(value('op="delete",outcome="ok"')).toBe(1);
+    expect(value('op="summary",outcome="made"')).toBeGreaterThan(0);
+  });
+
   it('lists the route in the OpenAPI document', async () => {
     const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     expect(Object.keys(doc.paths['/v1/conversations/{id}/memory'] ?? {})).toEqual(['delete']);
+  });
+});
+
+describe('agent memory with only the built-in model, and turned off', () => {
+  it('keeps /remember and /forget but offers no memory tools and makes no summaries with only the built-in model', async () => {
+    const bot = await startPincer();
+    try {
+      expect([...bot.pincer.registry.tools.keys()].filter((n) => n.startsWith('memory_'))).toEqual([]);
+      expect(bot.pincer.memory?.summarizes).toBe(false);
+      const answer = await postJson(`${bot.url}/v1/messages?wait=20`, { text: '/remember I like tea', sender: 'ann' });
+      expect(answer.body.reply.text).toMatch(/I will remember that/);
+    } finally {
+      await bot.close();
+    }
+  });
+
+  it('has no memory commands and answers DELETE memory with MEMORY_DISABLED when memory.enabled is false', async () => {
+    const bot = await startPincer({ PINCER_MEMORY_ENABLED: 'false' });
+    try {
+      expect(bot.pincer.registry.commands.has('remember')).toBe(false);
+      const deleted = await fetch(`${bot.url}/v1/conversations/any/memory`, { method: 'DELETE' });
+      expect(deleted.status).toBe(404);
+      expect(((await deleted.json()) as { error: { code: string } }).error.code).toBe('MEMORY_DISABLED');
+    } finally {
+      await bot.close();
+    }
   });
 });

@@ -38,9 +38,9 @@ export function conversationRoutes(app: FastifyInstance, deps: ServerDeps): void
       },
     },
     async (request: FastifyRequest<{ Params: { id: string } }>) => {
-      if (!deps.config.memory.enabled) throw new PincerError('MEMORY_DISABLED', 'agent memory is turned off (memory.enabled: false): there is nothing to forget');
+      if (!deps.memory) throw new PincerError('MEMORY_DISABLED', 'agent memory is turned off (memory.enabled: false): there is nothing to forget');
       const { id } = request.params;
-      return { id, ...(await deps.store.memory.forgetConversation(id)) };
+      return { id, ...(await deps.memory.forgetConversation(id)) };
     },
   );
 }
