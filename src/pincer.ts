@@ -177,9 +177,8 @@ export class Pincer {
           ),
         );
       },
-      stop: async () => {
+      stop: () => {
         for (const dispose of wiring.splice(0).reverse()) dispose();
-        await this.memory?.close();
       },
     });
     let warming: Promise<void> = Promise.resolve();
@@ -191,6 +190,8 @@ export class Pincer {
       stop: () => this.models.close(),
       ready: () => this.modelsStatus,
     });
+    // After the models, so it stops before them: a summary being made is aborted, not failed.
+    lifecycle.add({ name: 'memory', stop: () => this.memory?.close() });
     lifecycle.add({ name: 'plugins', start: () => this.plugins.start(), stop: () => this.plugins.close(), ready: () => 'ok' });
     // Transports and the outbox need their plugins; they stop before the plugins do.
     lifecycle.add({ name: 'channels', start: () => this.channels.start(), stop: () => this.channels.stop() });
