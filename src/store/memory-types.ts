@@ -93,4 +93,10 @@ export interface MemoryStore {
    * and mark everything stored so far as forgotten: it is never indexed or summarised again.
    */
   forgetConversation(conversationId: string): Promise<MemoryDeletion>;
+
+  /**
+   * Retention: delete indexed turns said, and summaries made, more than `olderThanMs` ago (the
+   * messages they came from are purged by then). Facts stay: a sender asked for them. Returns how many.
+   */
+  purge(olderThanMs: number): Promise<number>;
 }

@@ -148,5 +148,19 @@ export function describeMemoryConformance(backend: string, factory: QueueFactory
       // And a conversation never seen is forgotten without error.
       expect(await queue.memory.forgetConversation('never')).toEqual({ summaries: 0, turns: 0, facts: 0 });
     });
+
+    it('purges indexed turns and summaries past retention, and keeps facts', async () => {
+      const ids = [await turn('r', 'old news one'), await turn('r', 'old news two')];
+      await queue.memory.indexTurns('r', 500);
+      const block = (await queue.memory.nextSummaryBlock('r', ids[1]!, 1))!;
+      await queue.memory.addSummary({ conversationId: 'r', fromSeq: block[0]!.seq, toSeq: block[0]!.seq, turns: 1, text: 'old' });
+      await queue.memory.addFact({ channel: 'telegram', senderId: 'tg:ann' }, 'kept fact', 10);
+      clock.advance(3_600_000);
+      const fresh = await turn('r', 'fresh news');
+      expect(await queue.memory.purge(1_800_000)).toBe(3);
+      expect((await search('r', 'news')).map((h) => h.text)).toEqual(['fresh news']);
+      expect(await queue.memory.listSummaries('r', fresh)).toEqual([]);
+      expect(await queue.memory.listFacts({ channel: 'telegram', senderId: 'tg:ann' })).toHaveLength(1);
+    });
   });
 }

@@ -57,6 +57,8 @@ export function buildMemorySql(s: string) {
       WHERE f.channel = w.channel AND f.sender_id = w.sender`,
     forgetTurns: `DELETE FROM ${s}.memory_turns WHERE conversation_id = $1`,
     forgetSummaries: `DELETE FROM ${s}.memory_summaries WHERE conversation_id = $1`,
+    purgeTurns: `DELETE FROM ${s}.memory_turns WHERE at < $1`,
+    purgeSummaries: `DELETE FROM ${s}.memory_summaries WHERE created_at < $1`,
     forgetMark: `
       INSERT INTO ${s}.memory_state AS st (conversation_id, indexed_seq, forgotten_seq)
       SELECT $1, x.s, x.s FROM (SELECT COALESCE(max(seq), 0) AS s FROM ${messages} WHERE conversation_id = $1) x
@@ -163,5 +165,12 @@ export class PostgresMemory implements MemoryStore {
       await client.query(this.sql.forgetMark, [conversationId]);
       return { summaries, turns, facts };
     });
+  }
+
+  async purge(olderThanMs: number): Promise<number> {
+    const cutoff = this.host.now() - olderThanMs;
+    const turns = await retrying(() => this.pool.query(this.sql.purgeTurns, [cutoff]));
+    const summaries = await retrying(() => this.pool.query(this.sql.purgeSummaries, [cutoff]));
+    return (turns.rowCount ?? 0) + (summaries.rowCount ?? 0);
   }
 }

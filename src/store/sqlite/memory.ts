@@ -58,6 +58,9 @@ export class SqliteMemory implements MemoryStore {
       deleteWords: db.prepare('DELETE FROM memory_fts WHERE rowid IN (SELECT seq FROM memory_turns WHERE conversation_id = @c)'),
       deleteTurns: db.prepare('DELETE FROM memory_turns WHERE conversation_id = @c'),
       deleteSummaries: db.prepare('DELETE FROM memory_summaries WHERE conversation_id = @c'),
+      purgeWords: db.prepare('DELETE FROM memory_fts WHERE rowid IN (SELECT seq FROM memory_turns WHERE at < @cutoff)'),
+      purgeTurns: db.prepare('DELETE FROM memory_turns WHERE at < @cutoff'),
+      purgeSummaries: db.prepare('DELETE FROM memory_summaries WHERE created_at < @cutoff'),
       forget: db.prepare(`
         INSERT INTO memory_state (conversation_id, indexed_seq, forgotten_seq)
         SELECT @c, s, s FROM (SELECT COALESCE(max(seq), 0) AS s FROM messages WHERE conversation_id = @c)
@@ -152,5 +155,16 @@ export class SqliteMemory implements MemoryStore {
     });
     await this.host.synced();
     return deletion;
+  }
+
+  async purge(olderThanMs: number): Promise<number> {
+    this.host.assertWritable();
+    const cutoff = this.host.now() - olderThanMs;
+    const n = this.host.write(() => {
+      this.stmt.purgeWords.run({ cutoff });
+      return this.stmt.purgeTurns.run({ cutoff }).changes + this.stmt.purgeSummaries.run({ cutoff }).changes;
+    });
+    if (n > 0) await this.host.synced();
+    return n;
   }
 }
