@@ -22,11 +22,18 @@ class ScriptedModel implements LanguageModel {
   readonly requests: GenerateRequest[] = [];
   answer: (request: GenerateRequest) => string = () => 'a summary';
   gate: Promise<void> | undefined;
+  inFlight = 0;
+  maxInFlight = 0;
 
   async doGenerate(request: GenerateRequest): Promise<GenerateResult> {
     this.requests.push(request);
-    await this.gate;
-    return { text: this.answer(request), finishReason: 'stop', usage: { inputTokens: 1, outputTokens: 1 } };
+    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+    try {
+      await this.gate;
+      return { text: this.answer(request), finishReason: 'stop', usage: { inputTokens: 1, outputTokens: 1 } };
+    } finally {
+      this.inFlight--;
+    }
   }
   async *doStream(request: GenerateRequest): AsyncIterable<StreamPart> {
     const { text, ...rest } = await this.doGenerate(request);
@@ -125,6 +132,28 @@ describe('MemoryService', () => {
     expect(inputs[1]).toContain('turn 3');
     for (const input of inputs) expect(input).not.toContain('SUMMARY-TEXT');
     expect(await queue.memory.listSummaries('c', current.id)).toHaveLength(2);
+  });
+
+  it('summarises at most memory.summaries.concurrency conversations at once', async () => {
+    const queue = sqlite();
+    const model = new ScriptedModel();
+    let release!: () => void;
+    model.gate = new Promise((resolve) => (release = resolve));
+    const memory = service(queue, model, 0);
+    const messages: MessageRecord[] = [];
+    for (const c of ['one', 'two', 'three']) {
+      const current = await conversation(queue, c, 2);
+      await queue.complete(current, { analysis: {}, reply: { text: 'ok', responder: 't' } });
+      messages.push(current);
+    }
+    for (const m of messages) {
+      await memory.prompt(m);
+      memory.onStatus(m.id, 'done');
+    }
+    release();
+    await memory.idle();
+    expect(model.maxInFlight).toBe(1);
+    for (const m of messages) expect(await queue.memory.listSummaries(m.conversationId, m.id)).toHaveLength(1);
   });
 
   it('puts nothing in the prompt for a failed summary, and makes it on a later reply', async () => {
