@@ -192,7 +192,7 @@ const memorySchema = z
     /** Results memory_search returns when the model names no limit, and the most it may ask for. */
     search_limit: positiveInt(5),
     max_search_limit: positiveInt(20),
-    /** Turns indexed per search at most (the index catches up over later searches). */
+    /** Turns indexed per transaction; a search writes at most 8 such batches first (the rest catch up over later searches). */
     index_batch: positiveInt(500),
     summaries: z
       .object({

@@ -11,6 +11,9 @@ import { Summarizer } from './summarizer.js';
 
 export type MemoryConfig = PincerConfig['memory'];
 
+/** Index batches one search may write before it searches what is indexed. */
+const INDEX_ROUNDS = 8;
+
 export interface MemoryServiceOptions {
   store: MemoryStore;
   /** The conversation's newest messages, to find the prompt's history window. */
@@ -61,11 +64,12 @@ export class MemoryService {
     return this.summarizer !== undefined;
   }
 
-  /** The best matching older turns of a conversation; the index catches up first. */
+  /** The best matching older turns of a conversation; the index catches up first (at most INDEX_ROUNDS batches). */
   async search(conversationId: string, query: string, limit = this.config.search_limit): Promise<MemoryHit[]> {
     const terms = distinctTokens(query, 32);
     if (terms.length === 0) throw new PincerError('MEMORY_QUERY_INVALID', 'the search query has no words to look for');
-    await this.options.store.indexTurns(conversationId, this.config.index_batch);
+    // The index catches up in batches (one transaction each), a bounded number per search.
+    for (let round = 0; round < INDEX_ROUNDS && (await this.options.store.indexTurns(conversationId, this.config.index_batch)) === this.config.index_batch; round++);
     const hits = await this.options.store.searchTurns(conversationId, terms, Math.min(Math.max(1, Math.floor(limit)), this.config.max_search_limit));
     this.count('search', hits.length > 0 ? 'found' : 'none');
     return hits;

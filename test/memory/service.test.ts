@@ -9,7 +9,7 @@ import { conversationHistory } from '../../src/responders/history.js';
 import { modelResponder } from '../../src/responders/model.js';
 import { PostgresQueue } from '../../src/store/postgres/queue.js';
 import { SqliteQueue } from '../../src/store/sqlite/queue.js';
-import type { MessageRecord, Queue } from '../../src/store/types.js';
+import type { ClaimedMessage, MessageRecord, Queue } from '../../src/store/types.js';
 import { ManualClock, queueOptions, tempDir } from '../support/index.js';
 import { dropSchema, freshSchema, storeUrl } from '../support/postgres.js';
 
@@ -64,7 +64,7 @@ describe('MemoryService', () => {
     return memory;
   };
   /** `n` finished turns of `c`, then one message being answered: its record. */
-  const conversation = async (queue: Queue, c: string, n: number, sender = 'telegram:7'): Promise<MessageRecord> => {
+  const conversation = async (queue: Queue, c: string, n: number, sender = 'telegram:7'): Promise<ClaimedMessage> => {
     for (let i = 0; i < n; i++) {
       await queue.enqueue({ text: `turn ${i}`, conversationId: c, channel: 'telegram', sender, priority: 'normal' });
       const [claimed] = await queue.claim(1);
@@ -183,6 +183,15 @@ describe('MemoryService', () => {
     memory.onStatus(current.id, 'done');
     await memory.idle();
     expect(summaryOf(await memory.prompt(current))).toContain('- they talked');
+  });
+
+  it('indexes in batches before a search until caught up, and refuses a query without words', async () => {
+    const queue = sqlite();
+    const memory = service(queue, undefined, 0, { index_batch: 2 });
+    const current = await conversation(queue, 'c', 5);
+    expect((await memory.search('c', 'turn 4')).map((h) => h.text)[0]).toBe('turn 4');
+    expect(await memory.search(current.conversationId, 'answer', 50)).toHaveLength(5);
+    await expect(memory.search('c', '" * ()')).rejects.toMatchObject({ code: 'MEMORY_QUERY_INVALID' });
   });
 
   it('makes no summaries without a language model (the built-in one cannot summarise)', async () => {
