@@ -47,6 +47,8 @@ export function buildMemorySql(s: string) {
       WHERE ${STABLE} AND m.seq < ${seqOf('$2')}
         AND m.seq > GREATEST(COALESCE((SELECT max(to_seq) FROM ${s}.memory_summaries WHERE conversation_id = $1), 0), ${forgotten})
       ORDER BY m.seq LIMIT $3`,
+    /** Waits for a deletion of the conversation's memory in progress (it holds the row FOR UPDATE). */
+    shareState: `SELECT forgotten_seq FROM ${s}.memory_state WHERE conversation_id = $1 FOR SHARE`,
     addSummary: `
       INSERT INTO ${s}.memory_summaries (conversation_id, from_seq, to_seq, turns, text, created_at)
       SELECT $1, $2, $3, $4, $5, $6 WHERE $2 > ${forgotten}
@@ -146,8 +148,14 @@ export class PostgresMemory implements MemoryStore {
 
   async addSummary(summary: Omit<MemorySummary, 'createdAt'>): Promise<boolean> {
     const { conversationId, fromSeq, toSeq, turns, text } = summary;
-    const result = await retrying(() => this.pool.query(this.sql.addSummary, [conversationId, fromSeq, toSeq, turns, text, this.host.now()]));
-    return (result.rowCount ?? 0) > 0;
+    // Under the state row's share lock: a summary made from turns read before a deletion
+    // cannot slip in while that deletion commits; it sees the new mark and is refused.
+    return transaction(this.pool, async (client) => {
+      await client.query(this.sql.ensureState, [conversationId]);
+      await client.query(this.sql.shareState, [conversationId]);
+      const result = await client.query(this.sql.addSummary, [conversationId, fromSeq, toSeq, turns, text, this.host.now()]);
+      return (result.rowCount ?? 0) > 0;
+    });
   }
 
   async listSummaries(conversationId: string, beforeMessageId: string): Promise<MemorySummary[]> {
