@@ -52,9 +52,9 @@ describe('MemoryService', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  const sqlite = (): Queue => {
+  const sqlite = (clock = new ManualClock()): Queue => {
     const { dir, cleanup } = tempDir();
-    const queue = new SqliteQueue(path.join(dir, 'm.db'), queueOptions({ now: new ManualClock().now }));
+    const queue = new SqliteQueue(path.join(dir, 'm.db'), queueOptions({ now: clock.now }));
     cleanups.push(cleanup, () => queue.close());
     return queue;
   };
@@ -183,6 +183,24 @@ describe('MemoryService', () => {
     memory.onStatus(current.id, 'done');
     await memory.idle();
     expect(summaryOf(await memory.prompt(current))).toContain('- they talked');
+  });
+
+  it('pins only the facts that fit memory.facts_tokens, the most relevant first, and only the sender\'s own', async () => {
+    const clock = new ManualClock();
+    const queue = sqlite(clock);
+    const memory = service(queue, undefined, 0, { facts_tokens: 6 });
+    const current = await conversation(queue, 'c', 0);
+    expect(await memory.prompt(current)).toEqual([]); // nothing to add: no empty parts
+    const ann = { channel: 'telegram', senderId: 'telegram:7' };
+    await memory.remember(ann, 'drinks green tea');
+    clock.advance(1000);
+    await memory.remember(ann, 'owns a bike');
+    await memory.remember({ channel: 'telegram', senderId: 'telegram:8' }, 'someone else entirely');
+    const pinned = (await memory.prompt({ ...current, text: 'any tea recommendations?' }))[0]!.content;
+    expect(pinned).toContain('- drinks green tea');
+    expect(pinned).not.toContain('bike'); // 5 + 4 tokens: only one fits in 6
+    expect(pinned).not.toContain('someone else');
+    expect((await memory.prompt({ ...current, text: 'hello' }))[0]!.content).toContain('- owns a bike'); // the newest when none is relevant
   });
 
   it('indexes in batches before a search until caught up, and refuses a query without words', async () => {
