@@ -9,6 +9,8 @@ import type { PincerConfig } from './config/schema.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger } from './log/logger.js';
 import { buildModelLayer, type ModelLayer } from './models/setup.js';
+import { MemoryService } from './memory/service.js';
+import { memoryCommands, memoryTools } from './memory/tools.js';
 import { conversationHistory } from './responders/history.js';
 import { pendingToolReader } from './responders/local-pending.js';
 import { modelResponder } from './responders/model.js';
@@ -60,6 +62,8 @@ export class Pincer {
   /** Who is offered which tool (`tools:`), and the approvals of calls that wait for a person. */
   readonly toolPolicy: ToolPolicy;
   readonly approvals: ApprovalDesk;
+  /** Agent memory (docs/memory.md); undefined when memory.enabled is false. */
+  readonly memory: MemoryService | undefined;
   readonly startedAt = Date.now();
   /** This instance among the nodes sharing a store (poller leases name it). */
   readonly nodeId = randomUUID();
@@ -89,6 +93,19 @@ export class Pincer {
       modelViews: () => this.models.deployments,
       plugins: () => this.plugins.list(),
     });
+    const languageModel = this.readsPrompt();
+    this.memory = config.memory.enabled
+      ? new MemoryService({
+          store: store.memory,
+          messages: store.messages,
+          config: config.memory,
+          historyTokens: config.models.history_tokens,
+          // The built-in model cannot summarise: with only it, there are no summaries.
+          ...(languageModel && { model: this.models.model }),
+          log,
+          metrics: this.metrics.registry,
+        })
+      : undefined;
     this.channels = new ChannelRuntime({
       channels: config.channels,
       work: store.work,
@@ -149,6 +166,8 @@ export class Pincer {
       name: 'wiring',
       start: () => {
         const providerOf = new Map(this.models.deployments.map((d) => [d.id, d.provider]));
+        const memory = this.memory;
+        if (memory) wiring.push(...this.wireMemory(memory));
         wiring.push(
           this.metrics.follow(store.events),
           this.models.router.onEvent((event) => this.metrics.routerEvent(event, (id) => providerOf.get(id) ?? 'unknown')),
@@ -161,6 +180,7 @@ export class Pincer {
               localAnalysis: this.models.readsAnalysis,
               ...this.localPending(),
               ...this.history(),
+              ...(memory && this.readsPrompt() && { memory: (message) => memory.prompt(message) }),
               tools: () => this.registry.tools,
               budgets: agentBudgets(config.agent),
               onLoop: (run) => this.metrics.agentRun(run),
@@ -185,6 +205,8 @@ export class Pincer {
       stop: () => this.models.close(),
       ready: () => this.modelsStatus,
     });
+    // After the models, so it stops before them: a summary being made is aborted, not failed.
+    lifecycle.add({ name: 'memory', stop: () => this.memory?.close() });
     lifecycle.add({ name: 'plugins', start: () => this.plugins.start(), stop: () => this.plugins.close(), ready: () => 'ok' });
     // Transports and the outbox need their plugins; they stop before the plugins do.
     lifecycle.add({ name: 'channels', start: () => this.channels.start(), stop: () => this.channels.stop() });
@@ -239,8 +261,27 @@ export class Pincer {
   /** The built-in model reads only the message itself: history for it would be a query per message for nothing. */
   private history(): { history?: ReturnType<typeof conversationHistory> } {
     const { config } = this;
-    const wanted = config.models.history_tokens > 0 && this.models.deployments.some((d) => d.provider !== 'local');
+    const wanted = config.models.history_tokens > 0 && this.readsPrompt();
     return wanted ? { history: conversationHistory(this.store.messages, config.models.history_tokens) } : {};
+  }
+
+  /** Whether a language model answers (not only the built-in one, which reads the message alone). */
+  private readsPrompt(): boolean {
+    return this.models.deployments.some((d) => d.provider !== 'local');
+  }
+
+  /**
+   * The /remember and /forget commands always; the memory tools only for a language model
+   * (offering tools makes every answer a tool loop). Summaries are made once a reply this node
+   * prompted is stored.
+   */
+  private wireMemory(memory: MemoryService): Array<() => void> {
+    const tools = this.readsPrompt() && memory.config.tools ? memoryTools(memory) : [];
+    return [
+      ...memoryCommands(memory).map((command) => this.registry.addCommand(command)),
+      ...tools.map((tool) => this.registry.addTool(tool)),
+      this.store.events.subscribeLocal((event) => event.type === 'status' && memory.onStatus(event.id, event.status)),
+    ];
   }
 
   /** Open the store and build every part; nothing is consumed or served until `start()`. */
@@ -286,6 +327,7 @@ export class Pincer {
       version: PINCER_VERSION,
       channels: this.channels,
       approvals: this.approvals,
+      ...(this.memory && { memory: this.memory }),
       readiness: () => this.readiness(),
       workerStats: () => this.workers.stats(),
       shutdownSignal: this.shutdown.signal,

@@ -174,6 +174,47 @@ const agentSchema = z
   .strict()
   .prefault({});
 
+/**
+ * Agent memory (docs/memory.md): search over a conversation's older turns, facts per sender,
+ * summaries of the turns that fall out of the history window. Only with a language model:
+ * the built-in model reads no prompt, so it gets no memory tools and no summaries.
+ */
+const memorySchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Offer memory_search, memory_save and memory_forget to the language model (every answer then runs the tool loop). */
+    tools: z.boolean().default(true),
+    /** Facts pinned into each prompt, in approximate tokens; the most relevant and newest first. */
+    facts_tokens: z.number().int().min(0).default(300),
+    /** Facts kept per sender (channel identity); /remember past it is refused until one is forgotten. */
+    max_facts: positiveInt(50),
+    /** Longest fact, in characters. */
+    max_fact_length: positiveInt(500),
+    /** Results memory_search returns when the model names no limit, and the most it may ask for. */
+    search_limit: positiveInt(5),
+    max_search_limit: positiveInt(20),
+    /** Turns indexed per transaction; a search writes at most 8 such batches first (the rest catch up over later searches). */
+    index_batch: positiveInt(500),
+    summaries: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Raw turns per summary: each block of this many turns older than the history window gets one summary. */
+        block_turns: positiveInt(20),
+        /** Summaries pinned into each prompt, in approximate tokens; the newest first. */
+        tokens: z.number().int().min(0).default(600),
+        /** Longest summary asked of the model, in tokens. */
+        max_tokens: positiveInt(300),
+        /** Conversations summarised at once by this node. */
+        concurrency: positiveInt(1),
+        /** Blocks one run may summarise before it yields (a long backlog is caught up over later replies). */
+        max_blocks_per_run: positiveInt(4),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
 const modelsSchema = z
   .object({
     /**
@@ -255,6 +296,7 @@ export const configSchema = z
     models: modelsSchema,
     agent: agentSchema,
     tools: toolsSchema,
+    memory: memorySchema,
     model_service: modelServiceSchema,
     channels: channelsSchema,
   })

@@ -148,6 +148,13 @@ export const ERRORS = {
   WEBCHAT_DISABLED: { status: 404, message: 'The web chat channel is not configured (channels.webchat.accounts).' },
   WEBCHAT_RATE_LIMITED: { status: 429, message: "A web chat visitor sent more messages than the account's rate allows (channels.webchat.accounts.<name>.rate); retry after the Retry-After header." },
 
+  // Agent memory (docs/memory.md)
+  MEMORY_DISABLED: { status: 404, message: 'Agent memory is turned off (memory.enabled: false).' },
+  MEMORY_NO_SENDER: { status: 400, message: 'Facts are kept per sender, and this message names no sender.' },
+  MEMORY_FACT_INVALID: { status: 400, message: 'A fact must be non-empty text no longer than memory.max_fact_length characters.' },
+  MEMORY_FACTS_FULL: { status: 409, message: 'This sender has memory.max_facts facts already; forget one first.' },
+  MEMORY_QUERY_INVALID: { status: 400, message: 'A memory search needs a query with at least one word.' },
+
   // Command line, scaffolding, benchmark
   CLI_UNREACHABLE: { status: 503, message: 'The CLI cannot reach a running Pincer (pincer start; --url or PINCER_URL).' },
   CLI_USAGE: { status: 400, message: 'A command-line option or argument has a value the command cannot use.' },

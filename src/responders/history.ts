@@ -7,7 +7,7 @@ export interface HistoryReader {
 }
 
 /** How many of the newest stored messages are read to build a prompt; the token budget then trims them. */
-const SCAN_LIMIT = 200;
+export const SCAN_LIMIT = 200;
 
 /**
  * Earlier turns of a conversation, oldest first, as chat messages: each answered message
@@ -17,23 +17,34 @@ const SCAN_LIMIT = 200;
 export function conversationHistory(store: HistoryReader, budgetTokens: number) {
   return async (conversationId: string, currentId: string): Promise<ChatMessage[]> => {
     const records = await store.latest(conversationId, SCAN_LIMIT);
-    const turns: ChatMessage[][] = [];
-    for (const r of records) {
-      if (r.id === currentId || r.state !== 'done') continue;
-      // A message kept for context only (a group message nobody asked the bot about) is a
-      // user turn without an answer.
-      turns.push(r.reply ? [{ role: 'user', content: r.text }, { role: 'assistant', content: r.reply.text }] : [{ role: 'user', content: contextLine(r) }]);
-    }
-    const kept: ChatMessage[][] = [];
-    let spent = 0;
-    for (const turn of turns.reverse()) {
-      const cost = turn.reduce((n, m) => n + approximateTokens(m.content), 0);
-      if (spent + cost > budgetTokens) break;
-      spent += cost;
-      kept.unshift(turn);
-    }
-    return kept.flat();
+    return historyWindow(records, currentId, budgetTokens).flatMap(turnMessages);
   };
+}
+
+/**
+ * The records (oldest first) whose turns fit the budget, newest kept first: the prompt's
+ * history window. Agent memory summarises what falls before it.
+ */
+export function historyWindow(records: readonly MessageRecord[], currentId: string, budgetTokens: number): MessageRecord[] {
+  const kept: MessageRecord[] = [];
+  let spent = 0;
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i] as MessageRecord;
+    if (r.id === currentId || r.state !== 'done') continue;
+    const cost = turnMessages(r).reduce((n, m) => n + approximateTokens(m.content), 0);
+    if (spent + cost > budgetTokens) break;
+    spent += cost;
+    kept.unshift(r);
+  }
+  return kept;
+}
+
+/**
+ * A turn as chat messages. A message kept for context only (a group message nobody asked the
+ * bot about) is a user turn without an answer.
+ */
+function turnMessages(r: MessageRecord): ChatMessage[] {
+  return r.reply ? [{ role: 'user', content: r.text }, { role: 'assistant', content: r.reply.text }] : [{ role: 'user', content: contextLine(r) }];
 }
 
 /** Who said an unanswered group message, so the model can tell the speakers apart. */

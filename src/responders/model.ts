@@ -20,6 +20,8 @@ export interface ModelResponderOptions {
   systemPrompt?: string;
   /** Earlier turns of the conversation, oldest first, already cut to the model's budget. */
   history?: (conversationId: string, currentMessageId: string) => Promise<ChatMessage[]>;
+  /** What agent memory adds after the system prompt (pinned facts, summaries): src/memory/. */
+  memory?: (message: MessageRecord) => Promise<ChatMessage[]>;
   /** models.temperature and models.max_tokens; a message's OpenAI client settings override them. */
   settings?: GenerationSettings;
   /**
@@ -60,6 +62,7 @@ export function modelResponder(options: ModelResponderOptions): Responder {
     async respond(ctx) {
       const messages: ChatMessage[] = [];
       if (options.systemPrompt) messages.push({ role: 'system', content: options.systemPrompt });
+      if (options.memory) messages.push(...(await options.memory(ctx.message)));
       if (options.history) messages.push(...(await options.history(ctx.message.conversationId, ctx.message.id)));
       messages.push({ role: 'user', content: ctx.message.text });
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ApprovalDesk } from '../agent/approvals.js';
 import type { ChannelRuntime } from '../channels/runtime.js';
 import type { PincerConfig } from '../config/schema.js';
+import type { MemoryService } from '../memory/service.js';
 import type { PincerMetrics } from '../metrics/metrics.js';
 import type { ModelLayer } from '../models/setup.js';
 import type { PluginManager } from '../plugins/manager.js';
@@ -26,6 +27,8 @@ export interface ServerDeps {
   channels: ChannelRuntime;
   /** Tool-call approvals: deciding one enqueues its continuation. */
   approvals: ApprovalDesk;
+  /** Agent memory (DELETE /v1/conversations/:id/memory); absent when memory.enabled is false. */
+  memory?: Pick<MemoryService, 'forgetConversation'>;
   version: string;
   readiness(): Promise<ReadinessReport>;
   workerStats(): WorkerPoolStats;

@@ -356,6 +356,89 @@ export const MIGRATIONS: readonly Migration[] = [
     CREATE INDEX agent_journal_by_time ON %s.agent_journal (updated_at);
     `,
   },
+  {
+    version: 6,
+    name: 'agent memory',
+    // Memory never touches the ingest or ack path: no triggers on messages. The search index
+    // (memory_turns, and SQLite's FTS5 table whose rowid is the turn's seq) is filled lazily
+    // before a search, up to a per-conversation watermark (memory_state.indexed_seq); the
+    // words are tokenized in TypeScript (src/text/tokens.ts), the same on both backends.
+    // forgotten_seq: nothing at or before it is indexed or summarised again (DELETE memory).
+    // A summary's key is its conversation and first turn, so two nodes cannot make one twice.
+    sqlite: `
+  CREATE TABLE memory_state (
+    conversation_id TEXT PRIMARY KEY,
+    indexed_seq     INTEGER NOT NULL DEFAULT 0,
+    forgotten_seq   INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE memory_turns (
+    seq             INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    sender          TEXT,
+    channel         TEXT NOT NULL,
+    at              INTEGER NOT NULL,
+    text            TEXT NOT NULL,
+    reply           TEXT
+  );
+  CREATE INDEX memory_turns_by_conversation ON memory_turns(conversation_id, seq);
+  CREATE VIRTUAL TABLE memory_fts USING fts5(tokens, tokenize = 'unicode61 remove_diacritics 0');
+  CREATE TABLE memory_facts (
+    id         TEXT PRIMARY KEY,
+    channel    TEXT NOT NULL,
+    sender_id  TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX memory_facts_by_sender ON memory_facts(channel, sender_id, created_at);
+  CREATE TABLE memory_summaries (
+    conversation_id TEXT NOT NULL,
+    from_seq        INTEGER NOT NULL,
+    to_seq          INTEGER NOT NULL,
+    turns           INTEGER NOT NULL,
+    text            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, from_seq)
+  );
+  `,
+    postgres: `
+    CREATE TABLE %s.memory_state (
+      conversation_id text PRIMARY KEY,
+      indexed_seq     bigint NOT NULL DEFAULT 0,
+      forgotten_seq   bigint NOT NULL DEFAULT 0
+    );
+    CREATE TABLE %s.memory_turns (
+      seq             bigint PRIMARY KEY,
+      conversation_id text NOT NULL,
+      message_id      text NOT NULL,
+      sender          text,
+      channel         text NOT NULL,
+      at              bigint NOT NULL,
+      text            text NOT NULL,
+      reply           text,
+      lexemes         tsvector NOT NULL
+    );
+    CREATE INDEX memory_turns_by_conversation ON %s.memory_turns (conversation_id, seq);
+    CREATE INDEX memory_turns_lexemes ON %s.memory_turns USING gin (lexemes);
+    CREATE TABLE %s.memory_facts (
+      id         text PRIMARY KEY,
+      channel    text NOT NULL,
+      sender_id  text NOT NULL,
+      text       text NOT NULL,
+      created_at bigint NOT NULL
+    );
+    CREATE INDEX memory_facts_by_sender ON %s.memory_facts (channel, sender_id, created_at);
+    CREATE TABLE %s.memory_summaries (
+      conversation_id text NOT NULL,
+      from_seq        bigint NOT NULL,
+      to_seq          bigint NOT NULL,
+      turns           integer NOT NULL,
+      text            text NOT NULL,
+      created_at      bigint NOT NULL,
+      PRIMARY KEY (conversation_id, from_seq)
+    );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -7,8 +7,10 @@
  */
 import type { MessageEventBus } from '../events/types.js';
 import type { JsonObject, JsonValue } from '../json.js';
+import type { MemoryStore } from './memory-types.js';
 
 export type { JsonObject, JsonValue } from '../json.js';
+export type * from './memory-types.js';
 
 export const PRIORITIES = ['high', 'normal', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -476,6 +478,8 @@ export interface Queue extends WorkQueue, MessageStore, QueueAdmin, ChannelStore
   readonly backend: string;
   /** The agent's tables, over the same file or pool. */
   readonly agent: AgentStore;
+  /** Agent memory: a separate object over the same connection or file (memory-types.ts). */
+  readonly memory: MemoryStore;
   close(): Promise<void>;
 }
 
@@ -492,6 +496,7 @@ export interface Store {
   readonly admin: QueueAdmin;
   readonly channels: ChannelStore;
   readonly agent: AgentStore;
+  readonly memory: MemoryStore;
   readonly events: MessageEventBus;
   close(): Promise<void>;
 }

@@ -15,7 +15,8 @@ afterEach(async () => {
 async function bot(models: string): Promise<{ url: string; logs: LogCapture }> {
   const { dir, cleanup } = tempDir();
   cleanups.push(cleanup);
-  writeFileSync(path.join(dir, 'pincer.config.yaml'), `models: ${models}\n`);
+  // The plain model path: no core memory tools, which would make every answer a tool loop.
+  writeFileSync(path.join(dir, 'pincer.config.yaml'), `models: ${models}\nmemory: { tools: false }\n`);
   const logs = new LogCapture();
   const pincer = await Pincer.create({ config: testConfig(dir), logDestination: logs, env: hermeticEnv() });
   cleanups.push(() => pincer.close());

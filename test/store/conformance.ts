@@ -412,3 +412,19 @@ function nestedArray(levels: number): JsonValue {
   for (let i = 1; i < levels; i++) value = [value];
   return value;
 }
+
+/** A fresh queue on a manual clock for every test of the enclosing describe; read them inside tests. */
+export function freshQueuePerTest(factory: QueueFactory): { readonly queue: Queue; readonly clock: ManualClock } {
+  let harness: QueueHarness | undefined;
+  const current = { queue: undefined as unknown as Queue, clock: new ManualClock() };
+  beforeEach(async () => {
+    current.clock = new ManualClock();
+    harness = await factory(queueOptions({ now: current.clock.now }));
+    current.queue = harness.queue;
+  });
+  afterEach(async () => {
+    await harness?.destroy();
+    harness = undefined;
+  });
+  return current;
+}

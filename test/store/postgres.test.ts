@@ -11,6 +11,7 @@ import { describeOutboxConformance } from './channel-conformance.js';
 import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.js';
 import { describeAgentConformance } from './agent-conformance.js';
 import { describeReceiptConformance } from './receipt-conformance.js';
+import { describeMemoryConformance } from './memory-conformance.js';
 
 /**
  * Runs against a real PostgreSQL (PINCER_TEST_POSTGRES_URL or PINCER_TEST_POSTGRES, default the local test database).
@@ -41,6 +42,7 @@ describeOutboxConformance('postgres', factory);
 describeLeaseAndPairingConformance('postgres', factory);
 describeReceiptConformance('postgres', factory);
 describeAgentConformance('postgres', factory);
+describeMemoryConformance('postgres', factory);
 
 const reply = { analysis: {}, reply: { text: 'ok', responder: 't' } };
 

@@ -9,6 +9,7 @@ import { delivery, describeOutboxConformance } from './channel-conformance.js';
 import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.js';
 import { describeAgentConformance } from './agent-conformance.js';
 import { describeReceiptConformance } from './receipt-conformance.js';
+import { describeMemoryConformance } from './memory-conformance.js';
 
 const factory: QueueFactory = async (options) => {
   const { dir, cleanup } = tempDir();
@@ -34,6 +35,7 @@ describeOutboxConformance('sqlite', factory);
 describeLeaseAndPairingConformance('sqlite', factory);
 describeReceiptConformance('sqlite', factory);
 describeAgentConformance('sqlite', factory);
+describeMemoryConformance('sqlite', factory);
 
 describe('SqliteQueue specifics', () => {
   it('commits before enqueue resolves: another connection sees the row after close', async () => {

@@ -28,6 +28,7 @@ import { findRefused, insertAdmitted } from './inserts.js';
 import { buildChannelSql } from './channel-sql.js';
 import { PostgresAgentStore } from './agent.js';
 import { PostgresChannels } from './channels.js';
+import { PostgresMemory } from './memory.js';
 import { connectPostgres, deliveryChannel, storeUnavailable, workChannel, type PostgresConnection } from './connection.js';
 import { quoteIdent } from './schema.js';
 import type { PostgresStoreSettings } from './settings.js';
@@ -62,6 +63,8 @@ export class PostgresQueue extends ChannelDelegate implements Queue {
   protected readonly channels: PostgresChannels;
   /** The tool loop's journal and approvals (agent.ts). */
   readonly agent: PostgresAgentStore;
+  /** Agent memory (memory.ts): its own tables, filled lazily, never on the enqueue or ack path. */
+  readonly memory: PostgresMemory;
 
   constructor(
     private readonly connection: PostgresConnection,
@@ -81,6 +84,7 @@ export class PostgresQueue extends ChannelDelegate implements Queue {
       log,
     );
     this.agent = new PostgresAgentStore({ pool: connection.pool, schema: quoteIdent(schema), now: () => this.now, assertOpen: () => this.book.assertOpen(), isClosed: () => this.book.closed });
+    this.memory = new PostgresMemory({ pool: connection.pool, schema: quoteIdent(schema), now: () => this.now, assertOpen: () => this.book.assertOpen() });
     this.statements = { sql: this.sql, channel: this.channel, nodeId: connection.nodeId, outbox: this.channels };
     // Another node's commit may have made work or deliveries claimable; so may a missed notification.
     const wake = () => this.book.notifyWork();

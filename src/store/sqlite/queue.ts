@@ -29,6 +29,7 @@ import type {
 import { openDatabase } from './database.js';
 import { SqliteAgentStore } from './agent.js';
 import { SqliteChannels } from './channels.js';
+import { SqliteMemory } from './memory.js';
 import { FileSyncer } from './file-syncer.js';
 import { ACTIVE_STATES_SQL, migrate } from './schema.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -59,6 +60,8 @@ export class SqliteQueue extends ChannelDelegate implements Queue {
   /** The tool loop's journal and approvals (agent.ts). */
   readonly agent: SqliteAgentStore;
   private deliveriesAfterSync = false;
+  /** Agent memory (memory.ts): its own tables, filled lazily, never on the enqueue or ack path. */
+  readonly memory: SqliteMemory;
 
   constructor(
     readonly file: string,
@@ -75,6 +78,7 @@ export class SqliteQueue extends ChannelDelegate implements Queue {
     const tables = { ...host, write: <T>(fn: () => T) => this.write(fn), assertOpen: () => this.book.assertOpen(), assertWritable: () => this.assertWritable() };
     this.channels = new SqliteChannels(tables, log);
     this.agent = new SqliteAgentStore(tables);
+    this.memory = new SqliteMemory({ db: this.db, now: () => this.now, write: (fn) => this.write(fn), synced: () => this.synced(), assertOpen: () => this.book.assertOpen(), assertWritable: () => this.assertWritable() });
     this.recoverOrphans();
     this.channels.recoverAtOpen();
     this.book.setDepth((this.db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ${ACTIVE_STATES_SQL}`).get() as { n: number }).n);
