@@ -72,4 +72,41 @@ describe('tools through a running Pincer', () => {
     expect(events.filter((e) => e.event === 'step').map((e) => e.data)).toEqual([{ index: 0 }, { index: 1 }]);
     expect(events.find((e) => e.event === 'tool')?.data).toEqual({ tool: 'echo_args', ok: true, ms: expect.any(Number) });
   });
+
+  const reply = async (text: string) => {
+    const answer = await postJson(`${url}/v1/messages?wait=20`, { text });
+    expect(answer.status).toBe(200);
+    return (answer.body as { reply: { text: string; data: Record<string, unknown> } }).reply;
+  };
+
+  it('runs calls the model makes in parallel in one answer, and gives back every result in order', async () => {
+    const r = await reply('calls [{"name":"echo_args","args":{"q":"first"}},{"name":"echo_args","args":{"q":"second"}}]');
+    expect(r.data['steps']).toEqual([
+      { tool: 'echo_args', ok: true, ms: expect.any(Number) },
+      { tool: 'echo_args', ok: true, ms: expect.any(Number) },
+    ]);
+    const second = fake.requests.filter((q) => q.path.endsWith('/chat/completions')).at(-1)!.body as { messages: Array<{ role: string; content: string; tool_call_id?: string }> };
+    const results = second.messages.filter((m) => m.role === 'tool');
+    expect(results.map((m) => (JSON.parse(m.content) as { args: { q: string } }).args.q)).toEqual(['first', 'second']);
+    expect(results.map((m) => m.tool_call_id)).toEqual([expect.stringMatching(/_0$/), expect.stringMatching(/_1$/)]);
+  });
+
+  it('turns malformed JSON arguments and a call to an unknown tool into error results the model sees', async () => {
+    const r = await reply('calls [{"name":"echo_args","raw":"{\\"q\\": "},{"name":"no_such_tool","args":{}}]');
+    expect(r.data['steps']).toEqual([
+      { tool: 'echo_args', ok: false, ms: 0, error: 'invalid_json' },
+      { tool: 'no_such_tool', ok: false, ms: 0, error: 'unknown_tool' },
+    ]);
+    expect(r.text).toContain('unknown_tool');
+  });
+
+  it('ends the run of a model that never stops calling with a budget, and still answers', async () => {
+    const r = await reply('call-forever echo_args {"q":"again"}');
+    expect(r.data['stopReason']).toBe('max_steps');
+    expect(r.data['steps']).toEqual([
+      { tool: 'echo_args', ok: true, ms: expect.any(Number) },
+      { tool: 'echo_args', ok: true, ms: expect.any(Number) },
+    ]);
+    expect(r.text).toContain('tool said');
+  });
 });

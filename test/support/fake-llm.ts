@@ -53,7 +53,12 @@ interface FakeToolCall {
   id: string;
   name: string;
   args: Record<string, unknown>;
+  /** The arguments exactly as the model "wrote" them (malformed JSON too), where the wire carries text. */
+  raw?: string;
 }
+
+/** What the arguments of a call look like on a wire that carries them as text. */
+const argumentText = (c: FakeToolCall): string => c.raw ?? JSON.stringify(c.args);
 
 interface Reply {
   model: string;
@@ -289,9 +294,8 @@ export class FakeLlm {
   private replyTo(vendor: Vendor, model: string, body: any): Reply {
     const users = vendor.userTexts(body);
     const toolResult = vendor.lastToolResult(body);
-    const call = vendor.hasTools(body) && toolResult === undefined ? /^call (\S+)\s*(.*)$/s.exec(users.at(-1) ?? '') : null;
-    const toolCalls = call ? [{ id: `call_fake_${this.requests.length}`, name: call[1] ?? '', args: call[2] ? (JSON.parse(call[2]) as Record<string, unknown>) : {} }] : [];
-    const text = toolResult !== undefined ? FakeLlm.reply(`tool said ${toolResult}`) : call ? '' : FakeLlm.reply(users.at(-1) ?? '');
+    const toolCalls = vendor.hasTools(body) ? this.scriptedCalls(users.at(-1) ?? '', toolResult !== undefined) : [];
+    const text = toolCalls.length > 0 ? '' : toolResult !== undefined ? FakeLlm.reply(`tool said ${toolResult}`) : FakeLlm.reply(users.at(-1) ?? '');
     const words = text.match(/\S+\s*/g) ?? [];
     const max = vendor.maxTokens(body);
     const pieces = max !== undefined && max < words.length ? words.slice(0, max) : words;
@@ -304,6 +308,26 @@ export class FakeLlm {
       completionTokens: pieces.length + toolCalls.length,
       streamUsage: body?.stream_options?.include_usage === true,
     };
+  }
+
+  /**
+   * The tool calls a user text scripts: `call <tool> <json>` (one call, until a result is
+   * back), `calls [{name, args?, raw?}, ...]` (several in one answer, in parallel; `raw` is the
+   * arguments text as sent, malformed JSON included), `call-forever <tool> <json>` (the same
+   * call again after every result: a model that never stops).
+   */
+  private scriptedCalls(text: string, hasResult: boolean): FakeToolCall[] {
+    const id = (i: number) => `call_fake_${this.requests.length}_${i}`;
+    const forever = /^call-forever (\S+)\s*(.*)$/s.exec(text);
+    if (forever) return [{ id: id(0), name: forever[1] ?? '', args: forever[2] ? (JSON.parse(forever[2]) as Record<string, unknown>) : {} }];
+    if (hasResult) return [];
+    const several = /^calls (\[.*\])$/s.exec(text);
+    if (several) {
+      const list = JSON.parse(several[1] ?? '[]') as Array<{ name: string; args?: Record<string, unknown>; raw?: string }>;
+      return list.map((c, i) => ({ id: id(i), name: c.name, args: c.args ?? {}, ...(c.raw !== undefined && { raw: c.raw }) }));
+    }
+    const one = /^call (\S+)\s*(.*)$/s.exec(text);
+    return one ? [{ id: id(0), name: one[1] ?? '', args: one[2] ? (JSON.parse(one[2]) as Record<string, unknown>) : {} }] : [];
   }
 
   private takeFault(req: IncomingMessage): FakeFault | undefined {
@@ -382,7 +406,7 @@ const openai: Vendor = {
           role: 'assistant',
           content: r.toolCalls.length > 0 ? null : r.pieces.join(''),
           refusal: null,
-          ...(r.toolCalls.length > 0 && { tool_calls: r.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.args) } })) }),
+          ...(r.toolCalls.length > 0 && { tool_calls: r.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: argumentText(c) } })) }),
         },
         logprobs: null,
         finish_reason: r.toolCalls.length > 0 ? 'tool_calls' : r.finish,
@@ -399,7 +423,7 @@ const openai: Vendor = {
         // A call is named in one chunk and its arguments follow in pieces, as OpenAI streams them.
         ...r.toolCalls.flatMap((c, index) => [
           chunk([{ index: 0, delta: { tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] }, logprobs: null, finish_reason: null }]),
-          ...halves(JSON.stringify(c.args)).map((piece) => chunk([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: piece } }] }, logprobs: null, finish_reason: null }])),
+          ...halves(argumentText(c)).map((piece) => chunk([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: piece } }] }, logprobs: null, finish_reason: null }])),
         ]),
       ],
       tail: [
@@ -456,7 +480,7 @@ const anthropic: Vendor = {
       ...r.toolCalls.flatMap((c, i) => [
         ...(i === 0 ? [sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 })] : []),
         sseEvent('content_block_start', { type: 'content_block_start', index: i + 1, content_block: { type: 'tool_use', id: c.id, name: c.name, input: {} } }),
-        ...halves(JSON.stringify(c.args)).map((piece) => sseEvent('content_block_delta', { type: 'content_block_delta', index: i + 1, delta: { type: 'input_json_delta', partial_json: piece } })),
+        ...halves(argumentText(c)).map((piece) => sseEvent('content_block_delta', { type: 'content_block_delta', index: i + 1, delta: { type: 'input_json_delta', partial_json: piece } })),
         sseEvent('content_block_stop', { type: 'content_block_stop', index: i + 1 }),
       ]),
     ],
