@@ -15,7 +15,7 @@ import type { AgentBudgets, StopReason } from './budgets.js';
 import type { JournalEntry } from '../store/types.js';
 import { answerEntry, answerFrom, JournalIndex, MODEL_CALL, outcomeEntry, outcomeFrom, type JournaledAnswer, type LoopJournal } from './journal.js';
 import { LoopGuard } from './loop-guard.js';
-import { errorContent, parseArguments, runTool, type ArgumentValidators, type ToolErrorCode, type ToolOutcome } from './tool-call.js';
+import { failed, parseArguments, runTool, unknownOutcome, type ArgumentValidators, type ToolErrorCode, type ToolOutcome } from './tool-call.js';
 
 export const COULD_NOT_FINISH = 'I could not finish that.';
 /** The finishing call after a time-budget stop gets this long of its own. */
@@ -330,7 +330,7 @@ export async function runToolLoop(options: RunLoopOptions): Promise<LoopResult> 
       outcome = done;
     } else if (decided.decision !== 'approved') {
       const why = decided.decision === 'expired' ? 'nobody approved it in time' : `${decided.by ?? 'an operator'} denied it`;
-      outcome = { ok: false, code: 'approval_denied', content: errorContent('approval_denied', `${toolCall.name} was not run: ${why}. Tell the user.`), ms: 0 };
+      outcome = failed('approval_denied', `${toolCall.name} was not run: ${why}. Tell the user.`).outcome;
     } else {
       const prepared = resolve(toolCall);
       outcome = 'outcome' in prepared ? prepared.outcome : await execute(DECIDED_STEP, 0, toolCall, prepared, row, decided.idempotencyKey);
@@ -376,24 +376,9 @@ interface Ready {
   timeoutMs: number;
 }
 
-function failed(code: ToolErrorCode, message: string): { outcome: ToolOutcome } {
-  return { outcome: { ok: false, code, content: errorContent(code, message), ms: 0 } };
-}
 
 /** The approval a replayed `approval_pending` result names. */
 function pendingOf(tool: string, outcome: ToolOutcome): PendingApproval {
   const body = JSON.parse(outcome.content) as { approval?: unknown };
   return { id: String(body.approval), tool };
-}
-
-function unknownOutcome(tool: string): ToolOutcome {
-  return {
-    ok: false,
-    code: 'outcome_unknown',
-    content: errorContent(
-      'outcome_unknown',
-      `${tool} was started before a restart and its result was never recorded, so it may or may not have taken effect; it was not run again. Do not assume it worked; check its effect (or ask the user) before calling it again.`,
-    ),
-    ms: 0,
-  };
 }

@@ -33,6 +33,25 @@ export function errorContent(code: ToolErrorCode, message: string): string {
   return JSON.stringify({ error: { code, message } });
 }
 
+/** The error result that stands for a call that was not run. */
+export function failed(code: ToolErrorCode, message: string): { outcome: ToolOutcome } {
+  return { outcome: { ok: false, code, content: errorContent(code, message), ms: 0 } };
+}
+
+/** A call that started before a crash and has no recorded result, not run again. */
+export function unknownOutcome(tool: string): ToolOutcome {
+  return {
+    ok: false,
+    code: 'outcome_unknown',
+    content: errorContent(
+      'outcome_unknown',
+      `${tool} was started before a restart and its result was never recorded, so it may or may not have taken effect; it was not run again. Do not assume it worked; check its effect (or ask the user) before calling it again.`,
+    ),
+    ms: 0,
+  };
+}
+
+
 /** Compiled argument schemas, per tool registration (a reload registers a new object). */
 export class ArgumentValidators {
   private readonly ajv = addFormats(new Ajv({ allErrors: false, strict: false, useDefaults: true, coerceTypes: false }));
