@@ -12,6 +12,7 @@ import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.
 import { describeAgentConformance } from './agent-conformance.js';
 import { describeReceiptConformance } from './receipt-conformance.js';
 import { describeMemoryConformance } from './memory-conformance.js';
+import { describeKnowledgeConformance } from './knowledge-conformance.js';
 
 /**
  * Runs against a real PostgreSQL (PINCER_TEST_POSTGRES_URL or PINCER_TEST_POSTGRES, default the local test database).
@@ -43,6 +44,7 @@ describeLeaseAndPairingConformance('postgres', factory);
 describeReceiptConformance('postgres', factory);
 describeAgentConformance('postgres', factory);
 describeMemoryConformance('postgres', factory);
+describeKnowledgeConformance('postgres', factory);
 
 const reply = { analysis: {}, reply: { text: 'ok', responder: 't' } };
 
