@@ -137,10 +137,13 @@ export interface KnowledgeStore {
   /**
    * The chunks matching any of `terms`, best first: BM25 in FTS5 (the heading and questions
    * column weighted above the body), ts_rank_cd in PostgreSQL (heading and questions weight
-   * A, body D). Each term is quoted, so nothing is read as query syntax. No terms: none.
+   * A, body D). Each term is quoted, so nothing is read as query syntax. Terms must come from
+   * the tokenizer the chunks' words came from (PostgreSQL compares them as they are); empty
+   * ones are ignored, and only the first 32 distinct ones count. No terms: none. `limit` is
+   * bounded to 0..1000.
    */
   searchLexical(terms: readonly string[], limit: number): Promise<KbLexicalHit[]>;
-  /** How many chunks exist, and in how many each term occurs (the coverage gate's IDF). */
+  /** How many chunks exist, and in how many each term occurs (the coverage gate's IDF): the first 32 distinct non-empty terms. */
   termStats(terms: readonly string[]): Promise<{ chunks: number; df: Record<string, number> }>;
   /** The chunks with those ids, in the order asked; unknown ids are left out. */
   getChunks(ids: readonly string[]): Promise<KbChunkRecord[]>;
