@@ -439,6 +439,133 @@ export const MIGRATIONS: readonly Migration[] = [
     );
     `,
   },
+  {
+    version: 7,
+    name: 'knowledge base',
+    // Sources, their chunks, the chunks' words, embedding vectors per model, and questions the
+    // knowledge base could not answer (src/store/knowledge-types.ts). The words come tokenized
+    // from TypeScript (src/text/tokens.ts), the same on both backends: SQLite keeps them in an
+    // ordinary FTS5 table (it holds its own copy, so a row is deleted by rowid alone) whose
+    // rowid is the chunk's seq, with diacritics kept as PostgreSQL's tsvector literals keep
+    // them. kb_state.generation moves on every change of chunks or vectors, and in PostgreSQL
+    // its row lock serialises the knowledge base's writes across nodes. An unanswered
+    // question's id is a hash of its words: asked again, it counts up.
+    sqlite: `
+  CREATE TABLE kb_sources (
+    id         TEXT PRIMARY KEY,
+    uri        TEXT NOT NULL UNIQUE,
+    title      TEXT NOT NULL,
+    format     TEXT,
+    sha256     TEXT,
+    bytes      INTEGER NOT NULL DEFAULT 0,
+    status     TEXT NOT NULL,
+    error      TEXT,
+    chunks     INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    indexed_at INTEGER
+  );
+  CREATE TABLE kb_chunks (
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
+    source_id    TEXT NOT NULL,
+    ordinal      INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    heading_path TEXT NOT NULL,
+    questions    TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    line_start   INTEGER,
+    line_end     INTEGER,
+    page         INTEGER,
+    tokens       INTEGER NOT NULL,
+    hash         TEXT NOT NULL
+  );
+  CREATE INDEX kb_chunks_by_source ON kb_chunks(source_id, ordinal);
+  CREATE VIRTUAL TABLE kb_fts USING fts5(head, body, tokenize = 'unicode61 remove_diacritics 0');
+  CREATE TABLE kb_vectors (
+    model    TEXT NOT NULL,
+    chunk_id TEXT NOT NULL,
+    dims     INTEGER NOT NULL,
+    v        BLOB NOT NULL,
+    PRIMARY KEY (model, chunk_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX kb_vectors_by_chunk ON kb_vectors(chunk_id);
+  CREATE TABLE kb_state (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL
+  );
+  INSERT INTO kb_state (id, generation) VALUES (1, 0);
+  CREATE TABLE kb_unanswered (
+    id              TEXT PRIMARY KEY,
+    query           TEXT NOT NULL,
+    conversation_id TEXT,
+    channel         TEXT,
+    top_chunk_id    TEXT,
+    score           REAL,
+    at              INTEGER NOT NULL,
+    count           INTEGER NOT NULL
+  );
+  CREATE INDEX kb_unanswered_by_at ON kb_unanswered(at);
+  `,
+    postgres: `
+    CREATE TABLE %s.kb_sources (
+      id         text PRIMARY KEY,
+      uri        text NOT NULL UNIQUE,
+      title      text NOT NULL,
+      format     text,
+      sha256     text,
+      bytes      bigint NOT NULL DEFAULT 0,
+      status     text NOT NULL,
+      error      text,
+      chunks     integer NOT NULL DEFAULT 0,
+      created_at bigint NOT NULL,
+      updated_at bigint NOT NULL,
+      indexed_at bigint
+    );
+    CREATE TABLE %s.kb_chunks (
+      seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      id           text NOT NULL UNIQUE,
+      source_id    text NOT NULL REFERENCES %s.kb_sources (id) ON DELETE CASCADE,
+      ordinal      integer NOT NULL,
+      kind         text NOT NULL,
+      heading_path jsonb NOT NULL,
+      questions    jsonb NOT NULL,
+      text         text NOT NULL,
+      line_start   integer,
+      line_end     integer,
+      page         integer,
+      tokens       integer NOT NULL,
+      hash         text NOT NULL,
+      lexemes      tsvector NOT NULL
+    );
+    CREATE INDEX kb_chunks_by_source ON %s.kb_chunks (source_id, ordinal);
+    CREATE INDEX kb_chunks_lexemes ON %s.kb_chunks USING gin (lexemes);
+    CREATE TABLE %s.kb_vectors (
+      model    text NOT NULL,
+      chunk_id text NOT NULL REFERENCES %s.kb_chunks (id) ON DELETE CASCADE,
+      dims     integer NOT NULL,
+      v        bytea NOT NULL,
+      PRIMARY KEY (model, chunk_id)
+    );
+    CREATE INDEX kb_vectors_by_chunk ON %s.kb_vectors (chunk_id);
+    CREATE TABLE %s.kb_state (
+      id         integer PRIMARY KEY CHECK (id = 1),
+      generation bigint NOT NULL
+    );
+    INSERT INTO %s.kb_state (id, generation) VALUES (1, 0);
+    CREATE TABLE %s.kb_unanswered (
+      id              text PRIMARY KEY,
+      query           text NOT NULL,
+      conversation_id text,
+      channel         text,
+      top_chunk_id    text,
+      score           double precision,
+      at              bigint NOT NULL,
+      count           integer NOT NULL
+    );
+    CREATE INDEX kb_unanswered_by_at ON %s.kb_unanswered (at);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

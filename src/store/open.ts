@@ -75,7 +75,7 @@ export function eventsChannel(schema: string): string {
 
 function composeStore(queue: Queue, events: MessageEventBus, close: () => Promise<void>): Store {
   let closing: Promise<void> | undefined;
-  return { backend: queue.backend, work: queue, messages: queue, admin: queue, channels: queue, agent: queue.agent, memory: queue.memory, events, close: () => (closing ??= close()) };
+  return { backend: queue.backend, work: queue, messages: queue, admin: queue, channels: queue, agent: queue.agent, memory: queue.memory, knowledge: queue.knowledge, events, close: () => (closing ??= close()) };
 }
 
 export function isPostgresStore(store: string): boolean {

@@ -6,10 +6,11 @@ const PURGE_EVERY_MS = 60 * 60 * 1000;
 /**
  * Hourly deletion past `queue.retention` of finished messages and finished deliveries (sent,
  * dead, ambiguous), of expired pairing requests, of the agent's journal and decided approvals,
- * and of agent memory's indexed turns and summaries (facts stay), as a lifecycle part's start
- * and stop. Each purge goes on when another fails: they are separate tables.
+ * of agent memory's indexed turns and summaries (facts stay), and of the questions the
+ * knowledge base could not answer, as a lifecycle part's start and stop. Each purge goes on
+ * when another fails: they are separate tables.
  */
-export function retention(store: Pick<Store, 'admin' | 'channels' | 'agent' | 'memory'>, retentionMs: number, log: Logger): { start(): void; stop(): void } {
+export function retention(store: Pick<Store, 'admin' | 'channels' | 'agent' | 'memory' | 'knowledge'>, retentionMs: number, log: Logger): { start(): void; stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   const run = async (what: string, purge: () => Promise<number>) => {
     try {
@@ -25,6 +26,7 @@ export function retention(store: Pick<Store, 'admin' | 'channels' | 'agent' | 'm
     await run('expired pairing request(s)', () => store.channels.purgeExpiredPairings());
     await run('agent journal row(s) and decided approval(s)', () => store.agent.purge(retentionMs));
     await run('memory turn(s) and summary(ies)', () => store.memory.purge(retentionMs));
+    await run('unanswered knowledge-base question(s)', () => store.knowledge.purgeUnanswered(retentionMs));
   };
   return {
     start() {

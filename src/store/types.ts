@@ -7,10 +7,12 @@
  */
 import type { MessageEventBus } from '../events/types.js';
 import type { JsonObject, JsonValue } from '../json.js';
+import type { KnowledgeStore } from './knowledge-types.js';
 import type { MemoryStore } from './memory-types.js';
 
 export type { JsonObject, JsonValue } from '../json.js';
 export type * from './memory-types.js';
+export type * from './knowledge-types.js';
 
 export const PRIORITIES = ['high', 'normal', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -480,6 +482,8 @@ export interface Queue extends WorkQueue, MessageStore, QueueAdmin, ChannelStore
   readonly agent: AgentStore;
   /** Agent memory: a separate object over the same connection or file (memory-types.ts). */
   readonly memory: MemoryStore;
+  /** The knowledge base's sources, chunks, index and vectors: a separate object likewise (knowledge-types.ts). */
+  readonly knowledge: KnowledgeStore;
   close(): Promise<void>;
 }
 
@@ -497,6 +501,7 @@ export interface Store {
   readonly channels: ChannelStore;
   readonly agent: AgentStore;
   readonly memory: MemoryStore;
+  readonly knowledge: KnowledgeStore;
   readonly events: MessageEventBus;
   close(): Promise<void>;
 }

@@ -413,10 +413,20 @@ function nestedArray(levels: number): JsonValue {
   return value;
 }
 
-/** A fresh queue on a manual clock for every test of the enclosing describe; read them inside tests. */
-export function freshQueuePerTest(factory: QueueFactory): { readonly queue: Queue; readonly clock: ManualClock } {
+/**
+ * A fresh queue on a manual clock for every test of the enclosing describe; read them inside
+ * tests. `reopen` restarts the store (the same file or schema) and replaces `queue`.
+ */
+export function freshQueuePerTest(factory: QueueFactory): { readonly queue: Queue; readonly clock: ManualClock; reopen(): Promise<Queue> } {
   let harness: QueueHarness | undefined;
-  const current = { queue: undefined as unknown as Queue, clock: new ManualClock() };
+  const current = {
+    queue: undefined as unknown as Queue,
+    clock: new ManualClock(),
+    async reopen() {
+      current.queue = await harness!.reopen();
+      return current.queue;
+    },
+  };
   beforeEach(async () => {
     current.clock = new ManualClock();
     harness = await factory(queueOptions({ now: current.clock.now }));

@@ -12,6 +12,7 @@ import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.
 import { describeAgentConformance } from './agent-conformance.js';
 import { describeReceiptConformance } from './receipt-conformance.js';
 import { describeMemoryConformance } from './memory-conformance.js';
+import { describeKnowledgeConformance, kbChunk } from './knowledge-conformance.js';
 
 /**
  * Runs against a real PostgreSQL (PINCER_TEST_POSTGRES_URL or PINCER_TEST_POSTGRES, default the local test database).
@@ -43,6 +44,7 @@ describeLeaseAndPairingConformance('postgres', factory);
 describeReceiptConformance('postgres', factory);
 describeAgentConformance('postgres', factory);
 describeMemoryConformance('postgres', factory);
+describeKnowledgeConformance('postgres', factory);
 
 const reply = { analysis: {}, reply: { text: 'ok', responder: 't' } };
 
@@ -93,6 +95,28 @@ describe('PostgresQueue across nodes', () => {
     expect(good.every((o) => o.status === 'fulfilled')).toBe(true);
     expect((await a.stats()).depth).toBe(20);
     expect(await a.claim(50)).toHaveLength(20);
+  });
+
+  it('replaces one knowledge source from two nodes at once without doubling its chunks, and both see the generation move', async () => {
+    const [a, b] = await twoNodes();
+    const g0 = await b.knowledge.generation();
+    const first = await a.knowledge.replaceSource({ uri: 'kb.md', title: 'KB', format: 'markdown', sha256: '1', bytes: 1 }, [kbChunk(0, 'shared words'), kbChunk(1, 'old words')]);
+    expect(await b.knowledge.generation()).toBeGreaterThan(g0);
+    const [stale] = await b.knowledge.chunksWithoutVector('m', 10);
+    const next = [kbChunk(0, 'shared words'), kbChunk(1, 'new words')];
+    const [ra, rb] = await Promise.all([
+      a.knowledge.replaceSource({ uri: 'kb.md', title: 'KB', format: 'markdown', sha256: '2', bytes: 1 }, next),
+      b.knowledge.replaceSource({ uri: 'kb.md', title: 'KB', format: 'markdown', sha256: '2', bytes: 1 }, next),
+      // A vector for a chunk one of them removes: written before the removal or dropped, never an error.
+      b.knowledge.putVectors('m', [{ chunkId: stale!.chunkId, vector: Float32Array.from([1]) }]),
+    ]);
+    expect(ra.source.id).toBe(first.source.id);
+    expect(rb.source.id).toBe(first.source.id);
+    expect([ra.added + rb.added, ra.kept + rb.kept]).toEqual([1, 3]); // the second to commit found the first's chunks
+    const ids = (await b.knowledge.searchLexical(['words'], 10)).map((h) => h.chunkId);
+    expect((await a.knowledge.getChunks(ids)).map((c) => c.text).sort()).toEqual(['new words', 'shared words']);
+    expect((await a.knowledge.getSource('kb.md'))?.chunks).toBe(2);
+    expect((await a.knowledge.vectors('m')).every((v) => ids.includes(v.chunkId))).toBe(true);
   });
 
   it('never hands one message to two nodes claiming concurrently', async () => {

@@ -13,7 +13,7 @@ describe('retention job', () => {
     vi.useRealTimers();
   });
 
-  it('purges finished messages, finished deliveries, expired pairing requests, old journal rows and memory turns every hour', async () => {
+  it('purges finished messages, finished deliveries, expired pairing requests, old journal rows, memory turns and unanswered questions every hour', async () => {
     const clock = new ManualClock();
     const queue = new SqliteQueue(':memory:', queueOptions({ now: clock.now }));
     const old = await queue.enqueue(msg('c1'));
@@ -24,6 +24,7 @@ describe('retention job', () => {
     await queue.updateDelivery(send!, { kind: 'sent', receipts: ['m'] });
     await queue.requestPairing({ channel: 'tg', account: 'bot', senderId: 'u1', code: 'AAAA1111', createdAt: clock.time, expiresAt: clock.time + 1_000 }, 3);
     expect(await queue.memory.indexTurns('c1', 10)).toBe(1);
+    await queue.knowledge.logUnanswered({ query: 'how do I fly?', conversationId: 'c1', channel: 'tg', topChunkId: null, score: null });
     const [kept] = await queue.addDeliveries([delivery('tg:B')]).then(() => queue.listDeliveries({ limit: 1, state: 'queued' }));
     clock.advance(2 * HOUR);
 
@@ -33,20 +34,21 @@ describe('retention job', () => {
     const log = {
       info: (fields: { what: string; removed: number }) => {
         purged.push(`${fields.removed} ${fields.what}`);
-        if (purged.length === 5) allPurged();
+        if (purged.length === 6) allPurged();
       },
       error: (fields: { err: unknown }, message: string) => purged.push(`error: ${message}: ${String(fields.err)}`),
     } as unknown as Logger;
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const job = retention({ admin: queue, channels: queue, agent: queue.agent, memory: queue.memory }, HOUR, log);
+    const job = retention({ admin: queue, channels: queue, agent: queue.agent, memory: queue.memory, knowledge: queue.knowledge }, HOUR, log);
     job.start();
     await vi.advanceTimersByTimeAsync(HOUR);
     await done;
     job.stop();
 
-    expect(purged).toEqual(['1 finished message(s)', '1 finished delivery(ies)', '1 expired pairing request(s)', '1 agent journal row(s) and decided approval(s)', '1 memory turn(s) and summary(ies)']);
+    expect(purged).toEqual(['1 finished message(s)', '1 finished delivery(ies)', '1 expired pairing request(s)', '1 agent journal row(s) and decided approval(s)', '1 memory turn(s) and summary(ies)', '1 unanswered knowledge-base question(s)']);
     expect(await queue.agent.journal(old.id)).toEqual([]);
     expect(await queue.memory.searchTurns('c1', ['hi'], 5)).toEqual([]);
+    expect(await queue.knowledge.listUnanswered({ limit: 10 })).toEqual([]);
     expect(await queue.get(old.id)).toBeUndefined();
     expect(await queue.getDelivery(kept!.id)).toMatchObject({ state: 'queued' });
     expect(await queue.listPairings()).toEqual([]);

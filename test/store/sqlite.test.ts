@@ -10,6 +10,7 @@ import { describeLeaseAndPairingConformance } from './lease-pairing-conformance.
 import { describeAgentConformance } from './agent-conformance.js';
 import { describeReceiptConformance } from './receipt-conformance.js';
 import { describeMemoryConformance } from './memory-conformance.js';
+import { describeKnowledgeConformance } from './knowledge-conformance.js';
 
 const factory: QueueFactory = async (options) => {
   const { dir, cleanup } = tempDir();
@@ -36,6 +37,7 @@ describeLeaseAndPairingConformance('sqlite', factory);
 describeReceiptConformance('sqlite', factory);
 describeAgentConformance('sqlite', factory);
 describeMemoryConformance('sqlite', factory);
+describeKnowledgeConformance('sqlite', factory);
 
 describe('SqliteQueue specifics', () => {
   it('commits before enqueue resolves: another connection sees the row after close', async () => {

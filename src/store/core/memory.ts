@@ -50,10 +50,11 @@ export function tsQuery(terms: readonly string[]): string {
 
 /**
  * A tsvector literal of a turn's words with their positions (cast with ::tsvector: PostgreSQL
- * keeps the words as they are, and the positions let ts_rank count repeats).
+ * keeps the words as they are, and the positions let ts_rank count repeats). `weight` marks
+ * every position (the knowledge base's headings are A); `from` is the first position.
  */
-export function tsVector(words: readonly string[]): string {
-  return words.map((w, i) => `${lexeme(w)}:${i + 1}`).join(' ');
+export function tsVector(words: readonly string[], weight: '' | 'A' = '', from = 1): string {
+  return words.map((w, i) => `${lexeme(w)}:${i + from}${weight}`).join(' ');
 }
 
 const lexeme = (word: string): string => `'${word.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;

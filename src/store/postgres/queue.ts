@@ -28,6 +28,7 @@ import { findRefused, insertAdmitted } from './inserts.js';
 import { buildChannelSql } from './channel-sql.js';
 import { PostgresAgentStore } from './agent.js';
 import { PostgresChannels } from './channels.js';
+import { PostgresKnowledge } from './knowledge.js';
 import { PostgresMemory } from './memory.js';
 import { connectPostgres, deliveryChannel, storeUnavailable, workChannel, type PostgresConnection } from './connection.js';
 import { quoteIdent } from './schema.js';
@@ -65,6 +66,8 @@ export class PostgresQueue extends ChannelDelegate implements Queue {
   readonly agent: PostgresAgentStore;
   /** Agent memory (memory.ts): its own tables, filled lazily, never on the enqueue or ack path. */
   readonly memory: PostgresMemory;
+  /** The knowledge base (knowledge.ts): sources, chunks, their tsvector index and vectors. */
+  readonly knowledge: PostgresKnowledge;
 
   constructor(
     private readonly connection: PostgresConnection,
@@ -84,7 +87,9 @@ export class PostgresQueue extends ChannelDelegate implements Queue {
       log,
     );
     this.agent = new PostgresAgentStore({ pool: connection.pool, schema: quoteIdent(schema), now: () => this.now, assertOpen: () => this.book.assertOpen(), isClosed: () => this.book.closed });
-    this.memory = new PostgresMemory({ pool: connection.pool, schema: quoteIdent(schema), now: () => this.now, assertOpen: () => this.book.assertOpen() });
+    const roles = { pool: connection.pool, schema: quoteIdent(schema), now: () => this.now, assertOpen: () => this.book.assertOpen() };
+    this.memory = new PostgresMemory(roles);
+    this.knowledge = new PostgresKnowledge(roles);
     this.statements = { sql: this.sql, channel: this.channel, nodeId: connection.nodeId, outbox: this.channels };
     // Another node's commit may have made work or deliveries claimable; so may a missed notification.
     const wake = () => this.book.notifyWork();

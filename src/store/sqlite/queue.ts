@@ -29,6 +29,7 @@ import type {
 import { openDatabase } from './database.js';
 import { SqliteAgentStore } from './agent.js';
 import { SqliteChannels } from './channels.js';
+import { SqliteKnowledge } from './knowledge.js';
 import { SqliteMemory } from './memory.js';
 import { FileSyncer } from './file-syncer.js';
 import { ACTIVE_STATES_SQL, migrate } from './schema.js';
@@ -62,6 +63,8 @@ export class SqliteQueue extends ChannelDelegate implements Queue {
   private deliveriesAfterSync = false;
   /** Agent memory (memory.ts): its own tables, filled lazily, never on the enqueue or ack path. */
   readonly memory: SqliteMemory;
+  /** The knowledge base (knowledge.ts): sources, chunks, their FTS5 index and vectors. */
+  readonly knowledge: SqliteKnowledge;
 
   constructor(
     readonly file: string,
@@ -78,7 +81,8 @@ export class SqliteQueue extends ChannelDelegate implements Queue {
     const tables = { ...host, write: <T>(fn: () => T) => this.write(fn), assertOpen: () => this.book.assertOpen(), assertWritable: () => this.assertWritable() };
     this.channels = new SqliteChannels(tables, log);
     this.agent = new SqliteAgentStore(tables);
-    this.memory = new SqliteMemory({ db: this.db, now: () => this.now, write: (fn) => this.write(fn), synced: () => this.synced(), assertOpen: () => this.book.assertOpen(), assertWritable: () => this.assertWritable() });
+    this.memory = new SqliteMemory(tables);
+    this.knowledge = new SqliteKnowledge(tables);
     this.recoverOrphans();
     this.channels.recoverAtOpen();
     this.book.setDepth((this.db.prepare(`SELECT COUNT(*) AS n FROM messages WHERE state IN ${ACTIVE_STATES_SQL}`).get() as { n: number }).n);
