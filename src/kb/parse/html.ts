@@ -1,0 +1,49 @@
+import TurndownService from 'turndown';
+import { strikethrough, tables } from 'turndown-plugin-gfm';
+import type { ParsedDocument } from '../types.js';
+import { normalizeText } from './common.js';
+import { parseMarkdown } from './markdown.js';
+
+/**
+ * HTML as Markdown (turndown 7, with GFM tables so a table stays one block the chunker keeps
+ * whole), then read as Markdown: sections by heading. Scripts, styles, navigation, page
+ * headers and footers are dropped: they are the same on every page and answer nothing. The
+ * line numbers are those of the converted Markdown, not of the HTML source, so an HTML
+ * citation points to a section (its heading path), not to a source line. The title is the
+ * page's <title>, else its first <h1>, else the file name.
+ */
+export function parseHtml(source: string, name: string): ParsedDocument {
+  const html = normalizeText(source);
+  const doc = parseMarkdown(htmlToMarkdown(html), name, 'html');
+  const title = htmlTitle(html);
+  if (title) doc.title = title;
+  return doc;
+}
+
+const DROPPED = ['script', 'style', 'noscript', 'template', 'nav', 'header', 'footer', 'head', 'title', 'iframe', 'object', 'embed'] as const;
+
+export function htmlToMarkdown(html: string): string {
+  const service = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-', hr: '---' });
+  service.use([tables, strikethrough]);
+  service.remove([...DROPPED]);
+  return service.turndown(html);
+}
+
+function htmlTitle(html: string): string | undefined {
+  const match = /<title\b[^>]*>([\s\S]*?)<\/title\s*>/i.exec(html);
+  const title = match ? decodeEntities(match[1] ?? '').replace(/\s+/g, ' ').trim() : '';
+  return title === '' ? undefined : title;
+}
+
+const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+
+/** The character references a <title> commonly holds (the converter decodes the body's itself). */
+function decodeEntities(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, ref: string) => {
+    if (ref[0] === '#') {
+      const code = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    }
+    return NAMED[ref.toLowerCase()] ?? whole;
+  });
+}
