@@ -6,11 +6,12 @@ import { parseMarkdown } from './markdown.js';
 
 /**
  * HTML as Markdown (turndown 7, with GFM tables so a table stays one block the chunker keeps
- * whole), then read as Markdown: sections by heading. Scripts, styles, navigation, page
- * headers and footers are dropped: they are the same on every page and answer nothing. The
- * line numbers are those of the converted Markdown, not of the HTML source, so an HTML
- * citation points to a section (its heading path), not to a source line. The title is the
- * page's <title>, else its first <h1>, else the file name.
+ * whole), then read as Markdown: sections by heading. What is the same on every page and
+ * answers nothing is dropped: scripts, styles, page headers and footers, navigation (<nav>,
+ * a navigation role, the navheader/navfooter/toc classes of DocBook and the like); an image
+ * becomes its alt text. The line numbers are those of the converted Markdown, not of the HTML
+ * source, so an HTML citation points to a section (its heading path), not to a source line.
+ * The title is the page's <title>, else its first <h1>, else the file name.
  */
 export function parseHtml(source: string, name: string): ParsedDocument {
   const html = normalizeText(source);
@@ -22,10 +23,28 @@ export function parseHtml(source: string, name: string): ParsedDocument {
 
 const DROPPED = ['script', 'style', 'noscript', 'template', 'nav', 'header', 'footer', 'head', 'title', 'iframe', 'object', 'embed'] as const;
 
+/** Navigation by role or by a class generators use for it (DocBook's navheader, say), though no <nav>. */
+const NAV_ROLES = new Set(['navigation', 'banner', 'contentinfo', 'search']);
+const NAV_CLASSES = new Set(['nav', 'navbar', 'navheader', 'navfooter', 'breadcrumb', 'breadcrumbs', 'skip-link', 'toc']);
+
+interface Attributes {
+  getAttribute(name: string): string | null;
+}
+
+function isNavigation(node: unknown): boolean {
+  const el = node as Attributes;
+  if (typeof el.getAttribute !== 'function') return false;
+  if (NAV_ROLES.has((el.getAttribute('role') ?? '').toLowerCase())) return true;
+  return (el.getAttribute('class') ?? '').toLowerCase().split(/\s+/).some((c) => NAV_CLASSES.has(c));
+}
+
 export function htmlToMarkdown(html: string): string {
   const service = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-', hr: '---' });
   service.use([tables, strikethrough]);
   service.remove([...DROPPED]);
+  service.remove((node) => isNavigation(node));
+  // An image is its alt text: its address answers nothing and only adds noise words.
+  service.addRule('image-alt', { filter: 'img', replacement: (_content, node) => ((node as unknown as Attributes).getAttribute('alt') ?? '').trim() });
   return service.turndown(html);
 }
 

@@ -45,4 +45,13 @@ describe('HTML', () => {
     expect(parseHtml('<body><h1>From H1</h1><p>x</p></body>', 'a.htm').title).toBe('From H1');
     expect(parseHtml('<p>just text</p>', 'dir/page.htm').title).toBe('page');
   });
+
+  test('generated navigation without <nav> (DocBook navheader, role=navigation, a table of contents) is dropped; images are their alt text', () => {
+    const html = `<div class="navheader"><table><tr><td><a href="prev.html"><img src="prev.png" alt="Prev"></a></td></tr></table></div>
+<div role="navigation">Skip to menu</div><div class="toc">1.1 What is this FAQ?</div>
+<h1>Chapter 1</h1><p>Body text <img src="x.png" alt="a diagram"> here.</p>
+<div class="navfooter">Next chapter</div>`;
+    const doc = parseHtml(html, 'c.html');
+    expect(doc.sections).toEqual([{ headingPath: ['Chapter 1'], text: 'Body text a diagram here.', lineStart: 3, lineEnd: 3, page: null }]);
+  });
 });

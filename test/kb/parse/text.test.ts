@@ -41,4 +41,31 @@ describe('plain text', () => {
       [['C'], 'y', 10],
     ]);
   });
+
+  test('numbered headings of a rendered manual: alone, wrapped, nested by their numbers, with an indented body', () => {
+    const source = [
+      'Chapter\u00a01.\u00a0Definitions', // 1
+      '', // 2
+      '1.1. What is this FAQ?', // 3
+      '', // 4
+      '    It answers questions.', // 5
+      '', // 6
+      '1.2. A long question that wraps', // 7
+      'onto a second line?', // 8
+      '', // 9
+      '    The answer.', // 10
+      '', // 11
+      'Steps:', // 12
+      '', // 13
+      '1. Not a heading: no indented body follows', // 14
+      '', // 15
+      '2. Nor this', // 16
+    ].join('\n');
+    const doc = parseText(source, 'manual.txt');
+    expect(doc.sections.map((s) => [s.headingPath, s.lineStart, s.lineEnd])).toEqual([
+      [['Chapter 1. Definitions', '1.1. What is this FAQ?'], 5, 5],
+      [['Chapter 1. Definitions', '1.2. A long question that wraps onto a second line?'], 10, 16],
+    ]);
+    expect(doc.title).toBe('manual');
+  });
 });
