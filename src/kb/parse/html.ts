@@ -6,16 +6,18 @@ import { parseMarkdown } from './markdown.js';
 
 /**
  * HTML as Markdown (turndown 7, with GFM tables so a table stays one block the chunker keeps
- * whole), then read as Markdown: sections by heading. What is the same on every page and
- * answers nothing is dropped: scripts, styles, page headers and footers, navigation (<nav>,
- * a navigation role, the navheader/navfooter/toc classes of DocBook and the like); an image
- * becomes its alt text. The line numbers are those of the converted Markdown, not of the HTML
- * source, so an HTML citation points to a section (its heading path), not to a source line.
- * The title is the page's <title>, else its first <h1>, else the file name.
+ * whole), then read as Markdown: sections by heading. A page with one <main> is read from it
+ * alone. What is the same on every page and answers nothing is dropped: scripts, styles, page
+ * headers and footers, navigation (<nav>, a navigation role, the navheader/navfooter/toc
+ * classes of DocBook and the like); an image becomes its alt text.
+ *
+ * The line numbers are those of the converted Markdown, not of the HTML source, so an HTML
+ * citation points to a section (its heading path), not to a source line. The title is the
+ * page's <title>, else its first <h1>, else the file name.
  */
 export function parseHtml(source: string, name: string): ParsedDocument {
   const html = normalizeText(source);
-  const doc = parseMarkdown(htmlToMarkdown(html), name, 'html');
+  const doc = parseMarkdown(htmlToMarkdown(mainPart(html)), name, 'html');
   const title = htmlTitle(html);
   if (title) doc.title = title;
   return doc;
@@ -46,6 +48,14 @@ export function htmlToMarkdown(html: string): string {
   // An image is its alt text: its address answers nothing and only adds noise words.
   service.addRule('image-alt', { filter: 'img', replacement: (_content, node) => ((node as unknown as Attributes).getAttribute('alt') ?? '').trim() });
   return service.turndown(html);
+}
+
+/** The page's one <main> element when it has exactly one (the rest is chrome), else the whole page. */
+function mainPart(html: string): string {
+  const opens = html.match(/<main\b/gi) ?? [];
+  if (opens.length !== 1) return html;
+  const match = /<main\b[^>]*>([\s\S]*)<\/main\s*>/i.exec(html);
+  return match ? (match[1] ?? html) : html;
 }
 
 function htmlTitle(html: string): string | undefined {

@@ -99,7 +99,9 @@ function frontMatter(text: string, name: string): FrontMatter {
     data = parseYaml(yamlText);
   } catch (err) {
     const line = err instanceof YAMLParseError && err.linePos ? err.linePos[0].line + 1 : 1;
-    throw parseFailed(name, `the front matter is not valid YAML (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`, { line });
+    // yaml's own "at line N" counts from the front matter's first line; the file line is given instead.
+    const what = (err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)).replace(/ at line \d+, column \d+:?$/, '');
+    throw parseFailed(name, `the front matter is not valid YAML (${what})`, { line });
   }
   if (data === null || data === undefined) return { length, lines, data: {} };
   if (typeof data !== 'object' || Array.isArray(data)) throw parseFailed(name, 'the front matter must be a YAML mapping (key: value)', { line: 2 });

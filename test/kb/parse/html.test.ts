@@ -54,4 +54,10 @@ describe('HTML', () => {
     const doc = parseHtml(html, 'c.html');
     expect(doc.sections).toEqual([{ headingPath: ['Chapter 1'], text: 'Body text a diagram here.', lineStart: 3, lineEnd: 3, page: null }]);
   });
+
+  test('a page with one <main> is read from it alone; its <title> still names it', () => {
+    const doc = parseHtml('<html><head><title>T</title></head><body><div>Sidebar words</div><main class="x"><h1>Main</h1><p>Kept.</p></main><aside>Aside words</aside></body></html>', 'm.html');
+    expect(doc.title).toBe('T');
+    expect(doc.sections.map((s) => [s.headingPath, s.text])).toEqual([[['Main'], 'Kept.']]);
+  });
 });

@@ -125,7 +125,14 @@ describe('Markdown front matter', () => {
       caught = err;
     }
     expect(isErrorCode(caught, 'KB_PARSE_FAILED')).toBe(true);
-    expect((caught as Error).message).toMatch(/^bad\.md:\d+: the front matter is not valid YAML/);
+    expect((caught as Error).message).toBe('bad.md:4: the front matter is not valid YAML (Flow sequence in block collection must be sufficiently indented and end with a ])');
+    let nested: unknown;
+    try {
+      parseMarkdown('---\ntitle: a: b\n---\nx', 'n.md');
+    } catch (err) {
+      nested = err;
+    }
+    expect((nested as Error).message).toMatch(/^n\.md:2: the front matter is not valid YAML \(.*[^:]\)$/);
   });
 
   test('a --- that is no front matter (not on the first line, or never closed) is Markdown', () => {
