@@ -155,6 +155,13 @@ export const ERRORS = {
   MEMORY_FACTS_FULL: { status: 409, message: 'This sender has memory.max_facts facts already; forget one first.' },
   MEMORY_QUERY_INVALID: { status: 400, message: 'A memory search needs a query with at least one word.' },
 
+  // Knowledge base (docs/knowledge.md)
+  KB_FORMAT_UNSUPPORTED: { status: 415, message: 'The knowledge base does not read files of this type (.md .markdown .txt .html .htm .pdf .yaml .yml .json .csv).' },
+  KB_FILE_TOO_LARGE: { status: 413, message: 'The knowledge file is larger than kb.max_file_mb.' },
+  KB_PARSE_FAILED: { status: 422, message: 'The knowledge file cannot be read as its format; the message names the file and, where known, the line or page.' },
+  KB_PARSE_TIMEOUT: { status: 422, message: 'Parsing the knowledge file took longer than its time limit (a PDF that never ends, say).' },
+  KB_TOO_MANY_CHUNKS: { status: 422, message: 'The knowledge file cuts into more chunks than kb.max_chunks allows.' },
+
   // Command line, scaffolding, benchmark
   CLI_UNREACHABLE: { status: 503, message: 'The CLI cannot reach a running Pincer (pincer start; --url or PINCER_URL).' },
   CLI_USAGE: { status: 400, message: 'A command-line option or argument has a value the command cannot use.' },

@@ -36,6 +36,11 @@ export interface ParsedDocument {
   format: KbFormat;
   sections: KbSection[];
   faqs: KbFaq[];
+  /**
+   * What was wrong with parts of the file that were left out (a FAQ entry without an answer,
+   * with its line or index), so one bad entry is reported without losing the good ones.
+   */
+  problems?: string[];
 }
 
 /** A piece of a document as it is indexed and cited. */

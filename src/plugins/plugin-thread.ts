@@ -1,22 +1,11 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { asErrorCode, PincerError, type ErrorCode } from '../errors.js';
 import type { HostToThread, InvokeKind, RegistrationSpec, SerializedError, ThreadData, ThreadToHost } from './protocol.js';
 import type { JsonObject, JsonValue } from './sdk.js';
+import { threadEntry } from '../util/thread-entry.js';
 
-/**
- * The compiled thread entry. When this module itself runs from TypeScript source (vitest),
- * the thread still needs plain JavaScript, so it falls back to the build in dist/.
- */
-function threadEntry(): URL {
-  const beside = new URL('./thread-entry.js', import.meta.url);
-  if (existsSync(fileURLToPath(beside))) return beside;
-  const built = new URL('../../dist/src/plugins/thread-entry.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return built;
-  throw new Error(`cannot find the plugin thread entry (${fileURLToPath(beside)}); run npm run build`);
-}
-const THREAD_ENTRY = threadEntry();
+/** The compiled thread entry (from dist/ when this module runs from source under vitest). */
+const THREAD_ENTRY = threadEntry(new URL('./thread-entry.js', import.meta.url), 'dist/src/plugins/thread-entry.js');
 
 /**
  * Plugins handle one small message at a time; V8's default young generation (sized for a

@@ -15,6 +15,7 @@ const CATALOGUE = new Set<string>(Object.keys(ERRORS));
 const FOREIGN = new Set([
   'ERR_MODULE_NOT_FOUND', // Node: a dynamic import that found no package
   'ERR_UNKNOWN', // Node: the code a serialised error without one gets in a worker thread
+  'ERR_WORKER_OUT_OF_MEMORY', // Node: a worker thread hit its resourceLimits (the PDF parser's)
   'EADDRINUSE', // Node system errors
   'ENOENT',
   'SQLITE_BUSY', // better-sqlite3
