@@ -27,6 +27,8 @@ import { approvalCommands } from './agent/approval-commands.js';
 import { ApprovalDesk, approvalSweepInterval } from './agent/approvals.js';
 import { storeJournal } from './agent/journal.js';
 import { ToolPolicy } from './agent/policy.js';
+import type { KnowledgeBase } from './kb/service.js';
+import { createKnowledgeBase, wireKnowledge } from './kb/setup.js';
 import { buildServer } from './server/app.js';
 import type { ReadinessReport, ServerDeps } from './server/deps.js';
 import { PINCER_ROOT, PINCER_VERSION } from './version.js';
@@ -64,6 +66,8 @@ export class Pincer {
   readonly approvals: ApprovalDesk;
   /** Agent memory (docs/memory.md); undefined when memory.enabled is false. */
   readonly memory: MemoryService | undefined;
+  /** The knowledge base (docs/knowledge.md); undefined when kb.enabled is false. */
+  readonly kb: KnowledgeBase | undefined;
   readonly startedAt = Date.now();
   /** This instance among the nodes sharing a store (poller leases name it). */
   readonly nodeId = randomUUID();
@@ -117,6 +121,7 @@ export class Pincer {
       botName: config.bot.name,
       maxTextLength: config.server.max_text_length,
     });
+    this.kb = createKnowledgeBase(config, store.knowledge, this.models, this.log);
     this.toolPolicy = new ToolPolicy(config.tools);
     this.approvals = new ApprovalDesk({ store: store.agent, work: store.work, policy: this.toolPolicy, now: Date.now, log: this.log });
     this.workers = new WorkerPool(
@@ -168,6 +173,7 @@ export class Pincer {
         const providerOf = new Map(this.models.deployments.map((d) => [d.id, d.provider]));
         const memory = this.memory;
         if (memory) wiring.push(...this.wireMemory(memory));
+        const knowledge = wireKnowledge(this.kb, { registry: this.registry, store: this.store.knowledge, config: config.kb, withModel: this.readsPrompt(), log: this.log });
         wiring.push(
           this.metrics.follow(store.events),
           this.models.router.onEvent((event) => this.metrics.routerEvent(event, (id) => providerOf.get(id) ?? 'unknown')),
@@ -187,8 +193,10 @@ export class Pincer {
               journal: (message, lease) => storeJournal(store.agent, { id: message.id, lease, attempts: message.attempts }),
               policy: this.toolPolicy,
               approvals: this.approvals,
+              ...(knowledge.context && { knowledge: knowledge.context }),
             }),
           ),
+          ...knowledge.disposers,
           ...approvalCommands(this.approvals, this.toolPolicy).map((command) => this.registry.addCommand(command)),
         );
       },
@@ -207,6 +215,17 @@ export class Pincer {
     });
     // After the models, so it stops before them: a summary being made is aborted, not failed.
     lifecycle.add({ name: 'memory', stop: () => this.memory?.close() });
+    // The first scan runs in the background: a large folder must not hold the server's start.
+    lifecycle.add({
+      name: 'knowledge',
+      start: () => {
+        void this.kb?.start().then(
+          (report) => this.log.info({ event: 'kb.scanned', ...report }, `knowledge: ${report.indexed} indexed, ${report.unchanged} unchanged, ${report.failed} failed, ${report.removed} removed`),
+          (err: unknown) => this.log.error({ err, event: 'kb.scan_failed' }, 'knowledge: the first scan of the knowledge folder failed'),
+        );
+      },
+      stop: () => this.kb?.close(),
+    });
     lifecycle.add({ name: 'plugins', start: () => this.plugins.start(), stop: () => this.plugins.close(), ready: () => 'ok' });
     // Transports and the outbox need their plugins; they stop before the plugins do.
     lifecycle.add({ name: 'channels', start: () => this.channels.start(), stop: () => this.channels.stop() });
@@ -328,6 +347,7 @@ export class Pincer {
       channels: this.channels,
       approvals: this.approvals,
       ...(this.memory && { memory: this.memory }),
+      ...(this.kb && { kb: this.kb }),
       readiness: () => this.readiness(),
       workerStats: () => this.workers.stats(),
       shutdownSignal: this.shutdown.signal,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { channelsSchema } from './channels.js';
 import { durationSchema } from './duration-schema.js';
+import { kbSchema } from './kb-schema.js';
 import { toolsSchema } from './tools-schema.js';
 
 const duration = durationSchema;
@@ -296,6 +297,7 @@ export const configSchema = z
     models: modelsSchema,
     agent: agentSchema,
     tools: toolsSchema,
+    kb: kbSchema,
     memory: memorySchema,
     model_service: modelServiceSchema,
     channels: channelsSchema,

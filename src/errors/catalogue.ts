@@ -139,6 +139,9 @@ export const ERRORS = {
   DELIVERY_NOT_FOUND: { status: 404, message: 'No outbox delivery with this id.' },
   DELIVERY_NOT_RETRYABLE: { status: 409, message: 'Only ambiguous, dead or failed deliveries can be retried.' },
   APPROVAL_NOT_FOUND: { status: 404, message: 'This sender has no pairing approval on this channel account.' },
+  KB_DISABLED: { status: 404, message: 'The knowledge base is off (kb.enabled: false).' },
+  KB_SOURCE_INVALID: { status: 400, message: 'The knowledge source is not one Pincer can add (give a file path on the server, or a file name and its content).' },
+  KB_SOURCE_NOT_FOUND: { status: 404, message: 'No knowledge source with this id.' },
   TOOL_APPROVAL_NOT_FOUND: { status: 404, message: 'No tool-call approval with this id (it may have been purged after retention).' },
   TOOL_APPROVAL_DECIDED: { status: 409, message: 'This tool-call approval was decided already (or expired); a decision cannot be changed.' },
   PAIRING_NOT_FOUND: { status: 404, message: 'No live pairing request with this code on this channel (it expired, or was approved or denied).' },
@@ -157,10 +160,10 @@ export const ERRORS = {
 
   // Knowledge base (docs/knowledge.md)
   KB_FORMAT_UNSUPPORTED: { status: 415, message: 'The knowledge base does not read files of this type (.md .markdown .txt .html .htm .pdf .yaml .yml .json .csv).' },
-  KB_FILE_TOO_LARGE: { status: 413, message: 'The knowledge file is larger than kb.max_file_mb.' },
+  KB_FILE_TOO_LARGE: { status: 413, message: 'The knowledge file is larger than kb.max_file_size.' },
   KB_PARSE_FAILED: { status: 422, message: 'The knowledge file cannot be read as its format; the message names the file and, where known, the line or page.' },
   KB_PARSE_TIMEOUT: { status: 422, message: 'Parsing the knowledge file took longer than its time limit (a PDF that never ends, say).' },
-  KB_TOO_MANY_CHUNKS: { status: 422, message: 'The knowledge file cuts into more chunks than kb.max_chunks allows.' },
+  KB_TOO_MANY_CHUNKS: { status: 422, message: 'The knowledge file cuts into more chunks than kb.max_chunks allows (in the file, or with the rest of the knowledge base).' },
 
   // Command line, scaffolding, benchmark
   CLI_UNREACHABLE: { status: 503, message: 'The CLI cannot reach a running Pincer (pincer start; --url or PINCER_URL).' },

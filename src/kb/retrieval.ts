@@ -5,6 +5,7 @@
  * the question as the confidence that decides whether to answer at all.
  */
 import type { EmbeddingModel } from '../models/types.js';
+import { contentTerms } from '../text/stopwords.js';
 import { distinctTokens, tokenize } from '../text/tokens.js';
 import { coverage, cosine, fuseRankings, withoutNearDuplicates } from './ranking.js';
 import type { KbChunk } from './types.js';
@@ -78,7 +79,7 @@ export class KbRetriever {
   ) {}
 
   async search(query: string, k: number, signal?: AbortSignal): Promise<KbSearchResult> {
-    const terms = distinctTokens(query, MAX_QUERY_TERMS);
+    const terms = contentTerms(distinctTokens(query, MAX_QUERY_TERMS));
     if (terms.length === 0) return { terms, hits: [], confidence: 0 };
     const [lexical, vector, stats] = await Promise.all([this.index.searchLexical(terms, CANDIDATES), this.vectorRanking(query, signal), this.index.termStats(terms)]);
     const rankings = [{ ids: lexical.map((h) => h.chunkId), weight: 1 }, ...(vector && this.embedder ? [{ ids: vector, weight: this.embedder.weight }] : [])];

@@ -7,6 +7,8 @@ import type { LoopJournal } from '../agent/journal.js';
 import { runToolLoop, type DecidedCall, type LoopResult, type PendingApproval } from '../agent/loop.js';
 import type { ApprovalDesk } from '../agent/approvals.js';
 import type { Caller, ToolPolicy } from '../agent/policy.js';
+import { citationJson } from '../kb/answer.js';
+import type { KnowledgeContext } from '../kb/responders.js';
 import { ArgumentValidators } from '../agent/tool-call.js';
 import type { Responder, ResponderContext, ResponderReply, Tool } from '../pipeline/types.js';
 import type { MessageRecord } from '../store/types.js';
@@ -44,6 +46,8 @@ export interface ModelResponderOptions {
   policy?: ToolPolicy;
   /** Approvals and their continuations; without it no call waits for approval. */
   approvals?: ApprovalDesk;
+  /** The knowledge base's passages for this message, and the check of the answer's citations (src/kb/responders.ts). */
+  knowledge?: (message: MessageRecord, signal: AbortSignal) => Promise<KnowledgeContext | undefined>;
 }
 
 /**
@@ -60,9 +64,20 @@ export function modelResponder(options: ModelResponderOptions): Responder {
     name: 'model',
     order: options.order ?? 100,
     async respond(ctx) {
+      const knowledge = await options.knowledge?.(ctx.message, ctx.signal);
+      const reply = await answer(ctx, knowledge);
+      if (!knowledge) return reply;
+      // Only citations of passages the model was given count; a made-up [n] leaves the text.
+      const checked = knowledge.finish(reply.text);
+      return { ...reply, text: checked.text, data: { ...reply.data, citations: checked.citations.map(citationJson) } };
+    },
+  };
+
+  async function answer(ctx: ResponderContext, knowledge: KnowledgeContext | undefined): Promise<ResponderReply> {
       const messages: ChatMessage[] = [];
       if (options.systemPrompt) messages.push({ role: 'system', content: options.systemPrompt });
       if (options.memory) messages.push(...(await options.memory(ctx.message)));
+      if (knowledge) messages.push(...knowledge.messages);
       if (options.history) messages.push(...(await options.history(ctx.message.conversationId, ctx.message.id)));
       messages.push({ role: 'user', content: ctx.message.text });
 
@@ -104,8 +119,7 @@ export function modelResponder(options: ModelResponderOptions): Responder {
           ...(warnings.length > 0 && { warnings: warnings.map(toJson) }),
         },
       };
-    },
-  };
+  }
 
   /** The answer through the tool loop: `data.steps` lists each call, `data.stopReason` why it ended. */
   async function withTools(ctx: ResponderContext, request: GenerateRequest, tools: ReadonlyMap<string, Tool>, caller: Caller, decided: DecidedCall | undefined): Promise<ResponderReply> {

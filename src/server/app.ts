@@ -8,6 +8,7 @@ import type { ServerDeps } from './deps.js';
 import { FRAMEWORK_ERROR_OPTIONS, installErrorHandling } from './errors.js';
 import { installHttpMetrics } from '../metrics/http-metrics.js';
 import { adminApprovalRoutes } from './routes/admin-approvals.js';
+import { adminKbRoutes } from './routes/admin-kb.js';
 import { adminChannelRoutes } from './routes/admin-channels.js';
 import { adminModelRoutes } from './routes/admin-models.js';
 import { channelWebhookRoutes } from './routes/channel-webhooks.js';
@@ -94,6 +95,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   adminModelRoutes(app, deps.models);
   adminChannelRoutes(app, deps);
   adminApprovalRoutes(app, deps);
+  adminKbRoutes(app, deps);
   await channelWebhookRoutes(app, deps);
   await webchatRoutes(app, deps, streams);
   pluginHttpRoutes(app, deps.plugins);

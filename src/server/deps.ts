@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ApprovalDesk } from '../agent/approvals.js';
 import type { ChannelRuntime } from '../channels/runtime.js';
+import type { KnowledgeBase } from '../kb/service.js';
 import type { PincerConfig } from '../config/schema.js';
 import type { MemoryService } from '../memory/service.js';
 import type { PincerMetrics } from '../metrics/metrics.js';
@@ -25,6 +26,8 @@ export interface ServerDeps {
   models: ModelLayer;
   metrics: PincerMetrics;
   channels: ChannelRuntime;
+  /** The knowledge base (docs/knowledge.md); absent when kb.enabled is false. */
+  kb?: KnowledgeBase;
   /** Tool-call approvals: deciding one enqueues its continuation. */
   approvals: ApprovalDesk;
   /** Agent memory (DELETE /v1/conversations/:id/memory); absent when memory.enabled is false. */
