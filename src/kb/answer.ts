@@ -5,7 +5,7 @@
  * the prompt, numbered, and the model's `[n]` marks are checked against what it was given.
  */
 import type { JsonObject } from '../json.js';
-import { tokenize } from '../text/tokens.js';
+import { kbWords } from './words.js';
 import { idf } from './ranking.js';
 import type { KbHit, KbSearchResult } from './retrieval.js';
 
@@ -56,7 +56,7 @@ export function extractAnswer(result: KbSearchResult): { text: string; citations
 export function bestSentences(text: string, terms: readonly string[]): string {
   const parts = [...sentences.segment(text)].map((s) => s.segment.trim()).filter((s) => s !== '' && !/^```/.test(s));
   if (parts.length <= MAX_SENTENCES) return parts.join(' ');
-  const words = parts.map((p) => new Set(tokenize(p)));
+  const words = parts.map((p) => new Set(kbWords(p)));
   // Weight a query word by how rare it is among the passage's sentences.
   const weight = new Map(terms.map((t) => [t, idf(words.filter((w) => w.has(t)).length, parts.length)]));
   const score = (i: number) => terms.reduce((n, t) => n + (words[i]?.has(t) ? (weight.get(t) ?? 0) : 0), 0);

@@ -11,7 +11,7 @@ import { errorCode, errorMessage, PincerError } from '../errors.js';
 import type { KnowledgeStore, KbSourceRecord } from '../store/types.js';
 import { chunkDocument } from './chunk.js';
 import { parseDocument } from './parse/index.js';
-import { tokenize } from '../text/tokens.js';
+import { kbWords } from './words.js';
 import { embeddingText, type KbEmbedder } from './retrieval.js';
 
 /** Chunks embedded per call to the embedding model. */
@@ -55,7 +55,7 @@ export class KbIngestor {
         throw new PincerError('KB_TOO_MANY_CHUNKS', `${name} has ${chunks.length} chunks and the knowledge base ${total}; kb.max_chunks allows ${this.limits.maxChunks} in all`);
       }
       // Headings and questions are indexed apart from the body: they weigh more in ranking.
-      const indexed = chunks.map((c) => ({ ...c, lexHead: tokenize([...c.headingPath, ...c.questions].join('\n')).join(' '), lexBody: tokenize(c.text).join(' ') }));
+      const indexed = chunks.map((c) => ({ ...c, lexHead: kbWords([...c.headingPath, ...c.questions].join('\n')).join(' '), lexBody: kbWords(c.text).join(' ') }));
       const result = await this.store.replaceSource({ uri, title: doc.title, format: doc.format, sha256, bytes: bytes.length }, indexed);
       this.log.info({ event: 'kb.indexed', uri, chunks: chunks.length, added: result.added, kept: result.kept, removed: result.removed }, `knowledge: indexed ${uri} (${chunks.length} chunks)`);
       return { status: 'indexed', ...result };

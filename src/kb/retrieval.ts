@@ -6,9 +6,10 @@
  */
 import type { EmbeddingModel } from '../models/types.js';
 import { contentTerms } from '../text/stopwords.js';
-import { distinctTokens, tokenize } from '../text/tokens.js';
+import { distinctTokens } from '../text/tokens.js';
 import { coverage, cosine, fuseRankings, withoutNearDuplicates } from './ranking.js';
 import type { KbChunk } from './types.js';
+import { kbWords, stem } from './words.js';
 
 /** Candidates each ranking contributes before fusion. */
 const CANDIDATES = 50;
@@ -62,7 +63,7 @@ export interface KbSearchResult {
 
 /** The words a chunk is found by: its headings, questions and text. */
 export function chunkWords(chunk: Pick<KbChunk, 'headingPath' | 'questions' | 'text'>): string[] {
-  return tokenize([...chunk.headingPath, ...chunk.questions, chunk.text].join('\n'));
+  return kbWords([...chunk.headingPath, ...chunk.questions, chunk.text].join('\n'));
 }
 
 /** The text a chunk's vector is made from. */
@@ -79,7 +80,7 @@ export class KbRetriever {
   ) {}
 
   async search(query: string, k: number, signal?: AbortSignal): Promise<KbSearchResult> {
-    const terms = contentTerms(distinctTokens(query, MAX_QUERY_TERMS));
+    const terms = [...new Set(contentTerms(distinctTokens(query, MAX_QUERY_TERMS)).map(stem))];
     if (terms.length === 0) return { terms, hits: [], confidence: 0 };
     const [lexical, vector, stats] = await Promise.all([this.index.searchLexical(terms, CANDIDATES), this.vectorRanking(query, signal), this.index.termStats(terms)]);
     const rankings = [{ ids: lexical.map((h) => h.chunkId), weight: 1 }, ...(vector && this.embedder ? [{ ids: vector, weight: this.embedder.weight }] : [])];
