@@ -17,6 +17,7 @@ import { slackEvents, slackSocket, webhook, whatsapp } from './channels-posted.j
 import { clusterThroughput, postgresQueueAlone, postgresReachable } from './cluster.js';
 import { measureQueueAlone } from './queue-alone.js';
 import { instantLlm, modelOverhead } from './models.js';
+import { kbIngestion, kbSearchLatency } from './kb.js';
 import { analyzerCost } from './plugins.js';
 import { CLI, DIST, percentile, printTable, rssMiB, sleep, spawnServer, type Row } from './lib.js';
 
@@ -196,8 +197,8 @@ async function enqueueToStart(plugins: string): Promise<{ p50: number; p99: numb
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const verdict = (ok: boolean): Row['verdict'] => (ok ? 'met' : 'missed');
 
-/** BENCH_ONLY=startup,http,queue,latency,plugins,models,channels,cluster measures a subset (for working on one figure). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'startup,http,queue,latency,plugins,models,channels,cluster').split(',').map((s) => s.trim()));
+/** BENCH_ONLY=startup,http,queue,latency,plugins,models,kb,channels,cluster measures a subset (for working on one figure). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'startup,http,queue,latency,plugins,models,kb,channels,cluster').split(',').map((s) => s.trim()));
 
 async function main(): Promise<void> {
   console.log(`Pincer benchmark: ${HTTP_SECONDS} s HTTP runs with ${CONNECTIONS} connections, ${QUEUE_JOBS} queue jobs; Node ${process.versions.node}`);
@@ -239,6 +240,18 @@ async function main(): Promise<void> {
     rows.push({ measure: `Analyzer throughput, plugin thread (${cost.concurrency} in flight)`, result: `${fmt(cost.isolated.perSecond)} msg/s` });
     const nlp = await endToEnd({ PINCER_PLUGINS_ENABLED: 'commands,sentiment,language' }, JSON.stringify({ text: 'I really love how quickly this little bot answers my questions!' }));
     rows.push({ measure: 'End to end with sentiment + language plugins', result: `${fmt(nlp.rate)} msg/s`, reference: `backlog drained ${fmt(nlp.drainSeconds, 1)} s after load; peak RSS ${fmt(nlp.loadMiB, 1)} MiB` });
+  }
+  if (ONLY.has('kb')) {
+    const ingestion = await kbIngestion();
+    rows.push({ measure: 'Knowledge ingestion: Markdown pages parsed, chunked, indexed and embedded (SQLite)', result: `${fmt(ingestion.pagesPerSecond)} pages/s`, reference: `${fmt(ingestion.chunks)} chunks` });
+    for (const chunks of [10_000, 100_000]) {
+      const s = await kbSearchLatency(chunks);
+      rows.push({
+        measure: `Knowledge search at ${fmt(chunks)} chunks (words + vectors fused, SQLite)`,
+        result: `p50 ${fmt(s.p50, 2)} ms, p95 ${fmt(s.p95, 2)} ms`,
+        reference: `lexical query alone p50 ${fmt(s.lexicalP50, 2)} ms (${fmt(s.p50 / s.lexicalP50, 1)}x); index built in ${fmt(s.buildSeconds, 1)} s`,
+      });
+    }
   }
   if (ONLY.has('models')) {
     const o = await modelOverhead();
