@@ -264,8 +264,8 @@ async function main(): Promise<void> {
       const turns = await endToEnd(
         { PINCER_PLUGINS_ENABLED: 'commands', PINCER_MODELS_CACHE_MAX_ENTRIES: '0' },
         JSON.stringify({ text: 'hello there, how is it going?' }),
-        // Without agent memory: its core tools would make every turn a tool loop (docs/memory.md).
-        `models: { default: [ { provider: openai-compatible, base_url: "${llm.url}/v1", model: bench } ], history_tokens: 0 }\nmemory: { enabled: false }\n`,
+        // Without agent memory and the knowledge base: their core tools would make every turn a tool loop.
+        `models: { default: [ { provider: openai-compatible, base_url: "${llm.url}/v1", model: bench } ], history_tokens: 0 }\nmemory: { enabled: false }\nkb: { enabled: false }\n`,
       );
       rows.push({ measure: 'End to end turns through the model responder (instant LLM)', result: `${fmt(turns.rate)} turns/s`, reference: `backlog drained ${fmt(turns.drainSeconds, 1)} s after load`, target: '>= 3,000 turns/s', verdict: verdict(turns.rate >= 3000) });
       // The same turns with one tool call each: a plugin's read tool in its thread, and a
@@ -277,7 +277,7 @@ async function main(): Promise<void> {
         const withTool = await endToEnd(
           { PINCER_PLUGINS_ROOT: project, PINCER_PLUGINS_ENABLED: 'bench-tool', PINCER_MODELS_CACHE_MAX_ENTRIES: '0' },
           JSON.stringify({ text: 'hello there, what time is it?' }),
-          `models: { default: [ { provider: openai-compatible, base_url: "${toolLlm.url}/v1", model: bench } ], history_tokens: 0 }\nmemory: { enabled: false }\n`,
+          `models: { default: [ { provider: openai-compatible, base_url: "${toolLlm.url}/v1", model: bench } ], history_tokens: 0 }\nmemory: { enabled: false }\nkb: { enabled: false }\n`,
         );
         rows.push({
           measure: 'End to end turns with one tool call each (instant LLM, two model calls and a plugin tool per turn)',

@@ -187,7 +187,7 @@ export class Pincer {
               ...this.localPending(),
               ...this.history(),
               ...(memory && this.readsPrompt() && { memory: (message) => memory.prompt(message) }),
-              tools: () => this.registry.tools,
+              tools: () => knowledge.offered(this.registry.tools),
               budgets: agentBudgets(config.agent),
               onLoop: (run) => this.metrics.agentRun(run),
               journal: (message, lease) => storeJournal(store.agent, { id: message.id, lease, attempts: message.attempts }),

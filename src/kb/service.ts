@@ -83,6 +83,11 @@ export class KnowledgeBase {
     return value;
   }
 
+  /** What the last hasChunks() found (true before the first): read where an await is not possible. */
+  get lastKnownNonEmpty(): boolean {
+    return this.chunksKnown?.value ?? true;
+  }
+
   search(query: string, k: number, signal?: AbortSignal): Promise<KbSearchResult> {
     return this.retriever.search(query, k, signal);
   }

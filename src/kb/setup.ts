@@ -5,6 +5,7 @@ import type { PincerConfig } from '../config/schema.js';
 import type { ModelLayer } from '../models/setup.js';
 import type { KnowledgeStore } from '../store/types.js';
 import type { PipelineRegistry } from '../pipeline/registry.js';
+import type { Tool } from '../pipeline/types.js';
 import { extractiveResponder, kbSearchTool, knowledgeContext, type KnowledgeAnswering } from './responders.js';
 import type { KbEmbedder } from './retrieval.js';
 import { KnowledgeBase } from './service.js';
@@ -57,9 +58,18 @@ const MAX_TOOL_PASSAGES = 20;
 export function wireKnowledge(
   kb: KnowledgeBase | undefined,
   deps: { registry: PipelineRegistry; store: KnowledgeStore; config: KbConfig; withModel: boolean; log: Logger },
-): { disposers: Array<() => void>; context?: ReturnType<typeof knowledgeContext> } {
-  if (!kb) return { disposers: [] };
+): { disposers: Array<() => void>; context?: ReturnType<typeof knowledgeContext>; offered: (tools: ReadonlyMap<string, Tool>) => ReadonlyMap<string, Tool> } {
+  const all = (tools: ReadonlyMap<string, Tool>) => tools;
+  if (!kb) return { disposers: [], offered: all };
   const answering: KnowledgeAnswering = { kb, store: deps.store, minCoverage: deps.config.min_coverage, contextChunks: deps.config.context_chunks, log: deps.log };
-  if (!deps.withModel) return { disposers: [deps.registry.addResponder(extractiveResponder(answering))] };
-  return { disposers: [deps.registry.addTool(kbSearchTool(kb, MAX_TOOL_PASSAGES))], context: knowledgeContext(answering) };
+  if (!deps.withModel) return { disposers: [deps.registry.addResponder(extractiveResponder(answering))], offered: all };
+  const tool = kbSearchTool(kb, MAX_TOOL_PASSAGES);
+  // An empty knowledge base offers nothing to search: kb_search would only make every answer a tool loop.
+  const offered = (tools: ReadonlyMap<string, Tool>) => {
+    if (kb.lastKnownNonEmpty || !tools.has(tool.name)) return tools;
+    const without = new Map(tools);
+    without.delete(tool.name);
+    return without;
+  };
+  return { disposers: [deps.registry.addTool(tool)], context: knowledgeContext(answering), offered };
 }

@@ -175,7 +175,7 @@ describe('approval expiry and tool policy through a running Pincer', () => {
       return (body.tools ?? []).map((t) => t.function.name).sort();
     };
     await b.ask('hello', { sender: 'anyone' });
-    expect(offered()).toEqual(['kb_search', 'ledger_approved', 'ledger_idempotent', 'memory_forget', 'memory_save', 'memory_search']);
+    expect(offered()).toEqual(['ledger_approved', 'ledger_idempotent', 'memory_forget', 'memory_save', 'memory_search']);
     await b.ask('hello', { sender: 'vip' });
     expect(offered()).toEqual(['ledger_approved']);
     const denied = await b.ask('call ledger_write {"entry":"x"}', { sender: 'anyone' });

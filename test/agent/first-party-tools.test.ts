@@ -28,7 +28,7 @@ describe('first-party tools', () => {
 
   // The core memory tools are offered too (test/memory/); these tests are about the plugin's.
   const offered = (fake: FakeLlm) =>
-    ((fake.requests.find((r) => r.path.endsWith('/chat/completions'))?.body as { tools?: Array<{ function: { name: string } }> }).tools ?? []).map((t) => t.function.name).filter((name) => !name.startsWith('memory_') && name !== 'kb_search');
+    ((fake.requests.find((r) => r.path.endsWith('/chat/completions'))?.body as { tools?: Array<{ function: { name: string } }> }).tools ?? []).map((t) => t.function.name).filter((name) => !name.startsWith('memory_'));
 
   it('answers current_time in the zone the model asks for; fetch_url is not offered unless enabled', async () => {
     const { url, fake } = await boot('{ time_zone: "Europe/Berlin" }');

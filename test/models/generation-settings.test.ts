@@ -15,8 +15,8 @@ afterEach(async () => {
 async function bot(models: string): Promise<{ url: string; logs: LogCapture }> {
   const { dir, cleanup } = tempDir();
   cleanups.push(cleanup);
-  // The plain model path: no core memory tools, which would make every answer a tool loop.
-  writeFileSync(path.join(dir, 'pincer.config.yaml'), `models: ${models}\nmemory: { tools: false }\n`);
+  // The plain model path: no core memory tools or kb_search, which would make every answer a tool loop.
+  writeFileSync(path.join(dir, 'pincer.config.yaml'), `models: ${models}\nmemory: { tools: false }\nkb: { enabled: false }\n`);
   const logs = new LogCapture();
   const pincer = await Pincer.create({ config: testConfig(dir), logDestination: logs, env: hermeticEnv() });
   cleanups.push(() => pincer.close());
