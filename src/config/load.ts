@@ -99,13 +99,15 @@ function readConfigFile(file: string): JsonObject {
 }
 
 /** Numeric keys without a default, which the defaults cannot name: the environment still reaches them. */
-const OPTIONAL_NUMBERS: readonly string[] = ['models.temperature', 'models.max_tokens'];
+const OPTIONAL_NUMBERS: readonly string[] = ['models.temperature', 'models.max_tokens', 'kb.vector_weight'];
+/** Keys without a default that the environment may still set (their default is derived at run time). */
+const OPTIONAL_STRINGS: readonly string[] = ['store', 'kb.dir'];
 
 /** Environment names for every key the schema knows, derived from its defaults. */
 export function envNames(): Map<string, string> {
   const names = new Map<string, string>();
   const defaults = configSchema.parse({}) as unknown as JsonObject;
-  for (const leaf of [...leaves(defaults), 'store', ...OPTIONAL_NUMBERS]) {
+  for (const leaf of [...leaves(defaults), ...OPTIONAL_STRINGS, ...OPTIONAL_NUMBERS]) {
     names.set('PINCER_' + leaf.replace(/\./g, '_').toUpperCase(), leaf);
   }
   for (const [name, leaf] of Object.entries(ENV_ALIASES)) names.set(name, leaf);

@@ -29,15 +29,20 @@ const sentences = new Intl.Segmenter('und', { granularity: 'sentence' });
 
 export const DONT_KNOW = "I don't know: I could not find that in the documents I have.";
 
+/** A passage's headings; a FAQ entry is named by its question. */
+function headingsOf(hit: Pick<KbHit, 'headingPath' | 'questions' | 'kind'>): string[] {
+  return hit.kind === 'faq' && hit.questions[0] ? [...hit.headingPath, hit.questions[0]] : hit.headingPath;
+}
+
 export function citationOf(hit: KbHit, n: number): KbCitation {
-  return { n, source: hit.source, title: hit.title, heading: hit.headingPath.join(' › '), line: hit.lineStart, page: hit.page, score: hit.score };
+  return { n, source: hit.source, title: hit.title, heading: headingsOf(hit).join(' › '), line: hit.lineStart, page: hit.page, score: hit.score };
 }
 
 export const citationJson = (c: KbCitation): JsonObject => ({ ...c });
 
 /** "Title › Heading (page 3)": how a passage is named to the user and the model. */
-export function passageName(hit: Pick<KbHit, 'title' | 'headingPath' | 'page' | 'lineStart'>): string {
-  const heading = hit.headingPath.filter((h) => h !== hit.title);
+export function passageName(hit: Pick<KbHit, 'title' | 'headingPath' | 'questions' | 'kind' | 'page' | 'lineStart'>): string {
+  const heading = headingsOf(hit).filter((h) => h !== hit.title);
   const where = hit.page !== null ? ` (page ${hit.page})` : hit.lineStart !== null ? ` (line ${hit.lineStart})` : '';
   return `${[hit.title, ...heading].join(' › ')}${where}`;
 }

@@ -72,6 +72,12 @@ describe('loadConfig', () => {
     expect(problems(() => loadConfig({ cwd: folder(), env: { PINCER_MODELS_TEMPERATURE: 'hot' } }))[0]).toMatch(/models\.temperature = "hot" \(from PINCER_MODELS_TEMPERATURE\)/);
   });
 
+  it('reaches keys without a default from the environment: the knowledge folder and vector weight', () => {
+    const { config } = loadConfig({ cwd: folder(), env: { PINCER_KB_DIR: 'knowledge', PINCER_KB_VECTOR_WEIGHT: '0.5' } });
+    expect(config.kb.dir).toBe('knowledge');
+    expect(config.kb.vector_weight).toBe(0.5);
+  });
+
   it('reads JSON config', () => {
     const dir = folder();
     writeFileSync(path.join(dir, 'pincer.config.json'), JSON.stringify({ queue: { max_length: 77 } }));

@@ -34,7 +34,7 @@ describe('knowledge answers', () => {
 
   it("answers a FAQ entry with its answer, and names a PDF passage by page", () => {
     const faq = hit({ kind: 'faq', questions: ['How do I cancel?'], text: 'Write to support; cancellations take effect at the end of the month.', headingPath: [], title: 'faq.yaml', lineStart: 3 });
-    expect(extractAnswer({ terms: ['cancel'], confidence: 1, hits: [faq] }).text).toBe('Write to support; cancellations take effect at the end of the month.\n\n[1] faq.yaml (line 3)');
+    expect(extractAnswer({ terms: ['cancel'], confidence: 1, hits: [faq] }).text).toBe('Write to support; cancellations take effect at the end of the month.\n\n[1] faq.yaml › How do I cancel? (line 3)');
     expect(passageName(hit({ page: 4, lineStart: null, headingPath: [] }))).toBe('User guide (page 4)');
   });
 
