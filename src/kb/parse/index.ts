@@ -2,7 +2,6 @@ import { PincerError } from '../../errors.js';
 import type { KbFormat, ParsedDocument } from '../types.js';
 import { decodeText, parseFailed } from './common.js';
 import { parseFaqCsv, parseFaqJson, parseFaqYaml } from './faq.js';
-import { parseHtml } from './html.js';
 import { parseMarkdown } from './markdown.js';
 import { parsePdf } from './pdf.js';
 import { parseText } from './text.js';
@@ -14,7 +13,7 @@ import { parseText } from './text.js';
  */
 
 export interface KbParseLimits {
-  /** Largest file read, in bytes (kb.max_file_mb). */
+  /** Largest file read, in bytes (kb.max_file_size). */
   maxBytes: number;
   /** How long one PDF may take to parse before its thread is stopped. */
   pdfTimeoutMs: number;
@@ -22,7 +21,7 @@ export interface KbParseLimits {
   pdfMemoryMb: number;
 }
 
-/** 20 MB files (the design's kb.max_file_mb), PDFs stopped after 60 s or 512 MB of heap. */
+/** 20 MiB files (kb.max_file_size), PDFs stopped after 60 s or 512 MB of heap. */
 export const DEFAULT_KB_PARSE_LIMITS: Readonly<KbParseLimits> = Object.freeze({
   maxBytes: 20 * 1024 * 1024,
   pdfTimeoutMs: 60_000,
@@ -73,7 +72,7 @@ export async function parseDocument(input: { name: string; bytes: Buffer }, limi
     throw new PincerError('KB_FORMAT_UNSUPPORTED', `${name}: the knowledge base does not read ${ext === '' ? 'files without an extension' : `${ext} files`} (it reads ${KB_EXTENSIONS.join(' ')})`, { file: name });
   }
   if (bytes.length > maxBytes) {
-    throw new PincerError('KB_FILE_TOO_LARGE', `${name}: ${bytes.length} bytes, more than the limit of ${maxBytes} (kb.max_file_mb)`, { file: name, bytes: bytes.length, limit: maxBytes });
+    throw new PincerError('KB_FILE_TOO_LARGE', `${name}: ${bytes.length} bytes, more than the limit of ${maxBytes} (kb.max_file_size)`, { file: name, bytes: bytes.length, limit: maxBytes });
   }
   if (reader === 'pdf') return parsePdf(bytes, name, { timeoutMs: pdfTimeoutMs, memoryMb: pdfMemoryMb });
   // A NUL byte is in no text file: an image or an archive renamed, whose "text" would be noise.
@@ -84,8 +83,11 @@ export async function parseDocument(input: { name: string; bytes: Buffer }, limi
       return parseMarkdown(decodeText(bytes), name);
     case 'text':
       return parseText(decodeText(bytes), name);
-    case 'html':
+    case 'html': {
+      // turndown and its DOM are loaded on the first HTML file, not with every server start.
+      const { parseHtml } = await import('./html.js');
       return parseHtml(decodeText(bytes), name);
+    }
     case 'faq-yaml':
       return parseFaqYaml(decodeText(bytes), name);
     case 'faq-json':

@@ -51,7 +51,7 @@ describe('parseDocument', () => {
   test('a file over the size limit is KB_FILE_TOO_LARGE before it is read', async () => {
     const err = await failure(parseDocument({ name: 'big.md', bytes: Buffer.alloc(11, 'a') }, { maxBytes: 10 }));
     expect(isErrorCode(err, 'KB_FILE_TOO_LARGE')).toBe(true);
-    expect(err.message).toBe('big.md: 11 bytes, more than the limit of 10 (kb.max_file_mb)');
+    expect(err.message).toBe('big.md: 11 bytes, more than the limit of 10 (kb.max_file_size)');
     await expect(parseDocument({ name: 'ok.md', bytes: Buffer.alloc(10, 'a') }, { maxBytes: 10 })).resolves.toMatchObject({ format: 'markdown' });
   });
 
